@@ -171,3 +171,16 @@ func ServerTLSConfig(cert tls.Certificate) *tls.Config {
 		},
 	}
 }
+
+// ReadLeaf returns the DER bytes of the first certificate in a PEM file.
+func ReadLeaf(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("certs: read %s: %w", path, err)
+	}
+	block, _ := pem.Decode(b)
+	if block == nil || block.Type != "CERTIFICATE" {
+		return nil, fmt.Errorf("certs: %s holds no PEM certificate", path)
+	}
+	return block.Bytes, nil
+}

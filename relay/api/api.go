@@ -1,0 +1,198 @@
+// Package api is the relay's HTTP API: the same http.Handler serves
+// browsers over TCP (HTTP/1.1, HTTP/2) and the desktop app over QUIC
+// (HTTP/3). It translates requests into calls on the domain packages and
+// their errors into JSON error bodies; it holds no state of its own.
+//
+// The contract is described in openapi.json next to this file (served at
+// /api/v1/openapi.json); a test keeps the two in step.
+package api
+
+import (
+	"context"
+	_ "embed"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"parley/relay/auth"
+	"parley/relay/clock"
+)
+
+// Auth is what the API needs from the accounts service (*auth.Service).
+type Auth interface {
+	Login(ctx context.Context, tenantSlug, username, password, source string) (auth.Session, string, error)
+	Authenticate(ctx context.Context, token string) (auth.Session, error)
+	Logout(ctx context.Context, token string) error
+	ChangePassword(ctx context.Context, tenantID, userID, current, next string) error
+	GetUser(ctx context.Context, tenantID, userID string) (auth.User, error)
+	TenantByID(ctx context.Context, id string) (auth.Tenant, error)
+	ListUsers(ctx context.Context, tenantID string) ([]auth.User, error)
+	CreateUser(ctx context.Context, tenantID string, u auth.NewUser) (auth.User, error)
+	RevokeUserSessions(ctx context.Context, tenantID, userID string) error
+}
+
+// Options configures the handler.
+type Options struct {
+	// Auth is the accounts service. Required.
+	Auth Auth
+	// Logger receives one structured line per request (ids only, never
+	// names, e-mail addresses or IP addresses). Nil discards.
+	Logger *slog.Logger
+	// Clock is the time source; nil means the real clock.
+	Clock clock.Clock
+	// Registry collects the API's metrics; /metrics serves Gatherer.
+	// Nil creates a private registry.
+	Registry *prometheus.Registry
+	// Web holds the landing page and static files; nil serves none.
+	Web fs.FS
+}
+
+//go:embed openapi.json
+var openAPI []byte
+
+// maxBody limits every request body.
+const maxBody = 64 << 10
+
+type handler struct {
+	auth    Auth
+	log     *slog.Logger
+	clock   clock.Clock
+	metrics *metrics
+}
+
+// route is one entry of the API's routing table. The OpenAPI test walks
+// this table, so every API route must be listed here.
+type route struct {
+	method, pattern string
+	access          access
+	fn              func(h *handler, w http.ResponseWriter, r *http.Request, s auth.Session)
+}
+
+type access int
+
+const (
+	public        access = iota
+	authenticated        // any valid session, even one that must change its password
+	active               // a session whose password needs no change
+	adminOnly            // active and role admin
+)
+
+var routes = []route{
+	{"POST", "/api/v1/login", public, (*handler).login},
+	{"POST", "/api/v1/logout", authenticated, (*handler).logout},
+	{"GET", "/api/v1/me", authenticated, (*handler).me},
+	{"POST", "/api/v1/me/password", authenticated, (*handler).changePassword},
+	{"GET", "/api/v1/users", adminOnly, (*handler).listUsers},
+	{"POST", "/api/v1/users", adminOnly, (*handler).createUser},
+	{"DELETE", "/api/v1/users/{id}/sessions", adminOnly, (*handler).revokeSessions},
+}
+
+// New returns the relay's HTTP handler.
+func New(opts Options) http.Handler {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	reg := opts.Registry
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	h := &handler{auth: opts.Auth, log: log, clock: clock.Or(opts.Clock), metrics: newMetrics(reg)}
+
+	mux := http.NewServeMux()
+	byPattern := map[string]map[string]route{}
+	for _, rt := range routes {
+		if byPattern[rt.pattern] == nil {
+			byPattern[rt.pattern] = map[string]route{}
+		}
+		byPattern[rt.pattern][rt.method] = rt
+	}
+	for pattern, methods := range byPattern {
+		mux.Handle(pattern, h.dispatch(pattern, methods))
+	}
+	handle := func(pattern string, fn http.HandlerFunc) {
+		mux.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			setRoute(r, pattern)
+			fn(w, r)
+		}))
+	}
+	handle("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			writeError(w, errMethod)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}).ServeHTTP)
+	handle("/api/v1/openapi.json", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(openAPI)
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, errNotFound)
+	})
+	if opts.Web != nil {
+		files := http.FileServerFS(opts.Web)
+		handle("/{$}", func(w http.ResponseWriter, r *http.Request) {
+			if r.Method != http.MethodGet && r.Method != http.MethodHead {
+				writeError(w, errMethod)
+				return
+			}
+			http.ServeFileFS(w, r, opts.Web, "index.html")
+		})
+		handle("/static/", files.ServeHTTP)
+	}
+	return h.observe(securityHeaders(mux))
+}
+
+// dispatch picks the route for the request method, enforces its access
+// level and runs it.
+func (h *handler) dispatch(pattern string, methods map[string]route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		setRoute(r, pattern)
+		rt, ok := methods[r.Method]
+		if !ok {
+			writeError(w, errMethod)
+			return
+		}
+		var sess auth.Session
+		if rt.access != public {
+			var err error
+			sess, err = h.authenticate(r)
+			if err != nil {
+				writeError(w, err)
+				return
+			}
+			setSession(r, sess.ID)
+			if rt.access >= active && sess.MustChangePassword {
+				writeError(w, errPasswordChange)
+				return
+			}
+			if rt.access == adminOnly && sess.Role != auth.RoleAdmin {
+				writeError(w, errForbidden)
+				return
+			}
+		}
+		rt.fn(h, w, r, sess)
+	})
+}
+
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hd := w.Header()
+		hd.Set("Strict-Transport-Security", "max-age=31536000")
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("Referrer-Policy", "no-referrer")
+		hd.Set("X-Frame-Options", "DENY")
+		hd.Set("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'; base-uri 'none'")
+		hd.Set("Cache-Control", "no-store")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// requestTimeout bounds the work done for one request.
+const requestTimeout = 30 * time.Second

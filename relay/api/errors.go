@@ -1,0 +1,116 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"strconv"
+
+	"parley/relay/auth"
+)
+
+// Error is an API error: an HTTP status and a machine-readable code with a
+// human message. Handlers return it (or domain errors, which toError maps).
+type Error struct {
+	Status  int
+	Code    string
+	Message string
+	// Reasons lists password-rule violations for weak_password.
+	Reasons []string
+	// RetryAfter, in whole seconds, for throttled.
+	RetryAfter int
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("%d %s: %s", e.Status, e.Code, e.Message) }
+
+var (
+	errNotFound       = &Error{Status: http.StatusNotFound, Code: "not_found", Message: "No such resource."}
+	errMethod         = &Error{Status: http.StatusMethodNotAllowed, Code: "method_not_allowed", Message: "This method is not allowed here."}
+	errUnauth         = &Error{Status: http.StatusUnauthorized, Code: "unauthenticated", Message: "Sign in again: the session is missing, expired or revoked."}
+	errForbidden      = &Error{Status: http.StatusForbidden, Code: "forbidden", Message: "Your role does not allow this."}
+	errPasswordChange = &Error{Status: http.StatusForbidden, Code: "password_change_required", Message: "Choose a new password before you continue."}
+	errMediaType      = &Error{Status: http.StatusUnsupportedMediaType, Code: "unsupported_media_type", Message: "Send the body as application/json."}
+	errTooLarge       = &Error{Status: http.StatusRequestEntityTooLarge, Code: "too_large", Message: "The request body is too large."}
+	errInternal       = &Error{Status: http.StatusInternalServerError, Code: "internal", Message: "Something went wrong on the relay; nothing was changed."}
+)
+
+func badRequest(format string, a ...any) *Error {
+	return &Error{Status: http.StatusBadRequest, Code: "bad_request", Message: fmt.Sprintf(format, a...)}
+}
+
+// toError maps a domain error to the API error the client sees.
+func toError(err error) *Error {
+	var apiErr *Error
+	if errors.As(err, &apiErr) {
+		return apiErr
+	}
+	var thr *auth.ThrottledError
+	if errors.As(err, &thr) {
+		secs := int(math.Ceil(thr.RetryAfter.Seconds()))
+		if secs < 1 {
+			secs = 1
+		}
+		return &Error{Status: http.StatusTooManyRequests, Code: "throttled",
+			Message: fmt.Sprintf("Too many failed sign-ins. Try again in %d s.", secs), RetryAfter: secs}
+	}
+	var weak *auth.WeakPasswordError
+	if errors.As(err, &weak) {
+		return &Error{Status: http.StatusUnprocessableEntity, Code: "weak_password",
+			Message: "The new password does not meet the password rules.", Reasons: weak.Reasons}
+	}
+	switch {
+	case errors.Is(err, auth.ErrInvalidCredentials):
+		return &Error{Status: http.StatusUnauthorized, Code: "invalid_credentials", Message: "Wrong user name or password."}
+	case errors.Is(err, auth.ErrUnknownTenant):
+		return &Error{Status: http.StatusNotFound, Code: "unknown_tenant", Message: "No such organisation on this relay."}
+	case errors.Is(err, auth.ErrSessionInvalid):
+		return errUnauth
+	case errors.Is(err, auth.ErrNotFound):
+		return errNotFound
+	case errors.Is(err, auth.ErrExists):
+		return &Error{Status: http.StatusConflict, Code: "conflict", Message: "That already exists."}
+	case errors.Is(err, auth.ErrInvalidInput):
+		return badRequest("%s", publicMessage(err))
+	}
+	return errInternal
+}
+
+// publicMessage strips the package prefix chain from a validation error; the
+// auth package words those errors for users and never includes input values.
+func publicMessage(err error) string {
+	msg := err.Error()
+	if len(msg) > 200 {
+		msg = msg[:200]
+	}
+	return msg
+}
+
+type errorBody struct {
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Code       string   `json:"code"`
+	Message    string   `json:"message"`
+	Reasons    []string `json:"reasons,omitempty"`
+	RetryAfter int      `json:"retry_after_seconds,omitempty"`
+}
+
+func writeError(w http.ResponseWriter, err error) {
+	e := toError(err)
+	if e.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(e.RetryAfter))
+	}
+	if rw, ok := w.(*recorder); ok && e == errInternal {
+		rw.internal = err
+	}
+	writeJSON(w, e.Status, errorBody{Error: errorDetail{Code: e.Code, Message: e.Message, Reasons: e.Reasons, RetryAfter: e.RetryAfter}})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

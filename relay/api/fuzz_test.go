@@ -1,0 +1,58 @@
+package api
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func seedBodies(f *testing.F) {
+	for _, s := range []string{
+		`{"tenant":"sparkasse","username":"admin","password":"secret-secret"}`,
+		`{"current_password":"a","new_password":"b"}`,
+		`{"username":"erika","display_name":"Erika","email":"e@example.org","password":"x","role":"advisor"}`,
+		`{"username":`, `[]`, `null`, `{}`, `{"a":1} {}`, "\xff", `{"tenant":"` + strings.Repeat("x", 100) + `"}`,
+	} {
+		f.Add([]byte(s))
+	}
+}
+
+func checkDecodeErr(t *testing.T, err error) {
+	var e *Error
+	if err != nil && (!errors.As(err, &e) || e.Status != 400) {
+		t.Fatalf("decoder returned %v, want a 400 *Error", err)
+	}
+}
+
+func FuzzDecodeLogin(f *testing.F) {
+	seedBodies(f)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		req, err := decodeLogin(b)
+		checkDecodeErr(t, err)
+		if err == nil && (req.Tenant == "" || req.Username == "" || req.Password == "" || len(req.Password) > 1024) {
+			t.Fatalf("accepted invalid login %+v", req)
+		}
+	})
+}
+
+func FuzzDecodePassword(f *testing.F) {
+	seedBodies(f)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		req, err := decodePassword(b)
+		checkDecodeErr(t, err)
+		if err == nil && (req.Current == "" || req.New == "") {
+			t.Fatalf("accepted invalid password change %+v", req)
+		}
+	})
+}
+
+func FuzzDecodeCreateUser(f *testing.F) {
+	seedBodies(f)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		req, err := decodeCreateUser(b)
+		checkDecodeErr(t, err)
+		if err == nil && (req.Username == "" || req.Password == "" || (req.Role != "advisor" && req.Role != "admin")) {
+			t.Fatalf("accepted invalid user %+v", req)
+		}
+	})
+}

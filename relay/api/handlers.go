@@ -1,0 +1,217 @@
+package api
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"parley/relay/auth"
+)
+
+type userJSON struct {
+	ID                 string `json:"id"`
+	TenantID           string `json:"tenant_id"`
+	Tenant             string `json:"tenant"`
+	Username           string `json:"username"`
+	DisplayName        string `json:"display_name"`
+	Email              string `json:"email,omitempty"`
+	Role               string `json:"role"`
+	MustChangePassword bool   `json:"must_change_password"`
+}
+
+func toUserJSON(u auth.User, tenantSlug string) userJSON {
+	return userJSON{ID: u.ID, TenantID: u.TenantID, Tenant: tenantSlug, Username: u.Username,
+		DisplayName: u.DisplayName, Email: u.Email, Role: string(u.Role), MustChangePassword: u.MustChangePassword}
+}
+
+func reqContext(r *http.Request) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(r.Context(), requestTimeout)
+}
+
+// bearer extracts the session token from the Authorization header.
+func bearer(r *http.Request) string {
+	h := r.Header.Get("Authorization")
+	const prefix = "Bearer "
+	if len(h) > len(prefix) && strings.EqualFold(h[:len(prefix)], prefix) {
+		return strings.TrimSpace(h[len(prefix):])
+	}
+	return ""
+}
+
+func (h *handler) authenticate(r *http.Request) (auth.Session, error) {
+	tok := bearer(r)
+	if tok == "" || len(tok) > 256 {
+		return auth.Session{}, errUnauth
+	}
+	ctx, cancel := reqContext(r)
+	defer cancel()
+	return h.auth.Authenticate(ctx, tok)
+}
+
+// source identifies the client for login throttling: the peer's IP address.
+// It is used only in memory and never logged.
+func source(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+func (h *handler) login(w http.ResponseWriter, r *http.Request, _ auth.Session) {
+	body, err := readBody(w, r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	req, err := decodeLogin(body)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	ctx, cancel := reqContext(r)
+	defer cancel()
+	sess, token, err := h.auth.Login(ctx, req.Tenant, req.Username, req.Password, source(r))
+	if err != nil {
+		h.metrics.logins.WithLabelValues(toError(err).Code).Inc()
+		writeError(w, err)
+		return
+	}
+	h.metrics.logins.WithLabelValues("ok").Inc()
+	setSession(r, sess.ID)
+	u, err := h.auth.GetUser(ctx, sess.TenantID, sess.UserID)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, struct {
+		Token     string    `json:"token"`
+		ExpiresAt time.Time `json:"expires_at"`
+		User      userJSON  `json:"user"`
+	}{token, sess.Expires.UTC(), toUserJSON(u, req.Tenant)})
+}
+
+func (h *handler) logout(w http.ResponseWriter, r *http.Request, _ auth.Session) {
+	ctx, cancel := reqContext(r)
+	defer cancel()
+	if err := h.auth.Logout(ctx, bearer(r)); err != nil {
+		writeError(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (h *handler) userWithTenant(ctx context.Context, tenantID, userID string) (userJSON, error) {
+	u, err := h.auth.GetUser(ctx, tenantID, userID)
+	if err != nil {
+		return userJSON{}, err
+	}
+	t, err := h.auth.TenantByID(ctx, tenantID)
+	if err != nil {
+		return userJSON{}, err
+	}
+	return toUserJSON(u, t.Slug), nil
+}
+
+func (h *handler) me(w http.ResponseWriter, r *http.Request, s auth.Session) {
+	ctx, cancel := reqContext(r)
+	defer cancel()
+	u, err := h.userWithTenant(ctx, s.TenantID, s.UserID)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, u)
+}
+
+func (h *handler) changePassword(w http.ResponseWriter, r *http.Request, s auth.Session) {
+	body, err := readBody(w, r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	req, err := decodePassword(body)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	ctx, cancel := reqContext(r)
+	defer cancel()
+	if err := h.auth.ChangePassword(ctx, s.TenantID, s.UserID, req.Current, req.New); err != nil {
+		writeError(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (h *handler) listUsers(w http.ResponseWriter, r *http.Request, s auth.Session) {
+	ctx, cancel := reqContext(r)
+	defer cancel()
+	t, err := h.auth.TenantByID(ctx, s.TenantID)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	users, err := h.auth.ListUsers(ctx, s.TenantID)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	out := make([]userJSON, 0, len(users))
+	for _, u := range users {
+		out = append(out, toUserJSON(u, t.Slug))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"users": out})
+}
+
+func (h *handler) createUser(w http.ResponseWriter, r *http.Request, s auth.Session) {
+	body, err := readBody(w, r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	req, err := decodeCreateUser(body)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	ctx, cancel := reqContext(r)
+	defer cancel()
+	u, err := h.auth.CreateUser(ctx, s.TenantID, auth.NewUser{
+		Username: req.Username, DisplayName: req.DisplayName, Email: req.Email,
+		Password: req.Password, Role: auth.Role(req.Role),
+	})
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	t, err := h.auth.TenantByID(ctx, s.TenantID)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	h.log.Info("user created", "tenant_id", s.TenantID, "user_id", u.ID, "by_session", s.ID)
+	writeJSON(w, http.StatusCreated, toUserJSON(u, t.Slug))
+}
+
+func (h *handler) revokeSessions(w http.ResponseWriter, r *http.Request, s auth.Session) {
+	id := r.PathValue("id")
+	if id == "" || len(id) > 64 {
+		writeError(w, errNotFound)
+		return
+	}
+	ctx, cancel := reqContext(r)
+	defer cancel()
+	if _, err := h.auth.GetUser(ctx, s.TenantID, id); err != nil {
+		writeError(w, err)
+		return
+	}
+	if err := h.auth.RevokeUserSessions(ctx, s.TenantID, id); err != nil {
+		writeError(w, err)
+		return
+	}
+	h.log.Info("sessions revoked", "tenant_id", s.TenantID, "user_id", id, "by_session", s.ID)
+	w.WriteHeader(http.StatusNoContent)
+}

@@ -1,0 +1,103 @@
+// Command relay is Parley's server: `go run ./relay`. It serves the API on
+// one port over HTTPS (TCP) and HTTP/3 (QUIC) with an embedded, encrypted
+// store in a data folder. `relay fingerprint` prints the certificate
+// fingerprint that desktop apps pin.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"parley/relay/certs"
+	"parley/relay/server"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "relay:", err)
+		os.Exit(1)
+	}
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func run(args []string) error {
+	if len(args) > 0 && args[0] == "fingerprint" {
+		return fingerprint(args[1:])
+	}
+	fs := flag.NewFlagSet("relay", flag.ContinueOnError)
+	data := fs.String("data", envOr("PARLEY_DATA", "parley-data"), "data folder (store, key file, self-signed certificate)")
+	listen := fs.String("listen", envOr("PARLEY_LISTEN", "127.0.0.1:8443"), "host:port for HTTPS (TCP) and HTTP/3 (UDP)")
+	certFile := fs.String("tls-cert", os.Getenv("PARLEY_TLS_CERT"), "PEM certificate chain (default: self-signed in the data folder)")
+	keyFile := fs.String("tls-key", os.Getenv("PARLEY_TLS_KEY"), "PEM private key")
+	hosts := fs.String("hostnames", os.Getenv("PARLEY_HOSTNAMES"), "comma-separated extra names for the self-signed certificate")
+	tenant := fs.String("tenant", envOr("PARLEY_TENANT", "default"), "slug of the tenant created on first start")
+	tenantName := fs.String("tenant-name", os.Getenv("PARLEY_TENANT_NAME"), "display name of that tenant")
+	adminPassword := fs.String("admin-password", "", "first admin's password (or PARLEY_ADMIN_PASSWORD); default: a one-time password printed once")
+	level := fs.String("log-level", envOr("PARLEY_LOG_LEVEL", "info"), "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *adminPassword == "" {
+		*adminPassword = os.Getenv("PARLEY_ADMIN_PASSWORD")
+	}
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(*level)); err != nil {
+		return fmt.Errorf("log level: %w", err)
+	}
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	var hostnames []string
+	if *hosts != "" {
+		hostnames = strings.Split(*hosts, ",")
+	}
+	srv, err := server.Start(ctx, server.Options{
+		DataDir: *data, Listen: *listen, TLSCertFile: *certFile, TLSKeyFile: *keyFile, Hostnames: hostnames,
+		TenantSlug: *tenant, TenantName: *tenantName, AdminPassword: *adminPassword,
+		BootstrapOut: os.Stdout, Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stdout, "Parley relay on %s (TCP and QUIC)\ncertificate %s\n", srv.URL(), srv.Fingerprint())
+	<-ctx.Done()
+	log.Info("shutting down", "reason", context.Cause(ctx))
+	return srv.Close()
+}
+
+func fingerprint(args []string) error {
+	fs := flag.NewFlagSet("relay fingerprint", flag.ContinueOnError)
+	data := fs.String("data", envOr("PARLEY_DATA", "parley-data"), "data folder")
+	certFile := fs.String("tls-cert", os.Getenv("PARLEY_TLS_CERT"), "PEM certificate (default: the self-signed one)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	path := *certFile
+	if path == "" {
+		path = filepath.Join(*data, "tls", certs.CertFile)
+	}
+	der, err := certs.ReadLeaf(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("no certificate at %s yet: start the relay once", path)
+		}
+		return err
+	}
+	fmt.Println(certs.Fingerprint(der))
+	return nil
+}

@@ -1,0 +1,290 @@
+// Package server assembles the relay: it opens the encrypted store, sets up
+// TLS, bootstraps the first tenant, and serves the API on one port over two
+// transports — HTTPS on TCP (HTTP/1.1 and HTTP/2) and HTTP/3 on QUIC.
+// The desktop app's local mode starts the same Server in-process.
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/quic-go/quic-go"
+	"github.com/quic-go/quic-go/http3"
+
+	"parley/assets"
+	"parley/relay/api"
+	"parley/relay/auth"
+	"parley/relay/certs"
+	"parley/relay/clock"
+	"parley/relay/store"
+)
+
+// Options configures a relay.
+type Options struct {
+	// DataDir holds the store, its key file and the self-signed
+	// certificate. Required.
+	DataDir string
+	// Listen is the host:port for both TCP and UDP; port 0 picks a free
+	// port that is free on both. Default "127.0.0.1:8443".
+	Listen string
+	// TLSCertFile and TLSKeyFile name a PEM certificate and key; when empty
+	// a self-signed certificate is kept in DataDir/tls.
+	TLSCertFile, TLSKeyFile string
+	// Hostnames are extra names/IPs for the self-signed certificate.
+	Hostnames []string
+	// StoreKey is the 32-byte store encryption key; nil takes it from the
+	// environment (store.KeyEnv) or DataDir/store.key (created 0600).
+	StoreKey []byte
+	// TenantSlug, TenantName and AdminPassword configure the first start:
+	// the tenant and its "admin" user are created when the store holds no
+	// tenant. An empty AdminPassword generates a one-time password.
+	TenantSlug, TenantName, AdminPassword string
+	// BootstrapOut receives the one-time admin password on first start
+	// (printed once, never logged). Nil prints nothing; the caller can read
+	// Server.Bootstrap instead.
+	BootstrapOut io.Writer
+	// Hash sets the password hashing cost; zero means auth's default.
+	Hash auth.HashParams
+	// SessionTTL is the session lifetime; zero means auth's default.
+	SessionTTL time.Duration
+	// Logger receives structured logs without personal data; nil discards.
+	Logger *slog.Logger
+	// Clock is the time source; nil means the real clock.
+	Clock clock.Clock
+}
+
+// Server is a running relay.
+type Server struct {
+	log       *slog.Logger
+	store     *store.Badger
+	auth      *auth.Service
+	tcp       net.Listener
+	udp       net.PacketConn
+	https     *http.Server
+	h3        *http3.Server
+	cert      tls.Certificate
+	bootstrap auth.BootstrapResult
+
+	closeOnce sync.Once
+	closeErr  error
+	done      chan struct{}
+	wg        sync.WaitGroup
+}
+
+// Start opens everything and begins serving; it returns once both
+// listeners are bound. The relay stops when ctx is cancelled or Close is
+// called.
+func Start(ctx context.Context, opts Options) (*Server, error) {
+	if opts.DataDir == "" {
+		return nil, errors.New("server: DataDir is required")
+	}
+	if opts.Listen == "" {
+		opts.Listen = "127.0.0.1:8443"
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	clk := clock.Or(opts.Clock)
+
+	var cert tls.Certificate
+	var err error
+	if opts.TLSCertFile != "" || opts.TLSKeyFile != "" {
+		cert, err = certs.Load(opts.TLSCertFile, opts.TLSKeyFile)
+	} else {
+		cert, err = certs.LoadOrCreateSelfSigned(filepath.Join(opts.DataDir, "tls"), opts.Hostnames, clk.Now())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("server: certificate: %w", err)
+	}
+
+	st, err := store.Open(store.BadgerOptions{
+		Dir: filepath.Join(opts.DataDir, "store"), KeyDir: opts.DataDir, Key: opts.StoreKey, Logger: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{log: log, store: st, cert: cert, done: make(chan struct{})}
+	fail := func(err error) (*Server, error) {
+		_ = s.Close()
+		return nil, err
+	}
+
+	s.auth, err = auth.New(auth.Options{Store: st, Clock: clk, Logger: log, Hash: opts.Hash, SessionTTL: opts.SessionTTL})
+	if err != nil {
+		return fail(fmt.Errorf("server: auth: %w", err))
+	}
+	slug := opts.TenantSlug
+	if slug == "" {
+		slug = "default"
+	}
+	name := opts.TenantName
+	if name == "" {
+		name = slug
+	}
+	s.bootstrap, err = s.auth.Bootstrap(ctx, slug, name, opts.AdminPassword)
+	if err != nil {
+		return fail(fmt.Errorf("server: first start: %w", err))
+	}
+	if s.bootstrap.Created {
+		log.Info("first start: tenant and admin created", "tenant_id", s.bootstrap.Tenant.ID, "user_id", s.bootstrap.Admin.ID)
+		if s.bootstrap.Generated && opts.BootstrapOut != nil {
+			fmt.Fprintf(opts.BootstrapOut, "\nParley first start: tenant %q, user %q, one-time password:\n\n    %s\n\nIt is shown only now; you choose a new one at first sign-in.\n\n",
+				s.bootstrap.Tenant.Slug, s.bootstrap.Admin.Username, s.bootstrap.Password)
+		}
+	}
+
+	if err := s.listen(opts.Listen); err != nil {
+		return fail(err)
+	}
+	port := s.tcp.Addr().(*net.TCPAddr).Port
+	reg := prometheus.NewRegistry()
+	handler := api.New(api.Options{Auth: s.auth, Logger: log, Clock: clk, Registry: reg, Web: assets.Web()})
+	altSvc := `h3=":` + strconv.Itoa(port) + `"; ma=86400`
+	withAltSvc := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ProtoMajor < 3 {
+			w.Header().Set("Alt-Svc", altSvc)
+		}
+		handler.ServeHTTP(w, r)
+	})
+
+	tlsConf := certs.ServerTLSConfig(cert)
+	tcpTLS := tlsConf.Clone()
+	tcpTLS.NextProtos = []string{"h2", "http/1.1"}
+	s.https = &http.Server{
+		Handler:           withAltSvc,
+		TLSConfig:         tcpTLS,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+	s.h3 = &http3.Server{
+		Handler:        withAltSvc,
+		TLSConfig:      http3.ConfigureTLSConfig(tlsConf.Clone()),
+		QUICConfig:     &quic.Config{MaxIdleTimeout: 60 * time.Second, KeepAlivePeriod: 20 * time.Second},
+		MaxHeaderBytes: 64 << 10,
+		IdleTimeout:    120 * time.Second,
+	}
+
+	s.wg.Add(3)
+	go func() {
+		defer s.wg.Done()
+		if err := s.https.ServeTLS(s.tcp, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("https server stopped", "error", err)
+		}
+	}()
+	go func() {
+		defer s.wg.Done()
+		if err := s.h3.Serve(s.udp); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, quic.ErrServerClosed) {
+			log.Debug("http3 server stopped", "error", err)
+		}
+	}()
+	go func() {
+		defer s.wg.Done()
+		t := time.NewTicker(10 * time.Minute)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				_ = s.Close()
+				return
+			case <-s.done:
+				return
+			case <-t.C:
+				s.store.RunGC()
+			}
+		}
+	}()
+	log.Info("relay listening", "addr", s.Addr(), "transports", "tcp+quic", "fingerprint", s.Fingerprint())
+	return s, nil
+}
+
+// listen binds TCP and UDP on the same port. With port 0 it retries until
+// the kernel's free TCP port is free for UDP too.
+func (s *Server) listen(addr string) error {
+	host, portStr, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("server: listen address %q: %w", addr, err)
+	}
+	for attempt := 0; attempt < 20; attempt++ {
+		tcp, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("server: listen tcp %s: %w", addr, err)
+		}
+		port := tcp.Addr().(*net.TCPAddr).Port
+		udp, err := net.ListenPacket("udp", net.JoinHostPort(host, strconv.Itoa(port)))
+		if err == nil {
+			s.tcp, s.udp = tcp, udp
+			return nil
+		}
+		tcp.Close()
+		if portStr != "0" {
+			return fmt.Errorf("server: listen udp %s: %w", addr, err)
+		}
+	}
+	return errors.New("server: no port free for both TCP and UDP")
+}
+
+// Addr is the bound host:port, the same for TCP and UDP.
+func (s *Server) Addr() string { return s.tcp.Addr().String() }
+
+// URL is the relay's base URL.
+func (s *Server) URL() string { return "https://" + s.Addr() }
+
+// Fingerprint is the SHA-256 fingerprint of the relay's certificate.
+func (s *Server) Fingerprint() string { return certs.Fingerprint(s.cert.Certificate[0]) }
+
+// Bootstrap reports what the first start created (Created is false on
+// later starts).
+func (s *Server) Bootstrap() auth.BootstrapResult { return s.bootstrap }
+
+// Done is closed when the relay has stopped.
+func (s *Server) Done() <-chan struct{} { return s.done }
+
+// Close stops serving (letting requests in flight finish for up to 10 s)
+// and closes the store. It is safe to call more than once.
+func (s *Server) Close() error {
+	s.closeOnce.Do(func() {
+		close(s.done)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		var errs []error
+		if s.https != nil {
+			if err := s.https.Shutdown(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("https shutdown: %w", err))
+			}
+		} else if s.tcp != nil {
+			s.tcp.Close()
+		}
+		if s.h3 != nil {
+			if err := s.h3.Shutdown(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("http3 shutdown: %w", err))
+			}
+		}
+		if s.udp != nil {
+			s.udp.Close()
+		}
+		s.wg.Wait()
+		if s.store != nil {
+			if err := s.store.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("store close: %w", err))
+			}
+		}
+		s.closeErr = errors.Join(errs...)
+		s.log.Info("relay stopped")
+	})
+	return s.closeErr
+}
