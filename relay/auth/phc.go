@@ -104,47 +104,35 @@ func parsePHC(s string) (phcHash, error) {
 	if parts[2] != "v="+strconv.Itoa(argon2.Version) {
 		return phcHash{}, errBadHash
 	}
+	// Parameters in the order the argon2 reference encoder writes them,
+	// decimal without leading zeros, so that a valid string has exactly one
+	// spelling.
 	var h phcHash
-	var seen [3]bool
 	fields := strings.Split(parts[3], ",")
 	if len(fields) != 3 {
 		return phcHash{}, errBadHash
 	}
-	for _, f := range fields {
-		name, val, ok := strings.Cut(f, "=")
-		if !ok || val == "" || (len(val) > 1 && val[0] == '0') {
+	var vals [3]uint64
+	for i, name := range [3]string{"m=", "t=", "p="} {
+		val, ok := strings.CutPrefix(fields[i], name)
+		if !ok || val == "" || len(val) > 10 || (len(val) > 1 && val[0] == '0') {
 			return phcHash{}, errBadHash
 		}
-		var idx int
-		var bits int
-		switch name {
-		case "m":
-			idx, bits = 0, 32
-		case "t":
-			idx, bits = 1, 32
-		case "p":
-			idx, bits = 2, 8
-		default:
-			return phcHash{}, errBadHash
+		for _, c := range []byte(val) {
+			if c < '0' || c > '9' {
+				return phcHash{}, errBadHash
+			}
 		}
-		if seen[idx] {
-			return phcHash{}, errBadHash
-		}
-		seen[idx] = true
-		// ParseUint accepts only decimal digits (no sign) for base 10.
-		n, err := strconv.ParseUint(val, 10, bits)
+		n, err := strconv.ParseUint(val, 10, 32)
 		if err != nil {
 			return phcHash{}, errBadHash
 		}
-		switch idx {
-		case 0:
-			h.params.MemoryKiB = uint32(n)
-		case 1:
-			h.params.Time = uint32(n)
-		case 2:
-			h.params.Threads = uint8(n)
-		}
+		vals[i] = n
 	}
+	if vals[2] > 255 {
+		return phcHash{}, errBadHash
+	}
+	h.params = HashParams{MemoryKiB: uint32(vals[0]), Time: uint32(vals[1]), Threads: uint8(vals[2])}
 	if err := h.params.validate(); err != nil {
 		return phcHash{}, errBadHash
 	}
