@@ -1,0 +1,145 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+)
+
+// fakeRelay is a Relay for tests that works from its zero value: Connect
+// succeeds over "QUIC (HTTP/3)", Login signs anybody in as an advisor, and
+// every call is recorded.
+type fakeRelay struct {
+	// Configuration, set before the UI uses the fake.
+	transport  string        // default "QUIC (HTTP/3)"
+	role       string        // default "advisor"
+	mustChange bool          // Login reports MustChangePassword until ChangePassword succeeds
+	untrusted  string        // if set, Connect fails with a certificate error carrying this fingerprint until it is trusted
+	loginErr   error         // returned by Login
+	createErr  error         // returned by CreateUser
+	logoutErr  error         // returned by Logout
+	gate       chan struct{} // if non-nil, Connect waits for it (or ctx) before answering
+	users      []Person      // returned by ListUsers; CreateUser appends
+
+	mu      sync.Mutex
+	calls   []string
+	trusted map[string]string // addr → fingerprint
+	created []NewPerson
+	changes [][2]string // current, next
+}
+
+// certError stands for the link client's unknown-certificate error.
+type certError struct{ fp string }
+
+func (e *certError) Error() string       { return "the relay's certificate is not trusted yet" }
+func (e *certError) Fingerprint() string { return e.fp }
+
+func (f *fakeRelay) record(format string, args ...any) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, fmt.Sprintf(format, args...))
+}
+
+// Calls returns the recorded calls, e.g. "Connect https://h:1".
+func (f *fakeRelay) Calls() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.calls...)
+}
+
+// called reports how many recorded calls start with prefix.
+func (f *fakeRelay) called(prefix string) int {
+	n := 0
+	for _, c := range f.Calls() {
+		if strings.HasPrefix(c, prefix) {
+			n++
+		}
+	}
+	return n
+}
+
+func (f *fakeRelay) Connect(ctx context.Context, addr string) (string, error) {
+	f.record("Connect %s", addr)
+	if f.gate != nil {
+		select {
+		case <-f.gate:
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.untrusted != "" && f.trusted[addr] != f.untrusted {
+		return "", fmt.Errorf("connect to %s: %w", addr, &certError{fp: f.untrusted})
+	}
+	if f.transport == "" {
+		return "QUIC (HTTP/3)", nil
+	}
+	return f.transport, nil
+}
+
+func (f *fakeRelay) Trust(addr, fingerprint string) error {
+	f.record("Trust %s %s", addr, fingerprint)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.trusted == nil {
+		f.trusted = map[string]string{}
+	}
+	f.trusted[addr] = fingerprint
+	return nil
+}
+
+func (f *fakeRelay) Login(ctx context.Context, tenant, username, password string) (Account, error) {
+	f.record("Login %s %s", tenant, username)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.loginErr != nil {
+		return Account{}, f.loginErr
+	}
+	role := f.role
+	if role == "" {
+		role = "advisor"
+	}
+	return Account{Tenant: tenant, Username: username, DisplayName: "Erika Mustermann", Role: role,
+		MustChangePassword: f.mustChange}, nil
+}
+
+func (f *fakeRelay) ChangePassword(ctx context.Context, current, next string) error {
+	f.record("ChangePassword")
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.changes = append(f.changes, [2]string{current, next})
+	f.mustChange = false
+	return nil
+}
+
+func (f *fakeRelay) Logout(ctx context.Context) error {
+	f.record("Logout")
+	return f.logoutErr
+}
+
+func (f *fakeRelay) ListUsers(ctx context.Context) ([]Person, error) {
+	f.record("ListUsers")
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]Person(nil), f.users...), nil
+}
+
+func (f *fakeRelay) CreateUser(ctx context.Context, p NewPerson) (Person, error) {
+	f.record("CreateUser %s", p.Username)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.created = append(f.created, p)
+	if f.createErr != nil {
+		return Person{}, f.createErr
+	}
+	np := Person{ID: fmt.Sprintf("u%d", len(f.users)+1), Username: p.Username, DisplayName: p.DisplayName, Email: p.Email, Role: p.Role}
+	f.users = append(f.users, np)
+	return np, nil
+}
+
+var _ Relay = (*fakeRelay)(nil)
+
+var errWrongPassword = errors.New("Wrong username or password.")

@@ -1,0 +1,110 @@
+package app
+
+import (
+	"context"
+
+	"fyne.io/fyne/v2"
+)
+
+// Relay is what the UI needs from the relay connection. The UI calls every
+// method off the UI thread, with a context that carries a timeout, and shows
+// the text of any error it returns to the user, so implementations should
+// return messages a person can act on.
+type Relay interface {
+	// Connect opens (or re-opens) the connection to the relay at addr and
+	// returns the transport in use as human text, such as "QUIC (HTTP/3)"
+	// or "TCP (HTTP/2)". When the relay presents a certificate that is not
+	// yet trusted, the error has a method Fingerprint() string that returns
+	// the certificate's fingerprint; the UI then asks the user and calls
+	// Trust before connecting again.
+	Connect(ctx context.Context, addr string) (transport string, err error)
+	// Trust pins the certificate with the given fingerprint for addr.
+	Trust(addr, fingerprint string) error
+	// Login signs the user in to the tenant.
+	Login(ctx context.Context, tenant, username, password string) (Account, error)
+	// ChangePassword replaces the signed-in user's password.
+	ChangePassword(ctx context.Context, current, next string) error
+	// Logout ends the session on the relay.
+	Logout(ctx context.Context) error
+	// ListUsers returns the tenant's users (admins only).
+	ListUsers(ctx context.Context) ([]Person, error)
+	// CreateUser adds a user to the tenant (admins only).
+	CreateUser(ctx context.Context, p NewPerson) (Person, error)
+}
+
+// Account describes the signed-in user.
+type Account struct {
+	// Tenant is the tenant's short name, e.g. "acme".
+	Tenant string
+	// Username is the name the user signs in with.
+	Username string
+	// DisplayName is the user's full name as shown to others.
+	DisplayName string
+	// Role is "admin" or "advisor".
+	Role string
+	// MustChangePassword is true while the account still has its one-time
+	// password; the UI then asks for a new one before anything else.
+	MustChangePassword bool
+}
+
+// Person is a user of the tenant as listed for admins.
+type Person struct {
+	// ID is the relay's identifier of the user.
+	ID string
+	// Username is the name the user signs in with.
+	Username string
+	// DisplayName is the user's full name.
+	DisplayName string
+	// Email is the user's e-mail address, possibly empty.
+	Email string
+	// Role is "admin" or "advisor".
+	Role string
+}
+
+// NewPerson is what an admin enters to create a user.
+type NewPerson struct {
+	// Username is the name the new user signs in with.
+	Username string
+	// DisplayName is the new user's full name.
+	DisplayName string
+	// Email is the new user's e-mail address.
+	Email string
+	// Password is the initial (one-time) password; the user must change it
+	// at the first sign-in.
+	Password string
+	// Role is "advisor" when created from the Team page.
+	Role string
+}
+
+// LocalRelay describes a relay that the program started on this computer.
+type LocalRelay struct {
+	// Addr is the local relay's address, e.g. "https://127.0.0.1:8443".
+	Addr string
+	// Tenant is the tenant created for local use.
+	Tenant string
+	// Username is the local admin's username.
+	Username string
+	// OneTimePassword is the local admin's initial password; empty once it
+	// has been changed.
+	OneTimePassword string
+}
+
+// Options configures the UI built by [New].
+type Options struct {
+	// Relay is the connection to the relay. Required.
+	Relay Relay
+	// Prefs remembers the relay address, tenant and username between runs
+	// (never the password). Nil means the app's own Preferences.
+	Prefs fyne.Preferences
+	// DefaultAddr is the relay address offered when nothing is remembered,
+	// e.g. "https://127.0.0.1:8443" when launched by the run script.
+	DefaultAddr string
+	// Local is non-nil when the program started a relay on this computer:
+	// the sign-in form is then prefilled from it, a card explains the local
+	// relay and shows its one-time password, and nothing is remembered in
+	// Prefs (the local values come anew with every start).
+	Local *LocalRelay
+	// Kiosk is reserved for the full-screen kiosk shell; it is only stored
+	// for now.
+	Kiosk bool
+}

@@ -1,0 +1,31 @@
+package app
+
+import (
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+)
+
+// newSettingsPage shows the connection and the account, and signs out.
+func newSettingsPage(u *UI, s *session) fyne.CanvasObject {
+	value := func(text string) *widget.Label {
+		l := widget.NewLabel(text)
+		l.Selectable = true
+		l.Wrapping = fyne.TextWrapBreak
+		return l
+	}
+	acc := s.account
+	form := widget.NewForm(
+		widget.NewFormItem("Relay address", value(s.addr)),
+		widget.NewFormItem("Transport", value(s.transport)),
+		widget.NewFormItem("Tenant", value(acc.Tenant)),
+		widget.NewFormItem("Signed in as", value(acc.DisplayName+" ("+acc.Username+"), "+roleName(acc.Role))),
+	)
+	note := widget.NewLabel("This computer remembers the relay address, tenant and username for the next sign-in, never your password.")
+	note.Wrapping = fyne.TextWrapWord
+	note.Importance = widget.LowImportance
+	var signOut *busyButton
+	signOut = newBusyButton("Sign out", theme.LogoutIcon(), func() { u.signOut(signOut) })
+	return container.NewVBox(form, note, container.NewHBox(signOut.row()))
+}
