@@ -17,14 +17,17 @@ const (
 
 // User is an account on the relay, as in docs/api-contract.md (USER).
 type User struct {
-	ID                 string `json:"id"`
-	TenantID           string `json:"tenant_id"`
-	Tenant             string `json:"tenant"`
-	Username           string `json:"username"`
-	DisplayName        string `json:"display_name"`
-	Email              string `json:"email"`
-	Role               string `json:"role"`
-	MustChangePassword bool   `json:"must_change_password"`
+	ID       string `json:"id"`        // the user's id on the relay
+	TenantID string `json:"tenant_id"` // id of the user's tenant
+	Tenant   string `json:"tenant"`    // the tenant's short name, as typed at login
+	Username string `json:"username"`  // login name, unique in the tenant
+	// DisplayName is the name shown to colleagues and customers.
+	DisplayName string `json:"display_name"`
+	Email       string `json:"email"` // the user's e-mail address
+	Role        string `json:"role"`  // RoleAdmin or RoleAdvisor
+	// MustChangePassword is set until the user replaces an initial
+	// password; until then only Me, ChangePassword and Logout work.
+	MustChangePassword bool `json:"must_change_password"`
 }
 
 // LogValue keeps personal data out of logs: only the ids and the role.
@@ -50,11 +53,11 @@ func (r LoginResult) LogValue() slog.Value {
 
 // NewUser is what [Client.CreateUser] sends.
 type NewUser struct {
-	Username    string `json:"username"`
-	DisplayName string `json:"display_name"`
-	Email       string `json:"email"`
-	Password    string `json:"password"`
-	Role        string `json:"role"` // RoleAdmin or RoleAdvisor
+	Username    string `json:"username"`     // login name, unique in the tenant
+	DisplayName string `json:"display_name"` // name shown to others
+	Email       string `json:"email"`        // e-mail address
+	Password    string `json:"password"`     // initial password
+	Role        string `json:"role"`         // RoleAdmin or RoleAdvisor
 }
 
 // LogValue keeps the password and personal data out of logs.

@@ -93,8 +93,8 @@ func newSession(base relayURL, opts Options, log *slog.Logger) (*session, error)
 		TLSClientConfig: s.quicV.tlsConfig(http3.NextProtoH3),
 		QUICConfig: &quic.Config{
 			HandshakeIdleTimeout: opts.QUICTimeout,
-			MaxIdleTimeout:       60 * time.Second,
-			KeepAlivePeriod:      20 * time.Second,
+			MaxIdleTimeout:       30 * time.Second,
+			KeepAlivePeriod:      10 * time.Second,
 			MaxIncomingStreams:   -1, // the relay opens no request streams
 		},
 		Dial: func(ctx context.Context, addr string, tlsConf *tls.Config, conf *quic.Config) (*quic.Conn, error) {
@@ -316,28 +316,59 @@ func decodeJSON(raw []byte, out any) error {
 	return nil
 }
 
-// afterRequest adjusts the transport after a request over t ended with err:
-// a transport-level QUIC failure moves later requests to TCP, and requests
-// over TCP occasionally trigger a background check whether QUIC is back.
+// afterRequest adjusts the transport after a request over t ended with err.
+// Over QUIC, a failure below HTTP moves later requests to TCP at once; a
+// request that merely ran out of time (its context ended, which also
+// happens when UDP silently stops getting through) triggers a quick health
+// check over QUIC, and its failure moves later requests to TCP. Over TCP,
+// requests trigger a background check, at most every reprobeGap, whether
+// QUIC works again.
 func (s *session) afterRequest(ctx context.Context, t Transport, err error) {
 	if t == TransportQUIC {
 		var te *transportError
-		if err != nil && errors.As(err, &te) && ctx.Err() == nil && !errors.Is(err, http3.ErrTransportClosed) {
-			if s.useQUIC.CompareAndSwap(true, false) {
-				s.probeMu.Lock()
-				s.lastProbe = time.Now()
-				s.probeMu.Unlock()
-				s.log.Warn("link: QUIC request failed, switching to TCP", "relay", s.base.origin, "err", err)
-			}
+		if err == nil || !errors.As(err, &te) || errors.Is(err, http3.ErrTransportClosed) {
+			return
 		}
+		if ctx.Err() == nil {
+			s.downgrade(err)
+			return
+		}
+		s.spawnProbe(true, func(perr error) {
+			if perr != nil && !isTrustFailure(perr) {
+				s.downgrade(perr)
+			}
+		})
 		return
 	}
 	if s.h3Client == nil || s.reprobeGap < 0 {
 		return
 	}
+	s.spawnProbe(false, func(perr error) {
+		if perr == nil && s.useQUIC.CompareAndSwap(false, true) {
+			s.log.Info("link: QUIC works again, switching back", "relay", s.base.origin)
+		}
+	})
+}
+
+// downgrade moves later requests from QUIC to TCP.
+func (s *session) downgrade(cause error) {
+	if !s.useQUIC.CompareAndSwap(true, false) {
+		return
+	}
+	s.probeMu.Lock()
+	s.lastProbe = time.Now()
+	s.probeMu.Unlock()
+	s.log.Warn("link: QUIC failed, switching to TCP", "relay", s.base.origin, "err", cause)
+}
+
+// spawnProbe runs one background GET /healthz over QUIC, limited to
+// quicWait, and hands its result to done. At most one probe runs at a
+// time; unless force, one runs at most every reprobeGap. Probes end when
+// the session is closed.
+func (s *session) spawnProbe(force bool, done func(error)) {
 	s.probeMu.Lock()
 	defer s.probeMu.Unlock()
-	if s.closed || s.probing || time.Since(s.lastProbe) < s.reprobeGap {
+	if s.closed || s.probing || (!force && time.Since(s.lastProbe) < s.reprobeGap) {
 		return
 	}
 	s.probing = true
@@ -345,13 +376,13 @@ func (s *session) afterRequest(ctx context.Context, t Transport, err error) {
 	go func() {
 		defer s.wg.Done()
 		ctx, cancel := context.WithTimeout(s.ctx, s.quicWait)
-		perr := s.healthz(ctx, TransportQUIC)
+		err := s.healthz(ctx, TransportQUIC)
 		cancel()
 		s.probeMu.Lock()
 		s.probing, s.lastProbe = false, time.Now()
 		s.probeMu.Unlock()
-		if perr == nil && s.useQUIC.CompareAndSwap(false, true) {
-			s.log.Info("link: QUIC works again, switching back", "relay", s.base.origin)
+		if s.ctx.Err() == nil {
+			done(err)
 		}
 	}()
 }
