@@ -17,6 +17,7 @@ type fakeRelay struct {
 	role       string        // default "advisor"
 	mustChange bool          // Login reports MustChangePassword until ChangePassword succeeds
 	untrusted  string        // if set, Connect fails with a certificate error carrying this fingerprint until it is trusted
+	connectErr error         // returned by Connect
 	loginErr   error         // returned by Login
 	createErr  error         // returned by CreateUser
 	logoutErr  error         // returned by Logout
@@ -71,6 +72,9 @@ func (f *fakeRelay) Connect(ctx context.Context, addr string) (string, error) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.connectErr != nil {
+		return "", f.connectErr
+	}
 	if f.untrusted != "" && f.trusted[addr] != f.untrusted {
 		return "", fmt.Errorf("connect to %s: %w", addr, &certError{fp: f.untrusted})
 	}

@@ -22,6 +22,8 @@ type loginScreen struct {
 	signIn   *busyButton
 	status   statusLabel
 	content  fyne.CanvasObject
+	// otp shows the local relay's one-time password; nil without one.
+	otp fyne.CanvasObject
 }
 
 func newLoginScreen(u *UI) *loginScreen {
@@ -49,7 +51,9 @@ func newLoginScreen(u *UI) *loginScreen {
 	)
 	parts := []fyne.CanvasObject{brandHeader("Sign in to your advisory workspace")}
 	if lr := u.opts.Local; lr != nil {
-		parts = append(parts, localCard(lr))
+		var card fyne.CanvasObject
+		card, l.otp = localCard(lr)
+		parts = append(parts, card)
 	}
 	parts = append(parts, form, container.NewBorder(nil, nil, nil, l.signIn.row()), l.status.Label)
 	l.content = container.NewCenter(column(440, parts...))
@@ -181,7 +185,7 @@ func (l *loginScreen) askTrust(addr, fingerprint string, then func()) {
 // login signs in over the connection just made.
 func (l *loginScreen) login(addr, transport, tenant, username, password string) {
 	u := l.u
-	l.status.info("Connected via " + transport + ". Signing in …")
+	l.status.info(connectedText("", transport) + ". Signing in …")
 	run(u, u.ctx, func(ctx context.Context) (Account, error) {
 		return u.relay.Login(ctx, tenant, username, password)
 	}, func(acc Account, err error) {
@@ -214,6 +218,18 @@ func (l *loginScreen) fail(msg string) {
 	l.status.fail(msg)
 }
 
+// connectedText is "Connected[ to addr][ via transport]".
+func connectedText(addr, transport string) string {
+	s := "Connected"
+	if addr != "" {
+		s += " to " + addr
+	}
+	if transport != "" {
+		s += " via " + transport
+	}
+	return s
+}
+
 // hostOf returns the host:port of addr, or addr itself.
 func hostOf(addr string) string {
 	if p, err := url.Parse(addr); err == nil && p.Host != "" {
@@ -222,8 +238,17 @@ func hostOf(addr string) string {
 	return addr
 }
 
-// localCard explains the relay started on this computer.
-func localCard(lr *LocalRelay) fyne.CanvasObject {
+// passwordChanged is told that tenant/username now has a password of their
+// own: the local relay's one-time password is hidden if it was theirs.
+func (l *loginScreen) passwordChanged(tenant, username string) {
+	if lr := l.u.opts.Local; lr != nil && l.otp != nil && lr.Tenant == tenant && lr.Username == username {
+		l.otp.Hide()
+	}
+}
+
+// localCard explains the relay started on this computer; otp is the part
+// that shows the one-time password, nil when there is none.
+func localCard(lr *LocalRelay) (card, otp fyne.CanvasObject) {
 	text := widget.NewLabel("Parley started a relay for you that only this computer can reach. " +
 		"The form below is filled in for it.")
 	text.Wrapping = fyne.TextWrapWord
@@ -231,13 +256,14 @@ func localCard(lr *LocalRelay) fyne.CanvasObject {
 	if lr.OneTimePassword != "" {
 		hint := widget.NewLabel("One-time password (you choose your own right after signing in):")
 		hint.Wrapping = fyne.TextWrapWord
-		otp := widget.NewLabelWithStyle(lr.OneTimePassword, fyne.TextAlignLeading, fyne.TextStyle{Monospace: true})
-		otp.Selectable = true
-		otp.Wrapping = fyne.TextWrapBreak
-		body.Add(hint)
+		pw := widget.NewLabelWithStyle(lr.OneTimePassword, fyne.TextAlignLeading, fyne.TextStyle{Monospace: true})
+		pw.Selectable = true
+		pw.Wrapping = fyne.TextWrapBreak
+		otp = container.NewVBox(hint, pw)
 		body.Add(otp)
 	}
-	return widget.NewCard("", "", container.NewBorder(nil, nil,
+	card = widget.NewCard("", "", container.NewBorder(nil, nil,
 		container.NewVBox(widget.NewIcon(theme.ComputerIcon())), nil,
 		container.NewVBox(widget.NewLabelWithStyle("Local relay on this computer", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), body)))
+	return card, otp
 }

@@ -101,6 +101,7 @@ func (p *passwordScreen) submit() {
 			return
 		}
 		s.account.MustChangePassword = false
+		u.login.passwordChanged(s.account.Tenant, s.account.Username)
 		u.showWorkspace()
 		s.work.notify("Your password was changed.")
 	})

@@ -316,7 +316,7 @@ func TestMissingFieldsAreNotSent(t *testing.T) {
 	}
 }
 
-func TestConnectError(t *testing.T) {
+func TestConnectCancelled(t *testing.T) {
 	f := &fakeRelay{gate: make(chan struct{})}
 	h := newHarness(t, f, Options{DefaultAddr: testAddr})
 	h.signIn("acme", "erika", "pw")
@@ -325,6 +325,34 @@ func TestConnectError(t *testing.T) {
 	h.eventually("the message", func() bool { return h.shows("Cancelled.") })
 	if f.called("Login") != 0 || !h.onLogin() {
 		t.Error("signed in without a connection")
+	}
+}
+
+func TestConnectFails(t *testing.T) {
+	const msg = "The relay at 127.0.0.1:8443 cannot be reached over QUIC or TCP."
+	h := newHarness(t, &fakeRelay{connectErr: errors.New(msg)}, Options{DefaultAddr: testAddr})
+	h.signIn("acme", "erika", "pw")
+	h.eventually("the message", func() bool { return h.shows(msg) })
+	if h.relay.called("Login") != 0 || !h.onLogin() || h.ui.login.signIn.btn.Disabled() {
+		t.Errorf("after a failed connect: calls %q", h.relay.Calls())
+	}
+	if h.ui.login.password.Text != "pw" {
+		t.Error("password cleared although it was never sent")
+	}
+}
+
+func TestTabOrder(t *testing.T) {
+	h := newHarness(t, &fakeRelay{}, Options{})
+	c := h.ui.Window().Canvas()
+	l := h.ui.login
+	if c.Focused() != l.addr {
+		t.Fatalf("focus starts on %T, want the address", c.Focused())
+	}
+	for _, want := range []*widget.Entry{l.tenant, l.username, l.password} {
+		test.FocusNext(c)
+		if c.Focused() != want {
+			t.Fatalf("Tab went to %v, want %q", c.Focused(), want.PlaceHolder)
+		}
 	}
 }
 
@@ -563,6 +591,25 @@ func TestLocalRelay(t *testing.T) {
 	}
 	h.tap("Sign in")
 	h.eventually("the change-password screen", func() bool { return h.shows("Choose your password") })
+	var entries []*widget.Entry
+	h.walk(func(o fyne.CanvasObject) {
+		if e, ok := o.(*widget.Entry); ok {
+			entries = append(entries, e)
+		}
+	})
+	fill(entries[1], "my own password")
+	fill(entries[2], "my own password")
+	enter(entries[2])
+	w := h.waitWorkspace()
+	if !h.shows("Your password was changed.") {
+		t.Errorf("no confirmation; texts: %q", h.texts())
+	}
+	w.selectPage("Settings")
+	h.tap("Sign out")
+	h.eventually("the login screen", h.onLogin)
+	if h.shows("otp-XYZ-123") {
+		t.Error("the used one-time password is still shown")
+	}
 	r := h.prefs.(interface{ ReadValues(func(map[string]any)) })
 	r.ReadValues(func(m map[string]any) {
 		if len(m) != 0 {

@@ -84,7 +84,7 @@ func newWorkspace(u *UI, s *session) *workspace {
 	w.nav.OnSelected = func(id widget.ListItemID) { w.show(w.pages[id]) }
 	w.body = container.NewStack()
 
-	w.conn = widget.NewLabel("Connected to " + s.addr + " via " + s.transport)
+	w.conn = widget.NewLabel(connectedText(s.addr, s.transport))
 	w.conn.Truncation = fyne.TextTruncateEllipsis
 	w.note = widget.NewLabel("")
 	w.note.Importance = widget.SuccessImportance
