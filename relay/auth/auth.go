@@ -218,8 +218,9 @@ type Service struct {
 	ttl   time.Duration
 	th    *throttle
 
-	dummyHash string        // verified against when a user does not exist
-	hashSem   chan struct{} // bounds concurrent argon2 computations (memory)
+	dummyHash string                                            // verified against when a user does not exist
+	verify    func(encoded, password string) (bool, HashParams) // verifyPassword; tests count calls
+	hashSem   chan struct{}                                     // bounds concurrent argon2 computations (memory)
 	keys      indexKeys
 }
 
@@ -240,6 +241,7 @@ func New(opts Options) (*Service, error) {
 		ttl:     opts.SessionTTL,
 		th:      newThrottle(opts.Throttle),
 		hashSem: make(chan struct{}, 2*runtime.GOMAXPROCS(0)),
+		verify:  verifyPassword,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

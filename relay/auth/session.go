@@ -75,10 +75,12 @@ func (s *Service) Login(ctx context.Context, tenantSlug, username, password, sou
 		k := makeThrottleKey(source)
 		src = &k
 	}
-	att, wait := s.th.begin(s.clock.Now(), makeThrottleKey(slug, uname), src)
-	if wait > 0 {
-		s.log.Info("auth: login throttled")
-		return wrap(&ThrottledError{RetryAfter: wait})
+	att, err := s.th.admit(ctx, s.clock, makeThrottleKey(slug, uname), src)
+	if err != nil {
+		if _, ok := err.(*ThrottledError); ok {
+			s.log.Info("auth: login throttled")
+		}
+		return wrap(err)
 	}
 	result := outcomeNeutral
 	defer func() { att.finish(s.clock.Now(), result) }()
@@ -115,7 +117,7 @@ func (s *Service) Login(ctx context.Context, tenantSlug, username, password, sou
 	if err := s.acquireHash(ctx); err != nil {
 		return wrap(err)
 	}
-	ok, params := verifyPassword(hash, pw)
+	ok, params := s.verify(hash, pw)
 	s.releaseHash()
 	ok = ok && rec != nil && len(password) <= MaxPasswordBytes
 

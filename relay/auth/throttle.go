@@ -1,10 +1,13 @@
 package auth
 
 import (
+	"context"
 	"crypto/sha256"
 	"fmt"
 	"sync"
 	"time"
+
+	"parley/relay/clock"
 )
 
 // ThrottleOptions configures the exponential back-off that Login applies
@@ -116,6 +119,7 @@ type throttle struct {
 	accounts  counterSet
 	sources   counterSet
 	lastPrune time.Time
+	changed   chan struct{} // closed when an attempt finishes; nil if nobody waits
 }
 
 func newThrottle(o ThrottleOptions) *throttle {
@@ -146,6 +150,25 @@ func (t *throttle) forgettable(c *counter, now time.Time) bool {
 	return c.inflight == 0 && !now.Before(c.until) && now.Sub(c.last) >= t.opts.ForgetAfter
 }
 
+// admit waits until begin admits an attempt, or returns a
+// *ThrottledError while a back-off runs, or the context's error.
+func (t *throttle) admit(ctx context.Context, clk clock.Clock, account throttleKey, source *throttleKey) (*attempt, error) {
+	for {
+		a, wait, busy := t.begin(clk.Now(), account, source)
+		switch {
+		case a != nil:
+			return a, nil
+		case wait > 0:
+			return nil, &ThrottledError{RetryAfter: wait}
+		}
+		select {
+		case <-busy:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
 // attempt is an admitted login attempt; finish it exactly once.
 type attempt struct {
 	t       *throttle
@@ -153,16 +176,24 @@ type attempt struct {
 	source  *throttleKey
 }
 
-// begin admits an attempt for the account and (when non-nil) source, or
-// returns how long to wait. While an attempt on a counter that has used up
-// its free failures is in flight, concurrent attempts on it wait BaseDelay,
-// so parallel requests cannot slip past the back-off.
-func (t *throttle) begin(now time.Time, account throttleKey, source *throttleKey) (*attempt, time.Duration) {
+// begin admits an attempt for the account and (when non-nil) source. If
+// a back-off is running it returns how long to wait instead. If attempts
+// already in flight must finish first, it returns a channel that is closed
+// when any attempt finishes; then call begin again.
+//
+// So that parallel requests cannot slip past the back-off, attempts in
+// flight count as potential failures: an account runs no more attempts at
+// once than would start its back-off if they all failed (FreeFailures+1
+// minus the failures so far, at least one); a source that has used up its
+// free failures runs one attempt at a time. (Sources are more lenient
+// because many users behind one NAT may log in at once.)
+func (t *throttle) begin(now time.Time, account throttleKey, source *throttleKey) (*attempt, time.Duration, <-chan struct{}) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.maybePrune(now)
 	var wait time.Duration
-	check := func(cs *counterSet, k throttleKey) {
+	busy := false
+	check := func(cs *counterSet, k throttleKey, strict bool) {
 		c, ok := cs.m[k]
 		if !ok {
 			return
@@ -171,24 +202,33 @@ func (t *throttle) begin(now time.Time, account throttleKey, source *throttleKey
 			delete(cs.m, k)
 			return
 		}
-		if now.Before(c.until) {
+		switch {
+		case now.Before(c.until):
 			wait = max(wait, c.until.Sub(now))
-		} else if c.inflight > 0 && c.failures >= t.opts.FreeFailures {
-			wait = max(wait, t.opts.BaseDelay)
+		case c.inflight == 0:
+		case strict && c.failures+c.inflight > t.opts.FreeFailures,
+			c.failures >= t.opts.FreeFailures:
+			busy = true
 		}
 	}
-	check(&t.accounts, account)
+	check(&t.accounts, account, true)
 	if source != nil {
-		check(&t.sources, *source)
+		check(&t.sources, *source, false)
 	}
 	if wait > 0 {
-		return nil, wait
+		return nil, wait, nil
+	}
+	if busy {
+		if t.changed == nil {
+			t.changed = make(chan struct{})
+		}
+		return nil, 0, t.changed
 	}
 	t.get(&t.accounts, account, now).inflight++
 	if source != nil {
 		t.get(&t.sources, *source, now).inflight++
 	}
-	return &attempt{t: t, account: account, source: source}, 0
+	return &attempt{t: t, account: account, source: source}, 0, nil
 }
 
 // get returns the counter for k, creating it (and making room) if needed.
@@ -239,6 +279,10 @@ func (a *attempt) finish(now time.Time, o outcome) {
 	t.record(&t.accounts, a.account, now, o)
 	if a.source != nil {
 		t.record(&t.sources, *a.source, now, o)
+	}
+	if t.changed != nil {
+		close(t.changed) // wake attempts waiting for this one
+		t.changed = nil
 	}
 }
 

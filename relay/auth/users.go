@@ -544,9 +544,9 @@ func (s *Service) ChangePassword(ctx context.Context, tenantID, userID, current,
 	if err != nil {
 		return wrap(err)
 	}
-	att, wait := s.th.begin(s.clock.Now(), makeThrottleKey(tenant.Slug, rec.Username), nil)
-	if wait > 0 {
-		return wrap(&ThrottledError{RetryAfter: wait})
+	att, err := s.th.admit(ctx, s.clock, makeThrottleKey(tenant.Slug, rec.Username), nil)
+	if err != nil {
+		return wrap(err)
 	}
 	result := outcomeNeutral
 	defer func() { att.finish(s.clock.Now(), result) }()
@@ -554,7 +554,7 @@ func (s *Service) ChangePassword(ctx context.Context, tenantID, userID, current,
 	if err := s.acquireHash(ctx); err != nil {
 		return wrap(err)
 	}
-	ok, _ := verifyPassword(rec.currentHash(), current)
+	ok, _ := s.verify(rec.currentHash(), current)
 	s.releaseHash()
 	if !ok || len(current) > 4*MaxPasswordBytes {
 		result = outcomeFailure
