@@ -20,3 +20,8 @@ func Web() fs.FS {
 	}
 	return sub
 }
+
+// Icon is the app icon (512×512 PNG), also named in FyneApp.toml.
+//
+//go:embed icon.png
+var Icon []byte

@@ -145,6 +145,12 @@ func TestAdminCreatesAdvisorAndRolesAreEnforced(t *testing.T) {
 		t.Fatalf("duplicate username: %d %s", r.status, r.body)
 	}
 	adv := f.login("sparkasse", "erika", "Kaffee-und-Kuchen-42")
+	if r := f.json("GET", "/api/v1/users", adv, nil); r.status != 403 || r.errCode() != "password_change_required" {
+		t.Fatalf("advisor with initial password: %d %s", r.status, r.body)
+	}
+	if r := f.json("POST", "/api/v1/me/password", adv, map[string]string{"current_password": "Kaffee-und-Kuchen-42", "new_password": "Regenschirm-im-Mai-9"}); r.status != 204 {
+		t.Fatalf("advisor password change: %d %s", r.status, r.body)
+	}
 	if r := f.json("GET", "/api/v1/users", adv, nil); r.status != 403 || r.errCode() != "forbidden" {
 		t.Fatalf("advisor listing users: %d %s", r.status, r.body)
 	}

@@ -182,6 +182,8 @@ func (h *handler) createUser(w http.ResponseWriter, r *http.Request, s auth.Sess
 	u, err := h.auth.CreateUser(ctx, s.TenantID, auth.NewUser{
 		Username: req.Username, DisplayName: req.DisplayName, Email: req.Email,
 		Password: req.Password, Role: auth.Role(req.Role),
+		// The admin chose this password: the user replaces it at first sign-in.
+		MustChangePassword: true,
 	})
 	if err != nil {
 		writeError(w, err)

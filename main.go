@@ -1,0 +1,33 @@
+// Command parley is the advisor's desktop app (and, with --kiosk, the
+// branch kiosk). `go run .` starts it; with no relay configured it starts a
+// relay on this computer (local mode). The UI lives in app/, the relay
+// connection in sync/link; this file only wires them together.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+
+	"fyne.io/fyne/v2"
+	fyneapp "fyne.io/fyne/v2/app"
+
+	"parley/app"
+	"parley/assets"
+)
+
+func main() {
+	kiosk := flag.Bool("kiosk", false, "run full-screen as a branch kiosk")
+	relay := flag.String("relay", os.Getenv("PARLEY_RELAY"), "relay URL, e.g. https://relay.example:8443 (empty: remembered one, else local mode)")
+	flag.Parse()
+
+	a := fyneapp.NewWithID(appID)
+	a.SetIcon(fyne.NewStaticResource("icon.png", assets.Icon))
+	w, err := wire(a, *relay, *kiosk)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "parley:", err)
+		os.Exit(1)
+	}
+	defer w.close()
+	app.New(a, w.opts).ShowAndRun()
+}

@@ -1,0 +1,195 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"fyne.io/fyne/v2"
+
+	"parley/app"
+	"parley/relay/auth"
+	"parley/relay/server"
+	"parley/sync/link"
+)
+
+// appID matches FyneApp.toml.
+const appID = "eu.parley.desktop"
+
+// wiring holds what main builds before the UI starts.
+type wiring struct {
+	opts  app.Options
+	local *server.Server
+	link  *link.Client
+}
+
+func (w *wiring) close() {
+	_ = w.link.Close()
+	if w.local != nil {
+		_ = w.local.Close()
+	}
+}
+
+// wire connects the UI to a relay: the given URL, else the remembered one,
+// else a relay started in this process on localhost (local mode).
+func wire(a fyne.App, relayURL string, kiosk bool) (*wiring, error) {
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	prefs := a.Preferences()
+	pins := prefPins{prefs}
+	w := &wiring{}
+	w.link = link.New(link.Options{Pins: pins, Logger: log})
+	relay := &linkRelay{c: w.link}
+	w.opts = app.Options{Relay: relay, Prefs: prefs, DefaultAddr: relayURL, Kiosk: kiosk}
+
+	if relayURL != "" {
+		// Launched by run.sh (or a deployment) with the relay's fingerprint:
+		// pin it so the user is not asked.
+		if fp := os.Getenv("PARLEY_RELAY_FINGERPRINT"); fp != "" {
+			if err := w.link.Trust(relayURL, fp); err != nil {
+				return nil, fmt.Errorf("pin PARLEY_RELAY_FINGERPRINT: %w", err)
+			}
+		}
+		return w, nil
+	}
+	if prefs.String("relay.addr") != "" && os.Getenv("PARLEY_LOCAL") == "" {
+		return w, nil
+	}
+
+	dir, err := localDataDir()
+	if err != nil {
+		return nil, err
+	}
+	w.local, err = server.Start(context.Background(), server.Options{
+		DataDir: dir, Listen: "127.0.0.1:0", TenantSlug: "local", TenantName: "This computer", Logger: log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("start local relay: %w", err)
+	}
+	if err := w.link.Trust(w.local.URL(), w.local.Fingerprint()); err != nil {
+		return nil, err
+	}
+	otp, err := localOneTimePassword(dir, w.local.Bootstrap())
+	if err != nil {
+		return nil, err
+	}
+	relay.onPasswordChanged = func() { _ = os.Remove(filepath.Join(dir, otpFile)) }
+	w.opts.DefaultAddr = w.local.URL()
+	w.opts.Local = &app.LocalRelay{Addr: w.local.URL(), Tenant: "local", Username: "admin", OneTimePassword: otp}
+	return w, nil
+}
+
+// localDataDir is where local mode keeps its relay: PARLEY_LOCAL_DIR or the
+// user's config folder.
+func localDataDir() (string, error) {
+	if d := os.Getenv("PARLEY_LOCAL_DIR"); d != "" {
+		return d, nil
+	}
+	base, err := os.UserConfigDir()
+	if err != nil {
+		return "", fmt.Errorf("local relay folder: %w", err)
+	}
+	return filepath.Join(base, "parley", "local-relay"), nil
+}
+
+const otpFile = "admin-one-time-password"
+
+// localOneTimePassword keeps local mode's generated admin password (mode
+// 0600, inside the local relay's folder) until the admin replaces it, so it
+// is shown on every start until then.
+func localOneTimePassword(dir string, boot auth.BootstrapResult) (string, error) {
+	path := filepath.Join(dir, otpFile)
+	if boot.Created && boot.Generated {
+		if err := os.WriteFile(path, []byte(boot.Password), 0o600); err != nil {
+			return "", fmt.Errorf("keep local one-time password: %w", err)
+		}
+		return boot.Password, nil
+	}
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("read local one-time password: %w", err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+// prefPins keeps pinned certificate fingerprints in the app's preferences.
+type prefPins struct{ p fyne.Preferences }
+
+func (p prefPins) Pin(host string) (string, bool) {
+	fp := p.p.String("pin." + host)
+	return fp, fp != ""
+}
+
+func (p prefPins) SetPin(host, fingerprint string) error {
+	p.p.SetString("pin."+host, fingerprint)
+	return nil
+}
+
+// linkRelay adapts the link client to the UI's Relay interface.
+type linkRelay struct {
+	c                 *link.Client
+	onPasswordChanged func()
+}
+
+var _ app.Relay = (*linkRelay)(nil)
+
+func (r *linkRelay) Connect(ctx context.Context, addr string) (string, error) {
+	t, err := r.c.Connect(ctx, strings.TrimSpace(addr))
+	if err != nil {
+		return "", err
+	}
+	return t.String(), nil
+}
+
+func (r *linkRelay) Trust(addr, fingerprint string) error { return r.c.Trust(addr, fingerprint) }
+
+func (r *linkRelay) Login(ctx context.Context, tenant, username, password string) (app.Account, error) {
+	res, err := r.c.Login(ctx, tenant, username, password)
+	if err != nil {
+		return app.Account{}, err
+	}
+	u := res.User
+	return app.Account{Tenant: u.Tenant, Username: u.Username, DisplayName: u.DisplayName, Role: u.Role, MustChangePassword: u.MustChangePassword}, nil
+}
+
+func (r *linkRelay) ChangePassword(ctx context.Context, current, next string) error {
+	if err := r.c.ChangePassword(ctx, current, next); err != nil {
+		return err
+	}
+	if r.onPasswordChanged != nil {
+		r.onPasswordChanged()
+	}
+	return nil
+}
+
+func (r *linkRelay) Logout(ctx context.Context) error { return r.c.Logout(ctx) }
+
+func (r *linkRelay) ListUsers(ctx context.Context) ([]app.Person, error) {
+	us, err := r.c.ListUsers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]app.Person, 0, len(us))
+	for _, u := range us {
+		out = append(out, toPerson(u))
+	}
+	return out, nil
+}
+
+func (r *linkRelay) CreateUser(ctx context.Context, p app.NewPerson) (app.Person, error) {
+	u, err := r.c.CreateUser(ctx, link.NewUser{Username: p.Username, DisplayName: p.DisplayName, Email: p.Email, Password: p.Password, Role: p.Role})
+	if err != nil {
+		return app.Person{}, err
+	}
+	return toPerson(u), nil
+}
+
+func toPerson(u link.User) app.Person {
+	return app.Person{ID: u.ID, Username: u.Username, DisplayName: u.DisplayName, Email: u.Email, Role: u.Role}
+}
