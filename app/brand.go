@@ -28,7 +28,6 @@ func brandHeader(subtitle string) fyne.CanvasObject {
 	name := widget.NewLabelWithStyle("Parley", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	name.SizeName = theme.SizeNameHeadingText
 	sub := widget.NewLabel(subtitle)
-	sub.Importance = widget.LowImportance
 	sub.Wrapping = fyne.TextWrapWord
 	return container.NewBorder(nil, nil, img, nil, container.NewVBox(name, sub))
 }

@@ -24,7 +24,6 @@ func newSettingsPage(u *UI, s *session) fyne.CanvasObject {
 	)
 	note := widget.NewLabel("This computer remembers the relay address, tenant and username for the next sign-in, never your password.")
 	note.Wrapping = fyne.TextWrapWord
-	note.Importance = widget.LowImportance
 	var signOut *busyButton
 	signOut = newBusyButton("Sign out", theme.LogoutIcon(), func() { u.signOut(signOut) })
 	return container.NewVBox(form, note, container.NewHBox(signOut.row()))

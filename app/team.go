@@ -41,7 +41,6 @@ func newTeamPage(u *UI, s *session) *teamPage {
 			name.Truncation = fyne.TextTruncateEllipsis
 			detail := widget.NewLabel("username · e-mail · role")
 			detail.Truncation = fyne.TextTruncateEllipsis
-			detail.Importance = widget.LowImportance
 			return container.NewVBox(name, detail)
 		},
 		func(id widget.ListItemID, o fyne.CanvasObject) {
@@ -81,7 +80,6 @@ func newTeamPage(u *UI, s *session) *teamPage {
 		t.listStatus.Label, nil, nil, t.list)
 	hint := widget.NewLabel("The advisor signs in with this password once and then chooses their own.")
 	hint.Wrapping = fyne.TextWrapWord
-	hint.Importance = widget.LowImportance
 	form := widget.NewForm(
 		widget.NewFormItem("Username", t.username),
 		widget.NewFormItem("Display name", t.displayName),

@@ -145,6 +145,5 @@ func emptyState(icon fyne.Resource, title, text string) fyne.CanvasObject {
 	l := widget.NewLabel(text)
 	l.Alignment = fyne.TextAlignCenter
 	l.Wrapping = fyne.TextWrapWord
-	l.Importance = widget.LowImportance
 	return container.NewCenter(column(420, img, t, l))
 }
