@@ -93,7 +93,8 @@ func (h phcHash) String() string {
 // parsePHC parses an argon2id PHC string. It never panics and rejects
 // parameters outside sane bounds.
 func parsePHC(s string) (phcHash, error) {
-	if len(s) > maxPHCBytes {
+	// The base64 decoder skips CR and LF; a hash string has neither.
+	if len(s) > maxPHCBytes || strings.ContainsAny(s, "\r\n") {
 		return phcHash{}, errBadHash
 	}
 	// "", "argon2id", "v=19", "m=..,t=..,p=..", salt, key

@@ -446,7 +446,7 @@ func (s *Service) GetUser(ctx context.Context, tenantID, userID string) (User, e
 func (s *Service) ListUsers(ctx context.Context, tenantID string) ([]User, error) {
 	var users []User
 	err := s.kv.View(ctx, func(tx store.Txn) error {
-		users = nil
+		users = []User{}
 		if _, err := tenantByID(tx, tenantID); err != nil {
 			return err
 		}
