@@ -8,6 +8,8 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"fyne.io/fyne/v2"
 	fyneapp "fyne.io/fyne/v2/app"
@@ -29,5 +31,13 @@ func main() {
 		os.Exit(1)
 	}
 	defer w.close()
+	// Ctrl-C or SIGTERM closes the app like its window would, so the local
+	// relay's store is closed cleanly.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-sig
+		fyne.Do(a.Quit)
+	}()
 	app.New(a, w.opts).ShowAndRun()
 }
