@@ -82,7 +82,7 @@ type ThrottledError struct {
 
 // Error implements error.
 func (e *ThrottledError) Error() string {
-	return fmt.Sprintf("auth: too many failed logins, retry after %s", e.RetryAfter)
+	return fmt.Sprintf("too many failed logins, retry after %s", e.RetryAfter)
 }
 
 // throttleKey is a digest of an account or source, so that the throttle
