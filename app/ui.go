@@ -58,8 +58,9 @@ type session struct {
 	work *workspace
 }
 
-// New builds Parley's window on a and shows the sign-in screen in it. It
-// does not contact the relay; that happens when the user signs in.
+// New builds Parley's window on a with the sign-in screen as its content;
+// call Show or ShowAndRun to put it on screen. New does not contact the
+// relay; that happens when the user signs in.
 func New(a fyne.App, opts Options) *UI {
 	return newUI(a, opts, fyne.Do)
 }
