@@ -55,7 +55,7 @@ func wire(a fyne.App, relayURL string, kiosk bool) (*wiring, error) {
 		}
 		return w, nil
 	}
-	if prefs.String("relay.addr") != "" && os.Getenv("PARLEY_LOCAL") == "" {
+	if app.RememberedRelay(prefs) != "" && os.Getenv("PARLEY_LOCAL") == "" {
 		return w, nil
 	}
 

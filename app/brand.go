@@ -9,16 +9,12 @@ import (
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
+
+	"parley/assets"
 )
 
-// logoSVG is Parley's mark, the same drawing as assets/icon.svg (embedding
-// cannot reach outside this package's folder).
-//
-//go:embed logo.svg
-var logoSVG []byte
-
-// logo is Parley's mark as a Fyne resource.
-var logo = fyne.NewStaticResource("parley-logo.svg", logoSVG)
+// logo is Parley's mark (the app icon) as a Fyne resource.
+var logo = fyne.NewStaticResource("parley-logo.svg", assets.IconSVG)
 
 // brandHeader shows the logo, the name and a subtitle.
 func brandHeader(subtitle string) fyne.CanvasObject {

@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -145,5 +144,3 @@ func (f *fakeRelay) CreateUser(ctx context.Context, p NewPerson) (Person, error)
 }
 
 var _ Relay = (*fakeRelay)(nil)
-
-var errWrongPassword = errors.New("Wrong username or password.")

@@ -18,6 +18,10 @@ const (
 	prefUsername = "login.username"
 )
 
+// RememberedRelay returns the relay address the app remembered from the
+// last successful sign-in, or "".
+func RememberedRelay(p fyne.Preferences) string { return p.String(prefAddr) }
+
 // callTimeout bounds every Relay call made by the UI. Connecting may try
 // QUIC before falling back to TCP, so it is generous.
 const callTimeout = 20 * time.Second

@@ -21,6 +21,11 @@ func Web() fs.FS {
 	return sub
 }
 
+// IconSVG is the app icon as SVG, the source of icon.png.
+//
+//go:embed icon.svg
+var IconSVG []byte
+
 // Icon is the app icon (512×512 PNG), also named in FyneApp.toml.
 //
 //go:embed icon.png
