@@ -82,18 +82,26 @@ type passwordRequest struct {
 // returns the session and token it used.
 func (c *Client) do(ctx context.Context, method, path string, auth bool, in, out any) (*session, string, error) {
 	c.mu.Lock()
-	closed, s, tok := c.closed, c.sess, c.token
-	c.mu.Unlock()
+	s, tok := c.sess, c.token
 	switch {
-	case closed:
+	case c.closed:
+		c.mu.Unlock()
 		return nil, "", ErrClosed
 	case s == nil:
+		c.mu.Unlock()
 		return nil, "", ErrNotConnected
 	case !auth:
 		tok = ""
 	case tok == "":
+		c.mu.Unlock()
 		return s, "", ErrNotLoggedIn
 	}
+	// Counted while c.sess == s, so a replaced session is closed only
+	// after this request.
+	s.inflight.Add(1)
+	c.mu.Unlock()
+	defer s.inflight.Done()
+
 	t := s.current()
 	err := s.roundTrip(ctx, t, method, path, tok, in, out)
 	s.afterRequest(ctx, t, err)

@@ -61,13 +61,14 @@ type Options struct {
 	// discards them. Tokens, passwords and usernames are never logged.
 	Logger *slog.Logger
 	// QUICTimeout bounds the QUIC attempt in Connect before falling back to
-	// TCP; it also bounds every later QUIC handshake. 0 means
-	// DefaultQUICTimeout.
+	// TCP. It also bounds every later QUIC handshake and the background
+	// health checks over QUIC. 0 means DefaultQUICTimeout.
 	QUICTimeout time.Duration
-	// QUICReprobe is how often a client that fell back to TCP checks, in
-	// the background, whether QUIC works again (the check is triggered by
-	// an API call, never by a timer of its own). 0 means DefaultQUICReprobe;
-	// a negative value never re-checks.
+	// QUICReprobe is how often a client that uses TCP although QUIC is
+	// enabled checks, in the background, whether QUIC works again; the
+	// check is started by an API call, never by a timer of its own. 0
+	// means DefaultQUICReprobe; a negative value never re-checks (Connect
+	// always tries QUIC first).
 	QUICReprobe time.Duration
 	// DisableQUIC forces TCP (the settings switch, and tests).
 	DisableQUIC bool
@@ -85,10 +86,11 @@ type Client struct {
 
 	connectMu sync.Mutex // serialises Connect; held while probing
 
-	mu     sync.Mutex
-	sess   *session
-	token  string
-	closed bool
+	mu       sync.Mutex
+	sess     *session
+	retiring map[*session]bool // replaced sessions finishing their requests
+	token    string
+	closed   bool
 }
 
 // New returns a client that is not yet connected.
@@ -122,9 +124,10 @@ func New(opts Options) *Client {
 // changed pinned certificate a *[PinMismatchError], from whichever
 // transport met it first; neither is retried over the other transport.
 //
-// On success the new connection replaces the previous one (whose idle
-// connections are closed); the session token is kept only if the relay
-// stays the same. On failure the previous connection, if any, is kept.
+// On success the new connection replaces the previous one, which is closed
+// as soon as the requests still running on it are done; the session token
+// is kept only if the relay stays the same. On failure the previous
+// connection, if any, stays in use.
 func (c *Client) Connect(ctx context.Context, baseURL string) (Transport, error) {
 	base, err := parseBaseURL(baseURL)
 	if err != nil {
@@ -164,17 +167,34 @@ func (c *Client) Connect(ctx context.Context, baseURL string) (Transport, error)
 	if old == nil || old.base.origin != s.base.origin {
 		c.token = ""
 	}
-	c.mu.Unlock()
 	if old != nil {
-		old.close()
+		if c.retiring == nil {
+			c.retiring = make(map[*session]bool)
+		}
+		c.retiring[old] = true
+		go c.retire(old)
 	}
+	c.mu.Unlock()
 	c.log.Info("link: connected to relay", "relay", s.base.origin, "transport", string(t))
 	return t, nil
 }
 
+// retire closes a replaced session once the requests running on it are
+// done; no new request can start on it.
+func (c *Client) retire(s *session) {
+	s.inflight.Wait()
+	s.close()
+	c.mu.Lock()
+	delete(c.retiring, s)
+	c.mu.Unlock()
+}
+
 // Transport returns the transport requests currently use, or "" when not
-// connected. It changes from QUIC to TCP when a QUIC request fails at the
-// transport level, and back after a successful background re-check.
+// connected. After Connect it can change on its own: from QUIC to TCP when
+// a QUIC request fails below HTTP (or times out and a quick health check
+// over QUIC then fails too), and back to QUIC after a successful background
+// check (see [Options.QUICReprobe]). The failed request itself is not
+// retried.
 func (c *Client) Transport() Transport {
 	s := c.session()
 	if s == nil {
@@ -230,8 +250,8 @@ func (c *Client) LoggedIn() bool {
 	return c.token != ""
 }
 
-// Close forgets the session token and closes all connections; a Connect in
-// progress is aborted. It does not end the session on the relay (call
+// Close forgets the session token and closes all connections, failing
+// the requests still running; a Connect in progress is aborted. It does not end the session on the relay (call
 // Logout first for that). A closed client cannot be used again: every call
 // returns [ErrClosed]. Close is idempotent.
 func (c *Client) Close() error {
@@ -241,14 +261,21 @@ func (c *Client) Close() error {
 		return nil
 	}
 	c.closed = true
-	s := c.sess
+	var all []*session
+	if c.sess != nil {
+		all = append(all, c.sess)
+	}
+	for s := range c.retiring {
+		all = append(all, s)
+	}
 	c.sess, c.token = nil, ""
 	c.mu.Unlock()
 	c.shutdown()
-	if s != nil {
-		return s.close()
+	var err error
+	for _, s := range all {
+		err = errors.Join(err, s.close())
 	}
-	return nil
+	return err
 }
 
 func (c *Client) isClosed() bool {

@@ -42,9 +42,13 @@ type session struct {
 
 	useQUIC atomic.Bool
 
-	ctx    context.Context // cancelled by close; bounds background probes
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	ctx      context.Context // cancelled by close; bounds background probes
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup // background probes
+	inflight sync.WaitGroup // API requests (see Client.do)
+
+	closeOnce sync.Once
+	closeErr  error
 
 	probeMu   sync.Mutex
 	probing   bool
@@ -209,7 +213,14 @@ func (s *session) fingerprint() string {
 	return ""
 }
 
+// close stops background probes and closes every connection; requests
+// still running over QUIC fail. It is idempotent.
 func (s *session) close() error {
+	s.closeOnce.Do(func() { s.closeErr = s.doClose() })
+	return s.closeErr
+}
+
+func (s *session) doClose() error {
 	s.probeMu.Lock()
 	s.closed = true
 	s.probeMu.Unlock()
