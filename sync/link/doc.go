@@ -16,6 +16,11 @@
 // name, and is otherwise reported as an [UntrustedCertError] carrying the
 // fingerprint the user may choose to trust.
 //
+// Errors name the call that failed and wrap their kind: check them with
+// errors.As ([APIError], [UntrustedCertError], [PinMismatchError]) or
+// errors.Is ([ErrNotLoggedIn], [ErrBadResponse], ...), and show
+// [UserMessage] to the user.
+//
 // The client never contacts anything but the relay it was given: no proxy,
 // no redirects, and both transports refuse to dial any other address.
 // Session tokens live in memory only and are never logged.

@@ -1,6 +1,7 @@
 package link
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -263,4 +264,41 @@ func cleanText(s string, limit int) string {
 		n++
 	}
 	return strings.TrimSpace(b.String())
+}
+
+// UserMessage returns a sentence for the UI that describes err, an error
+// returned by this package: the Error text of an [APIError],
+// [UntrustedCertError] or [PinMismatchError] found in err's chain, or a
+// plain sentence for the other kinds of failure. It returns "" for nil.
+func UserMessage(err error) string {
+	var (
+		pe *PinMismatchError
+		ue *UntrustedCertError
+		ae *APIError
+	)
+	switch {
+	case err == nil:
+		return ""
+	case errors.As(err, &pe):
+		return pe.Error()
+	case errors.As(err, &ue):
+		return ue.Error()
+	case errors.As(err, &ae):
+		return ae.Error()
+	case errors.Is(err, ErrClosed):
+		return "The connection to the relay has been closed."
+	case errors.Is(err, ErrNotConnected):
+		return "Not connected to the relay."
+	case errors.Is(err, ErrNotLoggedIn):
+		return "Please log in first."
+	case errors.Is(err, ErrInvalidURL):
+		return "The relay address must look like https://relay.example.org or https://relay.example.org:8443."
+	case errors.Is(err, ErrBadResponse):
+		return "The relay sent an answer that could not be understood — is this the right address?"
+	case errors.Is(err, context.Canceled):
+		return "Cancelled."
+	case errors.Is(err, context.DeadlineExceeded):
+		return "The relay did not answer in time — please try again."
+	}
+	return "The relay cannot be reached — check the network connection and the relay address."
 }

@@ -1,7 +1,10 @@
 package link
 
 import (
+	"context"
 	"crypto/x509"
+	"errors"
+	"fmt"
 	"go/ast"
 	"go/doc"
 	"go/parser"
@@ -311,5 +314,32 @@ func TestDocComments(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+func TestUserMessage(t *testing.T) {
+	wrap := func(err error) error { return fmt.Errorf("link: GET /x: %w", err) }
+	cases := []struct {
+		err  error
+		want string
+	}{
+		{nil, ""},
+		{wrap(&APIError{Status: 401, Code: CodeInvalidCredentials}), "Wrong username or password."},
+		{wrap(&UntrustedCertError{Host: "h:1", FP: "SHA256:AA"}), (&UntrustedCertError{Host: "h:1", FP: "SHA256:AA"}).Error()},
+		{wrap(&PinMismatchError{Host: "h:1", Pinned: "a", Got: "b"}), (&PinMismatchError{Host: "h:1", Pinned: "a", Got: "b"}).Error()},
+		{fmt.Errorf("over QUIC (%w) and TCP (%w)", errors.New("x"), &APIError{Status: 503}), (&APIError{Status: 503}).Error()},
+		{ErrNotLoggedIn, "Please log in first."},
+		{wrap(ErrBadResponse), "The relay sent an answer that could not be understood — is this the right address?"},
+		{wrap(context.DeadlineExceeded), "The relay did not answer in time — please try again."},
+		{wrap(errors.New("connection refused")), "The relay cannot be reached — check the network connection and the relay address."},
+	}
+	for _, tc := range cases {
+		if got := UserMessage(tc.err); got != tc.want {
+			t.Errorf("UserMessage(%v) = %q, want %q", tc.err, got, tc.want)
+		}
+	}
+	_, err := parseBaseURL("http://x")
+	if !strings.HasPrefix(UserMessage(err), "The relay address must") {
+		t.Errorf("UserMessage for a bad URL = %q", UserMessage(err))
 	}
 }
