@@ -205,6 +205,9 @@ func TestUntrustedCertThenTrust(t *testing.T) {
 			if !errors.As(err, &fper) || fper.Fingerprint() != wantFP {
 				t.Error("fingerprint not readable through an interface")
 			}
+			if want := "link: GET /healthz: " + ue.Error(); err.Error() != want {
+				t.Errorf("error text = %q, want %q", err.Error(), want)
+			}
 			if c.Transport() != "" || c.BaseURL() != "" {
 				t.Errorf("not connected, yet Transport=%q BaseURL=%q", c.Transport(), c.BaseURL())
 			}

@@ -281,13 +281,12 @@ func (s *session) roundTrip(ctx context.Context, t Transport, method, path, toke
 		if errors.As(err, &ue) {
 			err = ue.Err // drop the URL: the message names the request already
 		}
-		if !isTrustFailure(err) {
-			if _, failure := v.outcome(); failure != nil {
-				err = failure
-			}
+		trust := trustFailure(err)
+		if trust == nil {
+			_, trust = v.outcome()
 		}
-		if isTrustFailure(err) {
-			return fmt.Errorf("link: %s: %w", what, err)
+		if trust != nil {
+			return fmt.Errorf("link: %s: %w", what, trust)
 		}
 		return fmt.Errorf("link: %s over %s: %w", what, t, &transportError{err})
 	}

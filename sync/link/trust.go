@@ -149,10 +149,21 @@ func (e *PinMismatchError) Error() string {
 
 // isTrustFailure reports whether err is, or wraps, a certificate trust
 // failure, which is never worked around by a fallback or a retry.
-func isTrustFailure(err error) bool {
+func isTrustFailure(err error) bool { return trustFailure(err) != nil }
+
+// trustFailure returns the *PinMismatchError or *UntrustedCertError in
+// err's chain, or nil. Transports wrap it in their own layers (QUIC in a
+// CRYPTO_ERROR); callers get it without them.
+func trustFailure(err error) error {
 	var u *UntrustedCertError
 	var p *PinMismatchError
-	return errors.As(err, &u) || errors.As(err, &p)
+	switch {
+	case errors.As(err, &p):
+		return p
+	case errors.As(err, &u):
+		return u
+	}
+	return nil
 }
 
 // verifier applies the certificate policy to every handshake of one
