@@ -139,20 +139,36 @@ type linkRelay struct {
 
 var _ app.Relay = (*linkRelay)(nil)
 
+// uiError shows the link client's sentence for a person while keeping the
+// error chain (the UI finds an untrusted certificate's fingerprint in it).
+type uiError struct{ err error }
+
+func (e uiError) Error() string { return link.UserMessage(e.err) }
+func (e uiError) Unwrap() error { return e.err }
+
+func forUI(err error) error {
+	if err == nil {
+		return nil
+	}
+	return uiError{err}
+}
+
 func (r *linkRelay) Connect(ctx context.Context, addr string) (string, error) {
 	t, err := r.c.Connect(ctx, strings.TrimSpace(addr))
 	if err != nil {
-		return "", err
+		return "", forUI(err)
 	}
 	return t.String(), nil
 }
 
-func (r *linkRelay) Trust(addr, fingerprint string) error { return r.c.Trust(addr, fingerprint) }
+func (r *linkRelay) Trust(addr, fingerprint string) error {
+	return forUI(r.c.Trust(addr, fingerprint))
+}
 
 func (r *linkRelay) Login(ctx context.Context, tenant, username, password string) (app.Account, error) {
 	res, err := r.c.Login(ctx, tenant, username, password)
 	if err != nil {
-		return app.Account{}, err
+		return app.Account{}, forUI(err)
 	}
 	u := res.User
 	return app.Account{Tenant: u.Tenant, Username: u.Username, DisplayName: u.DisplayName, Role: u.Role, MustChangePassword: u.MustChangePassword}, nil
@@ -160,7 +176,7 @@ func (r *linkRelay) Login(ctx context.Context, tenant, username, password string
 
 func (r *linkRelay) ChangePassword(ctx context.Context, current, next string) error {
 	if err := r.c.ChangePassword(ctx, current, next); err != nil {
-		return err
+		return forUI(err)
 	}
 	if r.onPasswordChanged != nil {
 		r.onPasswordChanged()
@@ -168,12 +184,12 @@ func (r *linkRelay) ChangePassword(ctx context.Context, current, next string) er
 	return nil
 }
 
-func (r *linkRelay) Logout(ctx context.Context) error { return r.c.Logout(ctx) }
+func (r *linkRelay) Logout(ctx context.Context) error { return forUI(r.c.Logout(ctx)) }
 
 func (r *linkRelay) ListUsers(ctx context.Context) ([]app.Person, error) {
 	us, err := r.c.ListUsers(ctx)
 	if err != nil {
-		return nil, err
+		return nil, forUI(err)
 	}
 	out := make([]app.Person, 0, len(us))
 	for _, u := range us {
@@ -185,7 +201,7 @@ func (r *linkRelay) ListUsers(ctx context.Context) ([]app.Person, error) {
 func (r *linkRelay) CreateUser(ctx context.Context, p app.NewPerson) (app.Person, error) {
 	u, err := r.c.CreateUser(ctx, link.NewUser{Username: p.Username, DisplayName: p.DisplayName, Email: p.Email, Password: p.Password, Role: p.Role})
 	if err != nil {
-		return app.Person{}, err
+		return app.Person{}, forUI(err)
 	}
 	return toPerson(u), nil
 }

@@ -31,10 +31,14 @@ const (
 
 // Fingerprint formats the SHA-256 of a certificate's DER bytes as
 // "SHA256:AB:CD:...", the form shown to users and stored as a pin.
-func Fingerprint(der []byte) string {
-	sum := sha256.Sum256(der)
+func Fingerprint(der []byte) string { return FormatSHA256(sha256.Sum256(der)) }
+
+// FormatSHA256 formats a SHA-256 digest as a fingerprint: "SHA256:" and the
+// upper-case hex of its 32 bytes in colon-separated pairs.
+func FormatSHA256(sum [sha256.Size]byte) string {
 	h := strings.ToUpper(hex.EncodeToString(sum[:]))
 	var b strings.Builder
+	b.Grow(len("SHA256:") + 3*len(sum) - 1)
 	b.WriteString("SHA256:")
 	for i := 0; i < len(h); i += 2 {
 		if i > 0 {

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+
+	"parley/relay/certs"
 )
 
 // PinStore keeps the certificate fingerprints the user has accepted, keyed by
@@ -65,22 +67,7 @@ func Fingerprint(cert *x509.Certificate) string {
 	if cert == nil {
 		return ""
 	}
-	return formatFingerprint(sha256.Sum256(cert.Raw))
-}
-
-func formatFingerprint(sum [sha256.Size]byte) string {
-	const hexDigits = "0123456789ABCDEF"
-	var b strings.Builder
-	b.Grow(len(fingerprintPrefix) + 3*len(sum) - 1)
-	b.WriteString(fingerprintPrefix)
-	for i, c := range sum {
-		if i > 0 {
-			b.WriteByte(':')
-		}
-		b.WriteByte(hexDigits[c>>4])
-		b.WriteByte(hexDigits[c&0x0f])
-	}
-	return b.String()
+	return certs.FormatSHA256(sha256.Sum256(cert.Raw))
 }
 
 // NormalizeFingerprint checks that s is a SHA-256 fingerprint and returns it
@@ -97,7 +84,7 @@ func NormalizeFingerprint(s string) (string, error) {
 	if err != nil || len(raw) != sha256.Size {
 		return "", fmt.Errorf("link: %q is not a SHA-256 certificate fingerprint", s)
 	}
-	return formatFingerprint([sha256.Size]byte(raw)), nil
+	return certs.FormatSHA256([sha256.Size]byte(raw)), nil
 }
 
 // UntrustedCertError is returned when the relay's certificate neither
