@@ -52,17 +52,17 @@ func TestRealWindowRendersSignIn(t *testing.T) {
 		t.Fatal("the empty X screen already counts as drawn: the check cannot tell")
 	}
 
-	cmd, err := desktop.Launch(bin, x.Display, dir)
+	a, err := desktop.Launch(bin, x.Display, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer desktop.Stop(cmd)
+	defer a.Stop()
 
 	deadline := time.Now().Add(90 * time.Second)
 	var names []string
 	var st xvfb.Stats
 	for time.Now().Before(deadline) {
-		if cmd.ProcessState != nil {
+		if exited, _ := a.Exited(); exited {
 			break
 		}
 		names, _ = x.WindowNames()
@@ -90,8 +90,14 @@ func TestRealWindowRendersSignIn(t *testing.T) {
 	if !st.Drawn() {
 		t.Fatalf("the window is blank: %+v; app output:\n%s", st, logs)
 	}
-	if cmd.ProcessState != nil {
-		t.Fatalf("the app exited: %v\n%s", cmd.ProcessState, logs)
+	if exited, err := a.Exited(); exited {
+		t.Fatalf("the app exited (%v):\n%s", err, logs)
+	}
+	// SIGINT quits the app like closing its window: it closes the local
+	// relay and exits with status 0 (the default SIGINT death would not).
+	a.Stop()
+	if _, err := a.Exited(); err != nil {
+		t.Errorf("the app did not exit cleanly on SIGINT: %v", err)
 	}
 }
 

@@ -57,12 +57,12 @@ func main() {
 // drawn, polling the screen every 10 ms.
 func measure(bin string, x *xvfb.Server, dir string) (time.Duration, error) {
 	start := time.Now()
-	cmd, err := desktop.Launch(bin, x.Display, dir)
+	a, err := desktop.Launch(bin, x.Display, dir)
 	if err != nil {
 		return 0, err
 	}
 	defer func() {
-		desktop.Stop(cmd)
+		a.Stop()
 		// Wait until the screen is empty again before the next run.
 		for i := 0; i < 300; i++ {
 			img, err := x.Screenshot()

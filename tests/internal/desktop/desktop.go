@@ -46,10 +46,17 @@ func Build(outDir string) (string, error) {
 	return bin, nil
 }
 
+// App is a launched desktop app.
+type App struct {
+	cmd  *exec.Cmd
+	done chan struct{}
+	err  error // set before done is closed
+}
+
 // Launch starts the app on the given X display in local mode with a fresh
 // home folder under dir (so no preferences or pins of the user are used),
 // writing its output to dir/parley.log. extraEnv adds VAR=value pairs.
-func Launch(bin, display, dir string, extraEnv ...string) (*exec.Cmd, error) {
+func Launch(bin, display, dir string, extraEnv ...string) (*App, error) {
 	home := filepath.Join(dir, "home")
 	if err := os.MkdirAll(home, 0o700); err != nil {
 		return nil, err
@@ -72,22 +79,33 @@ func Launch(bin, display, dir string, extraEnv ...string) (*exec.Cmd, error) {
 		logf.Close()
 		return nil, fmt.Errorf("desktop: start: %w", err)
 	}
-	go func() { _ = cmd.Wait(); logf.Close() }()
-	return cmd, nil
+	a := &App{cmd: cmd, done: make(chan struct{})}
+	go func() {
+		a.err = cmd.Wait()
+		logf.Close()
+		close(a.done)
+	}()
+	return a, nil
 }
 
-// Stop ends the app and gives it a moment to exit.
-func Stop(cmd *exec.Cmd) {
-	if cmd == nil || cmd.Process == nil {
-		return
+// Exited reports whether the app has ended, and how.
+func (a *App) Exited() (bool, error) {
+	select {
+	case <-a.done:
+		return true, a.err
+	default:
+		return false, nil
 	}
-	_ = cmd.Process.Signal(os.Interrupt)
-	deadline := time.Now().Add(3 * time.Second)
-	for time.Now().Before(deadline) {
-		if cmd.ProcessState != nil {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
+}
+
+// Stop asks the app to quit (SIGINT, which it handles like closing its
+// window), and kills it if it has not ended within 5 s.
+func (a *App) Stop() {
+	_ = a.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-a.done:
+	case <-time.After(5 * time.Second):
+		_ = a.cmd.Process.Kill()
+		<-a.done
 	}
-	_ = cmd.Process.Kill()
 }
