@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	mrand "math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -158,10 +159,17 @@ func (b *Badger) Update(ctx context.Context, fn func(Txn) error) error {
 			return err
 		}
 		err := b.db.Update(func(tx *badger.Txn) error { return fn(badgerTxn{tx}) })
-		if errors.Is(err, badger.ErrConflict) {
-			continue
+		if !errors.Is(err, badger.ErrConflict) {
+			return err
 		}
-		return err
+		// Back off a little, with jitter, so that contending writers
+		// spread out instead of colliding again.
+		wait := time.Duration(mrand.Int64N(int64(attempt+1) * int64(200*time.Microsecond)))
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
 	}
 	return ErrConflict
 }

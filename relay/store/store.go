@@ -50,4 +50,4 @@ type KV interface {
 }
 
 // maxAttempts bounds how often Update reruns a conflicting transaction.
-const maxAttempts = 20
+const maxAttempts = 100
