@@ -78,7 +78,8 @@ type Server struct {
 
 	closeOnce sync.Once
 	closeErr  error
-	done      chan struct{}
+	quit      chan struct{} // closed when Close starts
+	done      chan struct{} // closed when Close has finished
 	wg        sync.WaitGroup
 }
 
@@ -115,7 +116,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{log: log, store: st, cert: cert, done: make(chan struct{})}
+	s := &Server{log: log, store: st, cert: cert, quit: make(chan struct{}), done: make(chan struct{})}
 	fail := func(err error) (*Server, error) {
 		_ = s.Close()
 		return nil, err
@@ -198,16 +199,16 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		defer t.Stop()
 		for {
 			select {
-			case <-ctx.Done():
-				_ = s.Close()
-				return
-			case <-s.done:
+			case <-s.quit:
 				return
 			case <-t.C:
 				s.store.RunGC()
 			}
 		}
 	}()
+	// Cancelling ctx closes the relay; Close runs on its own goroutine,
+	// outside the wait group it waits for.
+	context.AfterFunc(ctx, func() { _ = s.Close() })
 	log.Info("relay listening", "addr", s.Addr(), "transports", "tcp+quic", "fingerprint", s.Fingerprint())
 	return s, nil
 }
@@ -251,14 +252,15 @@ func (s *Server) Fingerprint() string { return certs.Fingerprint(s.cert.Certific
 // later starts).
 func (s *Server) Bootstrap() auth.BootstrapResult { return s.bootstrap }
 
-// Done is closed when the relay has stopped.
+// Done is closed when the relay has stopped and its store is closed.
 func (s *Server) Done() <-chan struct{} { return s.done }
 
 // Close stops serving (letting requests in flight finish for up to 10 s)
 // and closes the store. It is safe to call more than once.
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
-		close(s.done)
+		defer close(s.done)
+		close(s.quit)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		var errs []error
