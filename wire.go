@@ -18,7 +18,7 @@ import (
 )
 
 // appID matches FyneApp.toml.
-const appID = "eu.parley.desktop"
+const appID = "eu.parley.app"
 
 // wiring holds what main builds before the UI starts.
 type wiring struct {
