@@ -43,7 +43,7 @@ func wire(a fyne.App, relayURL string, kiosk bool) (*wiring, error) {
 	w := &wiring{}
 	w.link = link.New(link.Options{Pins: pins, Logger: log})
 	relay := &linkRelay{c: w.link}
-	w.opts = app.Options{Relay: relay, Prefs: prefs, DefaultAddr: relayURL, Kiosk: kiosk}
+	w.opts = app.Options{Relay: relay, Prefs: prefs, DefaultAddr: relayURL, DefaultTenant: os.Getenv("PARLEY_TENANT"), Kiosk: kiosk}
 
 	if relayURL != "" {
 		// Launched by run.sh (or a deployment) with the relay's fingerprint:

@@ -72,7 +72,7 @@ func (l *loginScreen) prefill() {
 	}
 	p := l.u.prefs
 	l.addr.SetText(p.StringWithFallback(prefAddr, l.u.opts.DefaultAddr))
-	l.tenant.SetText(p.String(prefTenant))
+	l.tenant.SetText(p.StringWithFallback(prefTenant, l.u.opts.DefaultTenant))
 	l.username.SetText(p.String(prefUsername))
 }
 

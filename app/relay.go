@@ -99,6 +99,9 @@ type Options struct {
 	// DefaultAddr is the relay address offered when nothing is remembered,
 	// e.g. "https://127.0.0.1:8443" when launched by the run script.
 	DefaultAddr string
+	// DefaultTenant is the tenant offered when nothing is remembered, e.g.
+	// "default" for the relay the run script starts.
+	DefaultTenant string
 	// Local is non-nil when the program started a relay on this computer:
 	// the sign-in form is then prefilled from it, a card explains the local
 	// relay and shows its one-time password, and nothing is remembered in

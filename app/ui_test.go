@@ -642,3 +642,15 @@ func TestLoginScreenGolden(t *testing.T) {
 	}
 	test.AssertRendersToMarkup(t, golden, w.Canvas())
 }
+
+func TestDefaultTenantOfferedUntilOneIsRemembered(t *testing.T) {
+	h := newHarness(t, &fakeRelay{}, Options{DefaultAddr: testAddr, DefaultTenant: "default"})
+	if got := h.ui.login.tenant.Text; got != "default" {
+		t.Fatalf("tenant prefilled with %q, want the default", got)
+	}
+	h.prefs.SetString(prefTenant, "acme")
+	h2 := newHarness(t, &fakeRelay{}, Options{DefaultAddr: testAddr, DefaultTenant: "default", Prefs: h.prefs})
+	if got := h2.ui.login.tenant.Text; got != "acme" {
+		t.Fatalf("tenant prefilled with %q, want the remembered acme", got)
+	}
+}
