@@ -21,6 +21,7 @@ step() { printf '\n== %s (%s)\n' "$1" "$(date -u +%H:%M:%S)"; }
 step "modules"
 go mod download
 go mod verify >/dev/null
+go mod tidy -diff
 
 step "format"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.run/*'))
