@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 
 	"fyne.io/fyne/v2"
@@ -23,6 +24,10 @@ func main() {
 	relay := flag.String("relay", os.Getenv("PARLEY_RELAY"), "relay URL, e.g. https://relay.example:8443 (empty: remembered one, else local mode)")
 	flag.Parse()
 
+	if runtime.GOOS == "linux" && os.Getenv("DISPLAY") == "" && os.Getenv("WAYLAND_DISPLAY") == "" {
+		fmt.Fprintln(os.Stderr, "parley: no graphical display (neither DISPLAY nor WAYLAND_DISPLAY is set); on a headless server run the relay instead: go run ./relay")
+		os.Exit(1)
+	}
 	a := fyneapp.NewWithID(appID)
 	a.SetIcon(fyne.NewStaticResource("icon.png", assets.Icon))
 	w, err := wire(a, *relay, *kiosk)

@@ -23,9 +23,14 @@ bin/parley-relay --data "$data" --listen "$listen" --tenant "${PARLEY_TENANT:-de
 relay=$!
 trap 'kill $relay 2>/dev/null; wait $relay 2>/dev/null || true' EXIT
 
-for _ in $(seq 1 100); do
-  [[ -f "$data/tls/cert.pem" ]] && break
+# Wait until the relay accepts connections (first start also creates the
+# admin, which takes a moment).
+host="${listen%:*}"; port="${listen##*:}"
+[[ "$host" == "0.0.0.0" || -z "$host" ]] && host=127.0.0.1
+for i in $(seq 1 300); do
+  if (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null; then break; fi
   kill -0 $relay 2>/dev/null || { echo "run: the relay did not start" >&2; exit 1; }
+  ((i == 300)) && { echo "run: the relay is not answering on $listen" >&2; exit 1; }
   sleep 0.1
 done
 
@@ -35,4 +40,4 @@ if [[ "${1:-}" == "--relay-only" ]]; then
 fi
 
 fp=$(bin/parley-relay fingerprint --data "$data")
-PARLEY_RELAY="https://$listen" PARLEY_RELAY_FINGERPRINT="$fp" PARLEY_TENANT="${PARLEY_TENANT:-default}" bin/parley
+PARLEY_RELAY="https://$host:$port" PARLEY_RELAY_FINGERPRINT="$fp" PARLEY_TENANT="${PARLEY_TENANT:-default}" bin/parley
