@@ -33,6 +33,8 @@ type Auth interface {
 	ListUsers(ctx context.Context, tenantID string) ([]auth.User, error)
 	CreateUser(ctx context.Context, tenantID string, u auth.NewUser) (auth.User, error)
 	RevokeUserSessions(ctx context.Context, tenantID, userID string) error
+	SetUserDisabled(ctx context.Context, tenantID, userID string, disabled bool) error
+	ResetPassword(ctx context.Context, tenantID, userID, password string) (string, error)
 }
 
 // Options configures the handler.
@@ -88,6 +90,8 @@ var routes = []route{
 	{"POST", "/api/v1/me/password", authenticated, (*handler).changePassword},
 	{"GET", "/api/v1/users", adminOnly, (*handler).listUsers},
 	{"POST", "/api/v1/users", adminOnly, (*handler).createUser},
+	{"PATCH", "/api/v1/users/{id}", adminOnly, (*handler).updateUser},
+	{"POST", "/api/v1/users/{id}/password-reset", adminOnly, (*handler).resetPassword},
 	{"DELETE", "/api/v1/users/{id}/sessions", adminOnly, (*handler).revokeSessions},
 }
 

@@ -329,3 +329,55 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		}
 	}
 }
+
+func TestAdminDisablesAndResetsAdvisor(t *testing.T) {
+	f := newFixture(t)
+	admin := f.login("sparkasse", "admin", adminPass)
+	r := f.json("POST", "/api/v1/users", admin, map[string]string{"username": "jonas", "password": "Zugvogel-Herbst-71"})
+	var u struct{ ID string }
+	if err := json.Unmarshal(r.body, &u); err != nil || u.ID == "" {
+		t.Fatalf("create: %d %s", r.status, r.body)
+	}
+	adv := f.login("sparkasse", "jonas", "Zugvogel-Herbst-71")
+
+	r = f.json("PATCH", "/api/v1/users/"+u.ID, admin, map[string]bool{"disabled": true})
+	if r.status != 200 || !strings.Contains(string(r.body), `"disabled":true`) {
+		t.Fatalf("disable: %d %s", r.status, r.body)
+	}
+	if r := f.json("GET", "/api/v1/me", adv, nil); r.status != 401 {
+		t.Fatalf("disabled user's session still works: %d", r.status)
+	}
+	if r := f.json("POST", "/api/v1/login", "", map[string]string{"tenant": "sparkasse", "username": "jonas", "password": "Zugvogel-Herbst-71"}); r.status != 401 {
+		t.Fatalf("disabled user signs in: %d %s", r.status, r.body)
+	}
+	if r := f.json("PATCH", "/api/v1/users/"+u.ID, admin, map[string]bool{"disabled": false}); r.status != 200 {
+		t.Fatalf("enable: %d %s", r.status, r.body)
+	}
+
+	r = f.json("POST", "/api/v1/users/"+u.ID+"/password-reset", admin, nil)
+	var reset struct{ Password string }
+	if err := json.Unmarshal(r.body, &reset); r.status != 200 || err != nil || len(reset.Password) < 8 {
+		t.Fatalf("reset: %d %s", r.status, r.body)
+	}
+	tok := f.login("sparkasse", "jonas", reset.Password)
+	if r := f.json("GET", "/api/v1/me", tok, nil); !strings.Contains(string(r.body), `"must_change_password":true`) {
+		t.Fatalf("after reset the user need not change the password: %s", r.body)
+	}
+
+	// An admin cannot lock themself out or reset their own password here.
+	me := f.json("GET", "/api/v1/me", admin, nil)
+	var self struct{ ID string }
+	_ = json.Unmarshal(me.body, &self)
+	if r := f.json("PATCH", "/api/v1/users/"+self.ID, admin, map[string]bool{"disabled": true}); r.status != 409 {
+		t.Fatalf("self-disable: %d %s", r.status, r.body)
+	}
+	if r := f.json("POST", "/api/v1/users/"+self.ID+"/password-reset", admin, nil); r.status != 409 {
+		t.Fatalf("self-reset: %d %s", r.status, r.body)
+	}
+	if r := f.json("PATCH", "/api/v1/users/"+u.ID, admin, map[string]string{}); r.status != 400 {
+		t.Fatalf("empty update: %d %s", r.status, r.body)
+	}
+	if r := f.json("PATCH", "/api/v1/users/nosuch", admin, map[string]bool{"disabled": true}); r.status != 404 {
+		t.Fatalf("unknown user: %d %s", r.status, r.body)
+	}
+}

@@ -137,3 +137,18 @@ func decodeCreateUser(body []byte) (createUserRequest, error) {
 	}
 	return req, nil
 }
+
+type updateUserRequest struct {
+	Disabled *bool `json:"disabled"`
+}
+
+func decodeUpdateUser(body []byte) (updateUserRequest, error) {
+	var req updateUserRequest
+	if err := decodeStrict(body, &req); err != nil {
+		return req, err
+	}
+	if req.Disabled == nil {
+		return req, badRequest("Nothing to change: send \"disabled\".")
+	}
+	return req, nil
+}

@@ -56,3 +56,16 @@ func FuzzDecodeCreateUser(f *testing.F) {
 		}
 	})
 }
+
+func FuzzDecodeUpdateUser(f *testing.F) {
+	seedBodies(f)
+	f.Add([]byte(`{"disabled":true}`))
+	f.Add([]byte(`{"disabled":"yes"}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		req, err := decodeUpdateUser(b)
+		checkDecodeErr(t, err)
+		if err == nil && req.Disabled == nil {
+			t.Fatal("accepted an update that changes nothing")
+		}
+	})
+}

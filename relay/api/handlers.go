@@ -19,11 +19,13 @@ type userJSON struct {
 	Email              string `json:"email,omitempty"`
 	Role               string `json:"role"`
 	MustChangePassword bool   `json:"must_change_password"`
+	Disabled           bool   `json:"disabled"`
 }
 
 func toUserJSON(u auth.User, tenantSlug string) userJSON {
 	return userJSON{ID: u.ID, TenantID: u.TenantID, Tenant: tenantSlug, Username: u.Username,
-		DisplayName: u.DisplayName, Email: u.Email, Role: string(u.Role), MustChangePassword: u.MustChangePassword}
+		DisplayName: u.DisplayName, Email: u.Email, Role: string(u.Role), MustChangePassword: u.MustChangePassword,
+		Disabled: u.Disabled}
 }
 
 func reqContext(r *http.Request) (context.Context, context.CancelFunc) {
@@ -198,15 +200,80 @@ func (h *handler) createUser(w http.ResponseWriter, r *http.Request, s auth.Sess
 	writeJSON(w, http.StatusCreated, toUserJSON(u, t.Slug))
 }
 
-func (h *handler) revokeSessions(w http.ResponseWriter, r *http.Request, s auth.Session) {
+// targetUser reads the {id} path value and checks the user exists in the
+// caller's tenant.
+func (h *handler) targetUser(ctx context.Context, r *http.Request, s auth.Session) (string, error) {
 	id := r.PathValue("id")
 	if id == "" || len(id) > 64 {
-		writeError(w, errNotFound)
+		return "", errNotFound
+	}
+	if _, err := h.auth.GetUser(ctx, s.TenantID, id); err != nil {
+		return "", err
+	}
+	return id, nil
+}
+
+func (h *handler) updateUser(w http.ResponseWriter, r *http.Request, s auth.Session) {
+	body, err := readBody(w, r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	req, err := decodeUpdateUser(body)
+	if err != nil {
+		writeError(w, err)
 		return
 	}
 	ctx, cancel := reqContext(r)
 	defer cancel()
-	if _, err := h.auth.GetUser(ctx, s.TenantID, id); err != nil {
+	id, err := h.targetUser(ctx, r, s)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if id == s.UserID && *req.Disabled {
+		writeError(w, &Error{Status: http.StatusConflict, Code: "conflict", Message: "You cannot disable your own account."})
+		return
+	}
+	if err := h.auth.SetUserDisabled(ctx, s.TenantID, id, *req.Disabled); err != nil {
+		writeError(w, err)
+		return
+	}
+	u, err := h.userWithTenant(ctx, s.TenantID, id)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	h.log.Info("user updated", "tenant_id", s.TenantID, "user_id", id, "disabled", *req.Disabled, "by_session", s.ID)
+	writeJSON(w, http.StatusOK, u)
+}
+
+func (h *handler) resetPassword(w http.ResponseWriter, r *http.Request, s auth.Session) {
+	ctx, cancel := reqContext(r)
+	defer cancel()
+	id, err := h.targetUser(ctx, r, s)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if id == s.UserID {
+		writeError(w, &Error{Status: http.StatusConflict, Code: "conflict", Message: "Change your own password under /api/v1/me/password."})
+		return
+	}
+	pw, err := h.auth.ResetPassword(ctx, s.TenantID, id, "")
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	h.log.Info("password reset", "tenant_id", s.TenantID, "user_id", id, "by_session", s.ID)
+	writeJSON(w, http.StatusOK, map[string]string{"password": pw})
+}
+
+func (h *handler) revokeSessions(w http.ResponseWriter, r *http.Request, s auth.Session) {
+	ctx, cancel := reqContext(r)
+	defer cancel()
+	id, err := h.targetUser(ctx, r, s)
+	if err != nil {
 		writeError(w, err)
 		return
 	}
