@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"time"
 )
 
@@ -28,6 +29,8 @@ type User struct {
 	// MustChangePassword is set until the user replaces an initial
 	// password; until then only Me, ChangePassword and Logout work.
 	MustChangePassword bool `json:"must_change_password"`
+	// Disabled users cannot sign in; an admin can enable them again.
+	Disabled bool `json:"disabled"`
 }
 
 // LogValue keeps personal data out of logs: only the ids and the role.
@@ -218,4 +221,39 @@ func (c *Client) CreateUser(ctx context.Context, u NewUser) (User, error) {
 		return User{}, badResponse(path, "user without id")
 	}
 	return created, nil
+}
+
+// SetUserDisabled disables (and signs out everywhere) or re-enables a user of
+// the logged-in admin's tenant and returns the updated user. Admins cannot
+// disable themselves ([CodeConflict]).
+func (c *Client) SetUserDisabled(ctx context.Context, userID string, disabled bool) (User, error) {
+	path := "/api/v1/users/" + url.PathEscape(userID)
+	var updated User
+	body := struct {
+		Disabled bool `json:"disabled"`
+	}{disabled}
+	if _, _, err := c.do(ctx, http.MethodPatch, path, true, body, &updated); err != nil {
+		return User{}, err
+	}
+	if updated.ID == "" {
+		return User{}, badResponse(path, "user without id")
+	}
+	return updated, nil
+}
+
+// ResetPassword gives a user of the logged-in admin's tenant a generated
+// one-time password, signs them out everywhere, and returns the password
+// for the admin to hand over.
+func (c *Client) ResetPassword(ctx context.Context, userID string) (string, error) {
+	path := "/api/v1/users/" + url.PathEscape(userID) + "/password-reset"
+	var res struct {
+		Password string `json:"password"`
+	}
+	if _, _, err := c.do(ctx, http.MethodPost, path, true, nil, &res); err != nil {
+		return "", err
+	}
+	if res.Password == "" {
+		return "", badResponse(path, "no password")
+	}
+	return res.Password, nil
 }

@@ -186,3 +186,44 @@ func TestUntrustedRelayIsNotContacted(t *testing.T) {
 		t.Fatalf("connect to an unpinned self-signed relay: %v", err)
 	}
 }
+
+// TestAdminManagesAdvisor disables, re-enables and resets an advisor
+// through the desktop client over QUIC.
+func TestAdminManagesAdvisor(t *testing.T) {
+	s := startRelay(t, t.TempDir())
+	defer s.Close()
+	admin := connect(t, s, false)
+	if _, err := admin.Login(ctx(t), "sparkasse-nord", "admin", adminPassword); err != nil {
+		t.Fatal(err)
+	}
+	adv, err := admin.CreateUser(ctx(t), link.NewUser{Username: "mia", DisplayName: "Mia Koch", Password: "Laterne-Nebel-54", Role: link.RoleAdvisor})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mia := connect(t, s, false)
+	if _, err := mia.Login(ctx(t), "sparkasse-nord", "mia", "Laterne-Nebel-54"); err != nil {
+		t.Fatal(err)
+	}
+	u, err := admin.SetUserDisabled(ctx(t), adv.ID, true)
+	if err != nil || !u.Disabled {
+		t.Fatalf("disable: %+v %v", u, err)
+	}
+	if _, err := mia.Me(ctx(t)); err == nil {
+		t.Fatal("a disabled advisor's session still works")
+	}
+	if u, err = admin.SetUserDisabled(ctx(t), adv.ID, false); err != nil || u.Disabled {
+		t.Fatalf("enable: %+v %v", u, err)
+	}
+	pw, err := admin.ResetPassword(ctx(t), adv.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := mia.Login(ctx(t), "sparkasse-nord", "mia", pw)
+	if err != nil || !res.User.MustChangePassword {
+		t.Fatalf("sign-in with the reset password: %+v %v", res.User, err)
+	}
+	var apiErr *link.APIError
+	if _, err := admin.SetUserDisabled(ctx(t), res.User.ID+"x", true); !errors.As(err, &apiErr) || apiErr.Status != 404 {
+		t.Fatalf("unknown user: %v", err)
+	}
+}
