@@ -206,6 +206,19 @@ func (r *linkRelay) CreateUser(ctx context.Context, p app.NewPerson) (app.Person
 	return toPerson(u), nil
 }
 
+func (r *linkRelay) SetUserDisabled(ctx context.Context, id string, disabled bool) (app.Person, error) {
+	u, err := r.c.SetUserDisabled(ctx, id, disabled)
+	if err != nil {
+		return app.Person{}, forUI(err)
+	}
+	return toPerson(u), nil
+}
+
+func (r *linkRelay) ResetPassword(ctx context.Context, id string) (string, error) {
+	pw, err := r.c.ResetPassword(ctx, id)
+	return pw, forUI(err)
+}
+
 func toPerson(u link.User) app.Person {
-	return app.Person{ID: u.ID, Username: u.Username, DisplayName: u.DisplayName, Email: u.Email, Role: u.Role}
+	return app.Person{ID: u.ID, Username: u.Username, DisplayName: u.DisplayName, Email: u.Email, Role: u.Role, Disabled: u.Disabled}
 }

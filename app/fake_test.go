@@ -143,4 +143,22 @@ func (f *fakeRelay) CreateUser(ctx context.Context, p NewPerson) (Person, error)
 	return np, nil
 }
 
+func (f *fakeRelay) SetUserDisabled(ctx context.Context, id string, disabled bool) (Person, error) {
+	f.record("SetUserDisabled %s %v", id, disabled)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i := range f.users {
+		if f.users[i].ID == id {
+			f.users[i].Disabled = disabled
+			return f.users[i], nil
+		}
+	}
+	return Person{}, fmt.Errorf("no such user")
+}
+
+func (f *fakeRelay) ResetPassword(ctx context.Context, id string) (string, error) {
+	f.record("ResetPassword %s", id)
+	return "Einmal-Passwort-123", nil
+}
+
 var _ Relay = (*fakeRelay)(nil)

@@ -30,6 +30,12 @@ type Relay interface {
 	ListUsers(ctx context.Context) ([]Person, error)
 	// CreateUser adds a user to the tenant (admins only).
 	CreateUser(ctx context.Context, p NewPerson) (Person, error)
+	// SetUserDisabled disables (signing them out everywhere) or re-enables
+	// a user of the tenant (admins only) and returns the updated user.
+	SetUserDisabled(ctx context.Context, id string, disabled bool) (Person, error)
+	// ResetPassword gives a user a new one-time password (admins only) and
+	// returns it so the admin can hand it over.
+	ResetPassword(ctx context.Context, id string) (string, error)
 }
 
 // Account describes the signed-in user.
@@ -59,6 +65,8 @@ type Person struct {
 	Email string
 	// Role is "admin" or "advisor".
 	Role string
+	// Disabled users cannot sign in until an admin enables them again.
+	Disabled bool
 }
 
 // NewPerson is what an admin enters to create a user.

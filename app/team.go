@@ -22,6 +22,12 @@ type teamPage struct {
 	refresh    *busyButton
 	listStatus statusLabel
 
+	selected  int // index into people, -1 for none
+	selection *widget.Label
+	toggle    *busyButton
+	reset     *busyButton
+	actions   *fyne.Container
+
 	username    *widget.Entry
 	displayName *widget.Entry
 	email       *widget.Entry
@@ -33,7 +39,7 @@ type teamPage struct {
 }
 
 func newTeamPage(u *UI, s *session) *teamPage {
-	t := &teamPage{u: u, s: s}
+	t := &teamPage{u: u, s: s, selected: -1}
 	t.list = widget.NewList(
 		func() int { return len(t.people) },
 		func() fyne.CanvasObject {
@@ -52,9 +58,20 @@ func newTeamPage(u *UI, s *session) *teamPage {
 				parts = append(parts, p.Email)
 			}
 			parts = append(parts, roleName(p.Role))
+			if p.Disabled {
+				parts = append(parts, "disabled")
+			}
 			rows[1].(*widget.Label).SetText(strings.Join(parts, " · "))
 		},
 	)
+	t.list.OnSelected = func(id widget.ListItemID) { t.selected = id; t.showActions() }
+	t.list.OnUnselected = func(widget.ListItemID) { t.selected = -1; t.showActions() }
+	t.selection = widget.NewLabel("")
+	t.selection.Truncation = fyne.TextTruncateEllipsis
+	t.toggle = newBusyButton("Disable", theme.CancelIcon(), t.toggleDisabled)
+	t.reset = newBusyButton("Reset password", theme.ViewRefreshIcon(), t.resetPassword)
+	t.actions = container.NewBorder(nil, nil, nil, container.NewHBox(t.toggle.row(), t.reset.row()), t.selection)
+	t.actions.Hide()
 	t.list.HideSeparators = false
 	t.refresh = newBusyButton("Refresh", theme.ViewRefreshIcon(), t.load)
 	t.listStatus = newStatusLabel()
@@ -77,7 +94,7 @@ func newTeamPage(u *UI, s *session) *teamPage {
 	people := container.NewBorder(
 		container.NewBorder(nil, nil, widget.NewLabelWithStyle("People in "+s.account.Tenant,
 			fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), t.refresh.row()),
-		t.listStatus.Label, nil, nil, t.list)
+		container.NewVBox(t.actions, t.listStatus.Label), nil, nil, t.list)
 	hint := widget.NewLabel("The advisor signs in with this password once and then chooses their own.")
 	hint.Wrapping = fyne.TextWrapWord
 	form := widget.NewForm(
@@ -121,6 +138,9 @@ func (t *teamPage) load() {
 			return
 		}
 		t.people = people
+		t.list.UnselectAll()
+		t.selected = -1
+		t.showActions()
 		t.list.Refresh()
 		switch len(people) {
 		case 0:
@@ -186,4 +206,82 @@ func (t *teamPage) submit() {
 		u.win.Canvas().Focus(t.username)
 		t.load()
 	})
+}
+
+// showActions shows what can be done with the selected user. Admins do not
+// get actions on their own account (the relay refuses them too).
+func (t *teamPage) showActions() {
+	if t.selected < 0 || t.selected >= len(t.people) || t.people[t.selected].Username == t.s.account.Username {
+		t.actions.Hide()
+		return
+	}
+	p := t.people[t.selected]
+	t.selection.SetText(p.DisplayName)
+	if p.Disabled {
+		t.toggle.btn.SetText("Enable")
+		t.toggle.btn.SetIcon(theme.ConfirmIcon())
+	} else {
+		t.toggle.btn.SetText("Disable")
+		t.toggle.btn.SetIcon(theme.CancelIcon())
+	}
+	t.actions.Show()
+}
+
+// toggleDisabled disables or enables the selected user after confirmation.
+func (t *teamPage) toggleDisabled() {
+	if t.selected < 0 || t.toggle.busy {
+		return
+	}
+	p := t.people[t.selected]
+	disable := !p.Disabled
+	verb, detail := "Enable", p.DisplayName+" can sign in again."
+	if disable {
+		verb, detail = "Disable", p.DisplayName+" is signed out everywhere and cannot sign in until you enable the account again."
+	}
+	confirm(t.u.win, verb+" "+p.DisplayName+"?", detail, verb, func() {
+		u, s := t.u, t.s
+		t.toggle.set(true)
+		run(u, s.ctx, func(ctx context.Context) (Person, error) {
+			return u.relay.SetUserDisabled(ctx, p.ID, disable)
+		}, func(updated Person, err error) {
+			if s.ctx.Err() != nil {
+				return
+			}
+			t.toggle.set(false)
+			if err != nil {
+				t.listStatus.fail(message(err))
+				return
+			}
+			t.listStatus.ok(fmt.Sprintf("%s is %s.", p.DisplayName, map[bool]string{true: "disabled", false: "enabled"}[updated.Disabled]))
+			t.load()
+		})
+	})
+}
+
+// resetPassword gives the selected user a one-time password after
+// confirmation and shows it once.
+func (t *teamPage) resetPassword() {
+	if t.selected < 0 || t.reset.busy {
+		return
+	}
+	p := t.people[t.selected]
+	confirm(t.u.win, "Reset the password of "+p.DisplayName+"?",
+		p.DisplayName+" is signed out everywhere and signs in next with a one-time password that you hand over.", "Reset", func() {
+			u, s := t.u, t.s
+			t.reset.set(true)
+			run(u, s.ctx, func(ctx context.Context) (string, error) {
+				return u.relay.ResetPassword(ctx, p.ID)
+			}, func(pw string, err error) {
+				if s.ctx.Err() != nil {
+					return
+				}
+				t.reset.set(false)
+				if err != nil {
+					t.listStatus.fail(message(err))
+					return
+				}
+				t.listStatus.ok("New one-time password for " + p.DisplayName + " created.")
+				showOneTimePassword(u.win, p.DisplayName, pw)
+			})
+		})
 }

@@ -654,3 +654,60 @@ func TestDefaultTenantOfferedUntilOneIsRemembered(t *testing.T) {
 		t.Fatalf("tenant prefilled with %q, want the remembered acme", got)
 	}
 }
+
+func TestTeamDisableAndResetAdvisor(t *testing.T) {
+	f := &fakeRelay{role: "admin", users: []Person{
+		{ID: "u1", Username: "root", DisplayName: "Rita Admin", Role: "admin"},
+		{ID: "u2", Username: "max", DisplayName: "Max Berger", Role: "advisor"},
+	}}
+	h := newHarness(t, f, Options{DefaultAddr: testAddr})
+	h.signIn("acme", "root", "pw")
+	w := h.waitWorkspace()
+	w.selectPage("Team")
+	h.eventually("the user list", func() bool { return h.shows("max · Advisor") })
+	tp := w.team
+
+	// No actions on one's own account.
+	tp.list.Select(0)
+	if h.button("Disable") != nil {
+		t.Fatal("the admin is offered to disable their own account")
+	}
+
+	tp.list.Select(1)
+	h.tap("Disable")
+	if f.called("SetUserDisabled") != 0 {
+		t.Fatal("disabled without confirmation")
+	}
+	h.tapInDialog("Disable")
+	h.eventually("the disabled advisor", func() bool { return h.shows("max · Advisor · disabled") })
+	if got := f.Calls(); !slices.Contains(got, "SetUserDisabled u2 true") {
+		t.Fatalf("calls %q", got)
+	}
+
+	tp.list.Select(1)
+	if h.button("Enable") == nil {
+		t.Fatalf("a disabled advisor cannot be enabled; texts: %q", h.texts())
+	}
+	h.tap("Reset password")
+	h.tapInDialog("Reset")
+	h.eventually("the one-time password", func() bool { return h.shows("Einmal-Passwort-123") })
+	if !slices.Contains(f.Calls(), "ResetPassword u2") {
+		t.Fatalf("calls %q", f.Calls())
+	}
+}
+
+// tapInDialog taps the button labelled text in the topmost dialog.
+func (h *harness) tapInDialog(text string) {
+	h.t.Helper()
+	top := h.ui.Window().Canvas().Overlays().Top()
+	var found *widget.Button
+	walk(top, func(o fyne.CanvasObject) {
+		if b, ok := o.(*widget.Button); ok && b.Text == text && found == nil {
+			found = b
+		}
+	})
+	if found == nil {
+		h.t.Fatalf("no dialog button %q; texts: %q", text, h.texts())
+	}
+	test.Tap(found)
+}
