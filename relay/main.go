@@ -16,8 +16,10 @@ import (
 	"strings"
 	"syscall"
 
+	"parley/relay/audit"
 	"parley/relay/certs"
 	"parley/relay/server"
+	"parley/relay/store"
 )
 
 func main() {
@@ -35,8 +37,13 @@ func envOr(name, def string) string {
 }
 
 func run(args []string) error {
-	if len(args) > 0 && args[0] == "fingerprint" {
-		return fingerprint(args[1:])
+	if len(args) > 0 {
+		switch args[0] {
+		case "fingerprint":
+			return fingerprint(args[1:])
+		case "audit-verify":
+			return auditVerify(args[1:])
+		}
 	}
 	fs := flag.NewFlagSet("relay", flag.ContinueOnError)
 	data := fs.String("data", envOr("PARLEY_DATA", "parley-data"), "data folder (store, key file, self-signed certificate)")
@@ -100,4 +107,39 @@ func fingerprint(args []string) error {
 	}
 	fmt.Println(certs.Fingerprint(der))
 	return nil
+}
+
+// auditVerify checks the audit log's hash chain in a stopped relay's data
+// folder and fails when any entry was edited, removed or reordered.
+func auditVerify(args []string) error {
+	fs := flag.NewFlagSet("relay audit-verify", flag.ContinueOnError)
+	data := fs.String("data", envOr("PARLEY_DATA", "parley-data"), "data folder of a stopped relay")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if _, err := os.Stat(filepath.Join(*data, "store")); err != nil {
+		return fmt.Errorf("no store in %s: %w", *data, err)
+	}
+	st, err := store.Open(store.BadgerOptions{Dir: filepath.Join(*data, "store"), KeyDir: *data})
+	if err != nil {
+		return fmt.Errorf("open the store (is the relay still running?): %w", err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	l, err := audit.New(ctx, audit.Options{Store: st})
+	if err != nil {
+		return err
+	}
+	rep, err := l.Verify(ctx)
+	if err != nil {
+		return err
+	}
+	if rep.OK() {
+		fmt.Printf("audit log intact: %d entries\n", rep.Entries)
+		return nil
+	}
+	for _, p := range rep.Problems {
+		fmt.Printf("entry %d: %s\n", p.Seq, p.What)
+	}
+	return fmt.Errorf("audit log damaged: %d problems in %d entries", len(rep.Problems), rep.Entries)
 }

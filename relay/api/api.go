@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"parley/relay/audit"
 	"parley/relay/auth"
 	"parley/relay/clock"
 )
@@ -37,10 +38,18 @@ type Auth interface {
 	ResetPassword(ctx context.Context, tenantID, userID, password string) (string, error)
 }
 
+// Auditor records admin actions (*audit.Log).
+type Auditor interface {
+	Append(ctx context.Context, r audit.Record) (audit.Entry, error)
+	List(ctx context.Context, tenantID string, after uint64, limit int) ([]audit.Entry, error)
+}
+
 // Options configures the handler.
 type Options struct {
 	// Auth is the accounts service. Required.
 	Auth Auth
+	// Audit records admin actions. Required.
+	Audit Auditor
 	// Logger receives one structured line per request (ids only, never
 	// names, e-mail addresses or IP addresses). Nil discards.
 	Logger *slog.Logger
@@ -61,6 +70,7 @@ const maxBody = 64 << 10
 
 type handler struct {
 	auth    Auth
+	audit   Auditor
 	log     *slog.Logger
 	clock   clock.Clock
 	metrics *metrics
@@ -93,6 +103,7 @@ var routes = []route{
 	{"PATCH", "/api/v1/users/{id}", adminOnly, (*handler).updateUser},
 	{"POST", "/api/v1/users/{id}/password-reset", adminOnly, (*handler).resetPassword},
 	{"DELETE", "/api/v1/users/{id}/sessions", adminOnly, (*handler).revokeSessions},
+	{"GET", "/api/v1/audit", adminOnly, (*handler).listAudit},
 }
 
 // New returns the relay's HTTP handler.
@@ -105,7 +116,7 @@ func New(opts Options) http.Handler {
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
-	h := &handler{auth: opts.Auth, log: log, clock: clock.Or(opts.Clock), metrics: newMetrics(reg)}
+	h := &handler{auth: opts.Auth, audit: opts.Audit, log: log, clock: clock.Or(opts.Clock), metrics: newMetrics(reg)}
 
 	mux := http.NewServeMux()
 	byPattern := map[string]map[string]route{}

@@ -12,12 +12,22 @@ import (
 	"testing"
 	"time"
 
+	"parley/relay/audit"
 	"parley/relay/auth"
 	"parley/relay/clock"
 	"parley/relay/store"
 )
 
 const adminPass = "Vorsicht-Bahnsteig-7"
+
+func newAudit(t *testing.T, kv store.KV, clk clock.Clock) *audit.Log {
+	t.Helper()
+	l, err := audit.New(context.Background(), audit.Options{Store: kv, Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
 
 type fixture struct {
 	t     *testing.T
@@ -38,7 +48,7 @@ func newFixture(t *testing.T) *fixture {
 	if _, err := svc.Bootstrap(context.Background(), "sparkasse", "Sparkasse", adminPass); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(New(Options{Auth: svc, Clock: clk}))
+	srv := httptest.NewServer(New(Options{Auth: svc, Audit: newAudit(t, kv, clk), Clock: clk}))
 	t.Cleanup(srv.Close)
 	return &fixture{t: t, srv: srv, auth: svc, clock: clk, kv: kv}
 }
@@ -171,7 +181,8 @@ func TestAdminCreatesAdvisorAndRolesAreEnforced(t *testing.T) {
 
 func TestOneTimePasswordMustBeChangedFirst(t *testing.T) {
 	clk := clock.NewFake(time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC))
-	svc, err := auth.New(auth.Options{Store: &store.Memory{Clock: clk}, Clock: clk, Hash: auth.TestHashParams})
+	kv := &store.Memory{Clock: clk}
+	svc, err := auth.New(auth.Options{Store: kv, Clock: clk, Hash: auth.TestHashParams})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,7 +190,7 @@ func TestOneTimePasswordMustBeChangedFirst(t *testing.T) {
 	if err != nil || !boot.Generated {
 		t.Fatalf("bootstrap: %+v %v", boot, err)
 	}
-	srv := httptest.NewServer(New(Options{Auth: svc, Clock: clk}))
+	srv := httptest.NewServer(New(Options{Auth: svc, Audit: newAudit(t, kv, clk), Clock: clk}))
 	defer srv.Close()
 	f := &fixture{t: t, srv: srv, auth: svc, clock: clk}
 	tok := f.login("vb", "admin", boot.Password)
@@ -379,5 +390,53 @@ func TestAdminDisablesAndResetsAdvisor(t *testing.T) {
 	}
 	if r := f.json("PATCH", "/api/v1/users/nosuch", admin, map[string]bool{"disabled": true}); r.status != 404 {
 		t.Fatalf("unknown user: %d %s", r.status, r.body)
+	}
+}
+
+func TestAdminActionsAreAudited(t *testing.T) {
+	f := newFixture(t)
+	admin := f.login("sparkasse", "admin", adminPass)
+	r := f.json("POST", "/api/v1/users", admin, map[string]string{"username": "lena", "display_name": "Lena Vogt", "email": "lena.vogt@example.org", "password": "Kastanie-Allee-12"})
+	var u struct{ ID string }
+	_ = json.Unmarshal(r.body, &u)
+	f.json("PATCH", "/api/v1/users/"+u.ID, admin, map[string]bool{"disabled": true})
+	f.json("PATCH", "/api/v1/users/"+u.ID, admin, map[string]bool{"disabled": false})
+	f.json("POST", "/api/v1/users/"+u.ID+"/password-reset", admin, nil)
+	f.json("DELETE", "/api/v1/users/"+u.ID+"/sessions", admin, nil)
+
+	r = f.json("GET", "/api/v1/audit", admin, nil)
+	var out struct {
+		Entries []struct {
+			Seq            uint64
+			Action, Target string
+			Actor          string
+		}
+	}
+	if err := json.Unmarshal(r.body, &out); err != nil || r.status != 200 {
+		t.Fatalf("audit: %d %s", r.status, r.body)
+	}
+	var actions []string
+	for _, e := range out.Entries {
+		if e.Target != u.ID || e.Actor == "" {
+			t.Errorf("entry %+v does not name the advisor and the admin", e)
+		}
+		actions = append(actions, e.Action)
+	}
+	want := "user.create user.disable user.enable user.password_reset user.sessions_revoke"
+	if strings.Join(actions, " ") != want {
+		t.Fatalf("audited %q, want %q", actions, want)
+	}
+	for _, secret := range []string{"lena", "Lena Vogt", "lena.vogt@example.org", "Kastanie"} {
+		if strings.Contains(string(r.body), secret) {
+			t.Errorf("audit log holds personal data %q", secret)
+		}
+	}
+	if r := f.json("GET", "/api/v1/audit?after=3", admin, nil); strings.Count(string(r.body), `"seq"`) != 2 {
+		t.Errorf("after=3: %s", r.body)
+	}
+	for _, q := range []string{"?after=x", "?limit=0", "?limit=5000"} {
+		if r := f.json("GET", "/api/v1/audit"+q, admin, nil); r.status != 400 {
+			t.Errorf("audit%s: %d", q, r.status)
+		}
 	}
 }

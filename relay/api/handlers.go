@@ -4,9 +4,11 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
+	"parley/relay/audit"
 	"parley/relay/auth"
 )
 
@@ -196,7 +198,7 @@ func (h *handler) createUser(w http.ResponseWriter, r *http.Request, s auth.Sess
 		writeError(w, err)
 		return
 	}
-	h.log.Info("user created", "tenant_id", s.TenantID, "user_id", u.ID, "by_session", s.ID)
+	h.record(ctx, s, "user.create", u.ID, map[string]string{"role": string(u.Role)})
 	writeJSON(w, http.StatusCreated, toUserJSON(u, t.Slug))
 }
 
@@ -244,7 +246,11 @@ func (h *handler) updateUser(w http.ResponseWriter, r *http.Request, s auth.Sess
 		writeError(w, err)
 		return
 	}
-	h.log.Info("user updated", "tenant_id", s.TenantID, "user_id", id, "disabled", *req.Disabled, "by_session", s.ID)
+	action := "user.enable"
+	if *req.Disabled {
+		action = "user.disable"
+	}
+	h.record(ctx, s, action, id, nil)
 	writeJSON(w, http.StatusOK, u)
 }
 
@@ -265,7 +271,7 @@ func (h *handler) resetPassword(w http.ResponseWriter, r *http.Request, s auth.S
 		writeError(w, err)
 		return
 	}
-	h.log.Info("password reset", "tenant_id", s.TenantID, "user_id", id, "by_session", s.ID)
+	h.record(ctx, s, "user.password_reset", id, nil)
 	writeJSON(w, http.StatusOK, map[string]string{"password": pw})
 }
 
@@ -281,6 +287,48 @@ func (h *handler) revokeSessions(w http.ResponseWriter, r *http.Request, s auth.
 		writeError(w, err)
 		return
 	}
-	h.log.Info("sessions revoked", "tenant_id", s.TenantID, "user_id", id, "by_session", s.ID)
+	h.record(ctx, s, "user.sessions_revoke", id, nil)
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// record writes an admin action to the audit log after it succeeded. A
+// failure to record is logged (ids only) but does not undo the action.
+func (h *handler) record(ctx context.Context, s auth.Session, action, target string, details map[string]string) {
+	_, err := h.audit.Append(ctx, audit.Record{TenantID: s.TenantID, Actor: s.UserID, Action: action, Target: target, Details: details})
+	if err != nil {
+		h.log.Error("audit append failed", "action", action, "tenant_id", s.TenantID, "target", target, "error", err)
+	}
+}
+
+func (h *handler) listAudit(w http.ResponseWriter, r *http.Request, s auth.Session) {
+	q := r.URL.Query()
+	var after uint64
+	limit := 100
+	if v := q.Get("after"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			writeError(w, badRequest("Parameter \"after\" must be a sequence number."))
+			return
+		}
+		after = n
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			writeError(w, badRequest("Parameter \"limit\" must be between 1 and 1000."))
+			return
+		}
+		limit = n
+	}
+	ctx, cancel := reqContext(r)
+	defer cancel()
+	entries, err := h.audit.List(ctx, s.TenantID, after, limit)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if entries == nil {
+		entries = []audit.Entry{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"entries": entries})
 }

@@ -24,6 +24,7 @@ import (
 
 	"parley/assets"
 	"parley/relay/api"
+	"parley/relay/audit"
 	"parley/relay/auth"
 	"parley/relay/certs"
 	"parley/relay/clock"
@@ -69,6 +70,7 @@ type Server struct {
 	log       *slog.Logger
 	store     *store.Badger
 	auth      *auth.Service
+	audit     *audit.Log
 	tcp       net.Listener
 	udp       net.PacketConn
 	https     *http.Server
@@ -134,11 +136,19 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if name == "" {
 		name = slug
 	}
+	s.audit, err = audit.New(ctx, audit.Options{Store: st, Clock: clk, Logger: log})
+	if err != nil {
+		return fail(fmt.Errorf("server: audit log: %w", err))
+	}
 	s.bootstrap, err = s.auth.Bootstrap(ctx, slug, name, opts.AdminPassword)
 	if err != nil {
 		return fail(fmt.Errorf("server: first start: %w", err))
 	}
 	if s.bootstrap.Created {
+		if _, err := s.audit.Append(ctx, audit.Record{TenantID: s.bootstrap.Tenant.ID, Actor: "system",
+			Action: "tenant.bootstrap", Target: s.bootstrap.Admin.ID}); err != nil {
+			return fail(fmt.Errorf("server: first start: %w", err))
+		}
 		log.Info("first start: tenant and admin created", "tenant_id", s.bootstrap.Tenant.ID, "user_id", s.bootstrap.Admin.ID)
 		if s.bootstrap.Generated && opts.BootstrapOut != nil {
 			fmt.Fprintf(opts.BootstrapOut, "\nParley first start: tenant %q, user %q, one-time password:\n\n    %s\n\nIt is shown only now; you choose a new one at first sign-in.\n\n",
@@ -151,7 +161,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	}
 	port := s.tcp.Addr().(*net.TCPAddr).Port
 	reg := prometheus.NewRegistry()
-	handler := api.New(api.Options{Auth: s.auth, Logger: log, Clock: clk, Registry: reg, Web: assets.Web()})
+	handler := api.New(api.Options{Auth: s.auth, Audit: s.audit, Logger: log, Clock: clk, Registry: reg, Web: assets.Web()})
 	altSvc := `h3=":` + strconv.Itoa(port) + `"; ma=86400`
 	withAltSvc := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ProtoMajor < 3 {

@@ -154,6 +154,13 @@ func TestRestartKeepsDataAndCertificate(t *testing.T) {
 	if got := strings.TrimSpace(string(out)); got != fp {
 		t.Errorf("relay fingerprint = %q, the running relay printed %q", got, fp)
 	}
+
+	// The audit log of the stopped relay holds the first start and the
+	// advisor's creation, and its chain is intact.
+	out, err = exec.Command(testenv.BuildRelay(t), "audit-verify", "--data", dir).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "audit log intact: 2 entries") {
+		t.Errorf("relay audit-verify: %v\n%s", err, out)
+	}
 }
 
 func TestLogsHoldNoPersonalData(t *testing.T) {
