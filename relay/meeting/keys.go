@@ -1,0 +1,241 @@
+package meeting
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"parley/relay/store"
+)
+
+// Key layout. Every key starts with "meeting/"; ids are random hex; no key
+// contains personal data.
+//
+//	meeting/m/<meetingID>           meetingRecord (with its participants)
+//	meeting/link/<sha256(token)>    meetingID (the current join token only)
+//	meeting/secret/<sha256(secret)> secretRecord (meeting and participant id)
+//	meeting/meta/<meetingID>        metadataRecord (class meeting_metadata)
+const (
+	prefixMeeting = "meeting/m/"
+	prefixLink    = "meeting/link/"
+	prefixSecret  = "meeting/secret/"
+	prefixMeta    = "meeting/meta/"
+)
+
+func meetingKey(id string) []byte     { return []byte(prefixMeeting + id) }
+func linkKey(hash string) []byte      { return []byte(prefixLink + hash) }
+func secretKey(hash string) []byte    { return []byte(prefixSecret + hash) }
+func metaKey(meetingID string) []byte { return []byte(prefixMeta + meetingID) }
+
+// Token prefixes.
+const (
+	// JoinTokenPrefix starts every join token (the secret part of a join
+	// link).
+	JoinTokenPrefix = "pmj_"
+	// SecretPrefix starts every participant secret.
+	SecretPrefix = "pmp_"
+)
+
+// tokenBodyLen is the length of a token after its prefix: 32 bytes in
+// unpadded base64url.
+var tokenBodyLen = base64.RawURLEncoding.EncodedLen(32)
+
+// newToken returns a fresh token with the given prefix and its hex SHA-256.
+func newToken(prefix string) (token, hash string) {
+	var b [32]byte
+	rand.Read(b[:]) // never fails since Go 1.24
+	token = prefix + base64.RawURLEncoding.EncodeToString(b[:])
+	return token, tokenHash(token)
+}
+
+func tokenHash(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
+
+// parseToken checks a token's form and returns its hash.
+func parseToken(prefix, token string) (string, bool) {
+	if len(token) != len(prefix)+tokenBodyLen || !strings.HasPrefix(token, prefix) {
+		return "", false
+	}
+	b, err := base64.RawURLEncoding.Strict().DecodeString(token[len(prefix):])
+	if err != nil || len(b) != 32 {
+		return "", false
+	}
+	return tokenHash(token), true
+}
+
+// newID returns 16 random bytes as 32 hex digits.
+func newID() string {
+	var b [16]byte
+	rand.Read(b[:]) // never fails since Go 1.24
+	return hex.EncodeToString(b[:])
+}
+
+// validID reports whether id looks like a newID result, so that callers'
+// ids cannot address keys outside their record.
+func validID(id string) bool {
+	if len(id) != 32 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// validRef reports whether a tenant or user id given by the caller is safe
+// to store: 1–64 characters of [A-Za-z0-9_-].
+func validRef(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// State is where a participant is.
+type State string
+
+// The participant states.
+const (
+	// StateWaiting: in the waiting room.
+	StateWaiting State = "waiting"
+	// StateAdmitted: in the meeting.
+	StateAdmitted State = "admitted"
+	// StateRejected: turned away from the waiting room.
+	StateRejected State = "rejected"
+	// StateRemoved: removed from the meeting by the advisor.
+	StateRemoved State = "removed"
+	// StateEnded: the meeting ended while the participant was waiting or
+	// admitted (ParticipantBySecret reports it for everyone once the
+	// meeting has ended).
+	StateEnded State = "ended"
+)
+
+// participantRecord is a participant inside a meetingRecord. Name is
+// dropped when the meeting's metadata is anonymised; Phone when the meeting
+// ends.
+type participantRecord struct {
+	ID         string    `json:"id"`
+	SecretHash string    `json:"secret_hash"`
+	Name       string    `json:"name,omitempty"`
+	Phone      string    `json:"phone,omitempty"`
+	State      State     `json:"state"`
+	Joined     time.Time `json:"joined"`
+	Admitted   time.Time `json:"admitted,omitzero"`
+	Left       time.Time `json:"left,omitzero"`
+}
+
+// meetingRecord is the stored form of a meeting.
+type meetingRecord struct {
+	ID             string              `json:"id"`
+	TenantID       string              `json:"tenant_id"`
+	AdvisorID      string              `json:"advisor_id"`
+	Type           Type                `json:"type"`
+	Status         Status              `json:"status"`
+	Title          string              `json:"title,omitempty"`
+	Created        time.Time           `json:"created"`
+	ScheduledStart time.Time           `json:"scheduled_start,omitzero"`
+	Started        time.Time           `json:"started,omitzero"`
+	Ended          time.Time           `json:"ended,omitzero"`
+	LinkHash       string              `json:"link_hash,omitempty"`
+	LinkOpensAt    time.Time           `json:"link_opens_at"`
+	LinkExpiresAt  time.Time           `json:"link_expires_at"`
+	Participants   []participantRecord `json:"participants,omitempty"`
+}
+
+func (r *meetingRecord) public() Meeting {
+	return Meeting{
+		ID: r.ID, TenantID: r.TenantID, AdvisorID: r.AdvisorID, Type: r.Type, Status: r.Status,
+		Title: r.Title, Created: r.Created, ScheduledStart: r.ScheduledStart,
+		Started: r.Started, Ended: r.Ended, LinkOpensAt: r.LinkOpensAt, LinkExpiresAt: r.LinkExpiresAt,
+	}
+}
+
+func (r *meetingRecord) participant(id string) *participantRecord {
+	for i := range r.Participants {
+		if r.Participants[i].ID == id {
+			return &r.Participants[i]
+		}
+	}
+	return nil
+}
+
+func (r *meetingRecord) count(st State) int {
+	n := 0
+	for _, p := range r.Participants {
+		if p.State == st {
+			n++
+		}
+	}
+	return n
+}
+
+// secretRecord is stored under a participant secret's hash.
+type secretRecord struct {
+	MeetingID     string `json:"meeting_id"`
+	ParticipantID string `json:"participant_id"`
+}
+
+// getJSON reads key into v; store.ErrNotFound passes through.
+func getJSON(tx store.Txn, key []byte, v any) error {
+	b, err := tx.Get(key)
+	if err != nil {
+		return err
+	}
+	if err := jsonUnmarshal(b, v); err != nil {
+		return fmt.Errorf("meeting: decode %s record: %w", keyKind(key), err)
+	}
+	return nil
+}
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+func putJSON(tx store.Txn, key []byte, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return tx.Set(key, b)
+}
+
+// keyKind names the record type of a key for error messages (never the
+// key's variable part).
+func keyKind(key []byte) string {
+	rest := strings.TrimPrefix(string(key), "meeting/")
+	kind, _, _ := strings.Cut(rest, "/")
+	return kind
+}
+
+// getMeeting reads a meeting record; an unknown id is ErrNotFound.
+func getMeeting(tx store.Txn, id string) (*meetingRecord, error) {
+	if !validID(id) {
+		return nil, ErrNotFound
+	}
+	var r meetingRecord
+	err := getJSON(tx, meetingKey(id), &r)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+func putMeeting(tx store.Txn, r *meetingRecord) error { return putJSON(tx, meetingKey(r.ID), r) }

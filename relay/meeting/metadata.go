@@ -1,0 +1,280 @@
+package meeting
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"parley/relay/store"
+)
+
+// Retention classes stored by this package.
+const (
+	// ClassMeetingMetadata is the meeting metadata of seed 002 §2.3.4.5:
+	// kept MetadataRetention after the meeting, then anonymised.
+	ClassMeetingMetadata = "meeting_metadata"
+	// ClassMeetingState is a meeting's operational record (status, times,
+	// title, token digests, participants' states, names and phones). Phones
+	// are dropped when the meeting ends; names and token digests together
+	// with the meeting's metadata.
+	ClassMeetingState = "meeting_state"
+)
+
+// Retention actions.
+const (
+	// ActionAnonymise: personal data is removed or coarsened, the record
+	// and its counts stay.
+	ActionAnonymise = "anonymise"
+	// ActionDelete: the record is deleted.
+	ActionDelete = "delete"
+)
+
+// MetadataRetention is how long meeting metadata keeps its personal data
+// after the meeting ended (seed 002 §2.3.4.5).
+const MetadataRetention = 2 * 24 * time.Hour
+
+// RetentionClass describes a class of data this package stores, for the
+// privacy engine.
+type RetentionClass struct {
+	// Name is the class constant, e.g. ClassMeetingMetadata.
+	Name string
+	// What lists the data in the class.
+	What string
+	// Period is how long the data is kept before Action.
+	Period time.Duration
+	// From says when Period starts.
+	From string
+	// Action is ActionAnonymise or ActionDelete.
+	Action string
+	// Rule says in words what the action does.
+	Rule string
+}
+
+// RetentionClasses lists the classes of data this package stores. The
+// privacy engine enforces them by calling AnonymiseMetadata.
+func RetentionClasses() []RetentionClass {
+	return []RetentionClass{
+		{
+			Name: ClassMeetingMetadata,
+			What: "meeting id, start, first customer entry, end, duration, type, initiator, " +
+				"advisor display name, customer names, participant IP addresses",
+			Period: MetadataRetention,
+			From:   "the meeting's end, or the join link's expiry for a meeting never ended",
+			Action: ActionAnonymise,
+			Rule:   "IP addresses truncated (IPv4 to /24, IPv6 to /48), names dropped, counts and times kept",
+		},
+		{
+			Name: ClassMeetingState,
+			What: "meeting status, times, title, digests of the join token and participant secrets, " +
+				"participants' states, names and phone numbers",
+			Period: MetadataRetention,
+			From:   "the meeting's end, or the join link's expiry for a meeting never ended",
+			Action: ActionAnonymise,
+			Rule: "phone numbers dropped at the meeting's end; after the period names dropped and " +
+				"the join link and participant secrets deleted",
+		},
+	}
+}
+
+// Metadata is the meeting-metadata record of one meeting (class
+// ClassMeetingMetadata).
+type Metadata struct {
+	// MeetingID is the meeting.
+	MeetingID string `json:"meeting_id"`
+	// TenantID is the meeting's tenant.
+	TenantID string `json:"tenant_id"`
+	// Type is instant or booked.
+	Type Type `json:"type"`
+	// Initiator is who created the meeting (a user id or a component).
+	Initiator string `json:"initiator"`
+	// AdvisorID is the advisor's user id.
+	AdvisorID string `json:"advisor_id"`
+	// AdvisorName is the advisor's display name; dropped by anonymisation.
+	AdvisorName string `json:"advisor_name,omitempty"`
+	// Created is when the meeting was created.
+	Created time.Time `json:"created"`
+	// LinkExpiresAt is when the join link expires (the retention period of
+	// a meeting that never ends runs from it).
+	LinkExpiresAt time.Time `json:"link_expires_at"`
+	// Started is the meeting's start; zero if it never started.
+	Started time.Time `json:"started,omitzero"`
+	// FirstCustomerEntry is when a customer was first admitted; set once.
+	FirstCustomerEntry time.Time `json:"first_customer_entry,omitzero"`
+	// Ended is the meeting's end; zero while it has not ended.
+	Ended time.Time `json:"ended,omitzero"`
+	// Duration is Ended − Started; zero if the meeting never started or
+	// has not ended.
+	Duration time.Duration `json:"duration,omitempty"`
+	// Participants are the customers who joined, in join order.
+	Participants []MetaParticipant `json:"participants,omitempty"`
+	// Anonymised is when anonymisation ran; zero before.
+	Anonymised time.Time `json:"anonymised,omitzero"`
+}
+
+// MetaParticipant is one customer in a meeting's metadata.
+type MetaParticipant struct {
+	// ID is the participant id.
+	ID string `json:"id"`
+	// Name is the name the customer gave; dropped by anonymisation.
+	Name string `json:"name,omitempty"`
+	// IP is the customer's address at join; truncated by anonymisation.
+	IP string `json:"ip,omitempty"`
+	// Joined is when the customer entered the waiting room.
+	Joined time.Time `json:"joined"`
+	// Admitted is when the customer was admitted; zero if never.
+	Admitted time.Time `json:"admitted,omitzero"`
+}
+
+// due reports whether the record's personal data must be anonymised at
+// now: MetadataRetention after the end, or after the link's expiry when
+// the meeting never ended.
+func (m *Metadata) due(now time.Time) bool {
+	from := m.Ended
+	if from.IsZero() {
+		from = m.LinkExpiresAt
+	}
+	return !now.Before(from.Add(MetadataRetention))
+}
+
+func getMeta(tx store.Txn, meetingID string) (*Metadata, error) {
+	var m Metadata
+	err := getJSON(tx, metaKey(meetingID), &m)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &m, nil
+}
+
+// MetadataOf returns a meeting's metadata record, for the privacy engine's
+// export and for admins; the caller authorises. It fails with ErrNotFound.
+func (s *Service) MetadataOf(ctx context.Context, meetingID string) (Metadata, error) {
+	var m *Metadata
+	err := s.kv.View(ctx, func(tx store.Txn) (err error) {
+		if !validID(meetingID) {
+			return ErrNotFound
+		}
+		m, err = getMeta(tx, meetingID)
+		return err
+	})
+	if err != nil {
+		return Metadata{}, fmt.Errorf("meeting: metadata: %w", err)
+	}
+	return *m, nil
+}
+
+// AnonymiseResult counts what AnonymiseMetadata did.
+type AnonymiseResult struct {
+	// Meetings is the number of meetings anonymised.
+	Meetings int
+	// Names is the number of names dropped (customers and advisors).
+	Names int
+	// IPs is the number of IP addresses truncated.
+	IPs int
+}
+
+// AnonymiseMetadata applies the retention rule of ClassMeetingMetadata and
+// ClassMeetingState to every meeting that is due at now: its meeting ended
+// at least MetadataRetention before now, or never ended and its join link
+// expired at least MetadataRetention before now (for an instant meeting
+// with the default link lifetime: created 2 days + 24 h ago). For each, it
+// drops the advisor's and customers' names, truncates IP addresses (IPv4
+// /24, IPv6 /48), keeps the times and counts, and deletes the meeting's
+// join link and participant secrets. Records not yet due and records
+// already anonymised are left alone, so it is safe to call repeatedly.
+func (s *Service) AnonymiseMetadata(ctx context.Context, now time.Time) (AnonymiseResult, error) {
+	var res AnonymiseResult
+	var due []string
+	err := s.kv.View(ctx, func(tx store.Txn) error {
+		due = due[:0]
+		return tx.Scan([]byte(prefixMeta), func(_, v []byte) error {
+			var m Metadata
+			if err := jsonUnmarshal(v, &m); err != nil {
+				return fmt.Errorf("meeting: decode meta record: %w", err)
+			}
+			if m.Anonymised.IsZero() && m.due(now) {
+				due = append(due, m.MeetingID)
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return res, fmt.Errorf("meeting: anonymise: %w", err)
+	}
+	for _, id := range due {
+		if err := ctx.Err(); err != nil {
+			return res, fmt.Errorf("meeting: anonymise: %w", err)
+		}
+		var one AnonymiseResult
+		err := s.kv.Update(ctx, func(tx store.Txn) error {
+			one = AnonymiseResult{}
+			m, err := getMeta(tx, id)
+			if errors.Is(err, ErrNotFound) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			if !m.Anonymised.IsZero() || !m.due(now) {
+				return nil
+			}
+			one.Meetings = 1
+			if m.AdvisorName != "" {
+				m.AdvisorName = ""
+				one.Names++
+			}
+			for i := range m.Participants {
+				p := &m.Participants[i]
+				if p.Name != "" {
+					p.Name = ""
+					one.Names++
+				}
+				if p.IP != "" {
+					p.IP = TruncateIP(p.IP)
+					one.IPs++
+				}
+			}
+			m.Anonymised = now
+			if err := putJSON(tx, metaKey(id), m); err != nil {
+				return err
+			}
+			r, err := getMeeting(tx, id)
+			if errors.Is(err, ErrNotFound) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			if r.LinkHash != "" {
+				if err := tx.Delete(linkKey(r.LinkHash)); err != nil {
+					return err
+				}
+				r.LinkHash = ""
+			}
+			for i := range r.Participants {
+				p := &r.Participants[i]
+				if p.SecretHash != "" {
+					if err := tx.Delete(secretKey(p.SecretHash)); err != nil {
+						return err
+					}
+					p.SecretHash = ""
+				}
+				p.Name, p.Phone = "", ""
+			}
+			return putMeeting(tx, r)
+		})
+		if err != nil {
+			return res, fmt.Errorf("meeting: anonymise %s: %w", id, err)
+		}
+		if one.Meetings > 0 {
+			s.log.Info("meeting: metadata anonymised", "meeting", id)
+		}
+		res.Meetings += one.Meetings
+		res.Names += one.Names
+		res.IPs += one.IPs
+	}
+	return res, nil
+}
