@@ -219,6 +219,34 @@ func (r *linkRelay) ResetPassword(ctx context.Context, id string) (string, error
 	return pw, forUI(err)
 }
 
+// auditShown is how many audit entries the desktop shows.
+const auditShown = 500
+
+func (r *linkRelay) AuditLog(ctx context.Context) ([]app.AuditEntry, error) {
+	// Read the whole log in pages and keep the newest auditShown entries.
+	var all []link.AuditEntry
+	var after uint64
+	for {
+		page, err := r.c.Audit(ctx, after, 1000)
+		if err != nil {
+			return nil, forUI(err)
+		}
+		all = append(all, page...)
+		if len(page) < 1000 {
+			break
+		}
+		after = page[len(page)-1].Seq
+	}
+	if len(all) > auditShown {
+		all = all[len(all)-auditShown:]
+	}
+	out := make([]app.AuditEntry, 0, len(all))
+	for _, e := range all {
+		out = append(out, app.AuditEntry{Seq: e.Seq, Time: e.Time, Actor: e.Actor, Action: e.Action, Target: e.Target})
+	}
+	return out, nil
+}
+
 func toPerson(u link.User) app.Person {
 	return app.Person{ID: u.ID, Username: u.Username, DisplayName: u.DisplayName, Email: u.Email, Role: u.Role, Disabled: u.Disabled}
 }

@@ -22,6 +22,7 @@ type fakeRelay struct {
 	logoutErr  error         // returned by Logout
 	gate       chan struct{} // if non-nil, Connect waits for it (or ctx) before answering
 	users      []Person      // returned by ListUsers; CreateUser appends
+	audit      []AuditEntry  // returned by AuditLog
 
 	mu      sync.Mutex
 	calls   []string
@@ -159,6 +160,13 @@ func (f *fakeRelay) SetUserDisabled(ctx context.Context, id string, disabled boo
 func (f *fakeRelay) ResetPassword(ctx context.Context, id string) (string, error) {
 	f.record("ResetPassword %s", id)
 	return "Einmal-Passwort-123", nil
+}
+
+func (f *fakeRelay) AuditLog(ctx context.Context) ([]AuditEntry, error) {
+	f.record("AuditLog")
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]AuditEntry(nil), f.audit...), nil
 }
 
 var _ Relay = (*fakeRelay)(nil)

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"time"
 
 	"fyne.io/fyne/v2"
 )
@@ -36,6 +37,23 @@ type Relay interface {
 	// ResetPassword gives a user a new one-time password (admins only) and
 	// returns it so the admin can hand it over.
 	ResetPassword(ctx context.Context, id string) (string, error)
+	// AuditLog returns the tenant's latest audit entries, oldest first
+	// (admins only).
+	AuditLog(ctx context.Context) ([]AuditEntry, error)
+}
+
+// AuditEntry is one recorded admin action.
+type AuditEntry struct {
+	// Seq is the entry's place in the log.
+	Seq uint64
+	// Time is when it happened.
+	Time time.Time
+	// Actor is the acting user's id, or "system".
+	Actor string
+	// Action names what happened, e.g. "user.create".
+	Action string
+	// Target is the id of the user (or other object) acted on.
+	Target string
 }
 
 // Account describes the signed-in user.

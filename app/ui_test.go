@@ -711,3 +711,44 @@ func (h *harness) tapInDialog(text string) {
 	}
 	test.Tap(found)
 }
+
+func TestAuditLogPageNamesPeople(t *testing.T) {
+	at := time.Date(2026, 11, 23, 9, 30, 0, 0, time.UTC)
+	f := &fakeRelay{role: "admin",
+		users: []Person{
+			{ID: "u1", Username: "root", DisplayName: "Rita Admin", Role: "admin"},
+			{ID: "u2", Username: "max", DisplayName: "Max Berger", Role: "advisor"},
+		},
+		audit: []AuditEntry{
+			{Seq: 1, Time: at, Actor: "system", Action: "tenant.bootstrap", Target: "u1"},
+			{Seq: 2, Time: at.Add(time.Minute), Actor: "u1", Action: "user.create", Target: "u2"},
+			{Seq: 3, Time: at.Add(2 * time.Minute), Actor: "u1", Action: "user.disable", Target: "u9"},
+		},
+	}
+	h := newHarness(t, f, Options{DefaultAddr: testAddr})
+	h.signIn("acme", "root", "pw")
+	w := h.waitWorkspace()
+	if !w.selectPage("Audit log") {
+		t.Fatal("an admin has no Audit log page")
+	}
+	h.eventually("the audit rows", func() bool { return h.shows("3 entries") })
+	rows := w.audit.rows
+	if len(rows) != 3 {
+		t.Fatalf("rows %q", rows)
+	}
+	if !strings.Contains(rows[0], "Rita Admin (root) disabled user deleted user u9") {
+		t.Errorf("newest row %q", rows[0])
+	}
+	if !strings.Contains(rows[1], "Rita Admin (root) created user Max Berger (max)") {
+		t.Errorf("second row %q", rows[1])
+	}
+	if !strings.Contains(rows[2], "Parley tenant created with its first admin") {
+		t.Errorf("oldest row %q", rows[2])
+	}
+
+	adv := newHarness(t, &fakeRelay{}, Options{DefaultAddr: testAddr})
+	adv.signIn("acme", "erika", "pw")
+	if adv.waitWorkspace().selectPage("Audit log") {
+		t.Error("an advisor sees the Audit log page")
+	}
+}

@@ -31,10 +31,12 @@ type workspace struct {
 	note    *widget.Label
 	user    *widget.Label
 	team    *teamPage
+	audit   *auditPage
 	content fyne.CanvasObject
 }
 
-// newWorkspace builds the workspace for s; admins get the Team page.
+// newWorkspace builds the workspace for s; admins get the Team and Audit
+// log pages.
 func newWorkspace(u *UI, s *session) *workspace {
 	w := &workspace{u: u, s: s, built: map[*page]fyne.CanvasObject{}}
 	w.pages = []*page{
@@ -67,6 +69,11 @@ func newWorkspace(u *UI, s *session) *workspace {
 		w.pages = append(w.pages, &page{title: "Team", icon: teamIcon,
 			build: func() fyne.CanvasObject { return titled("Team", w.team.content) },
 			shown: w.team.shown,
+		})
+		w.audit = newAuditPage(u, s)
+		w.pages = append(w.pages, &page{title: "Audit log", icon: theme.ListIcon(),
+			build: func() fyne.CanvasObject { return titled("Audit log", w.audit.content) },
+			shown: w.audit.shown,
 		})
 	}
 

@@ -257,3 +257,30 @@ func (c *Client) ResetPassword(ctx context.Context, userID string) (string, erro
 	}
 	return res.Password, nil
 }
+
+// AuditEntry is one entry of the tenant's audit log (ids only).
+type AuditEntry struct {
+	Seq      uint64            `json:"seq"`
+	Time     time.Time         `json:"time"`
+	TenantID string            `json:"tenant_id"`
+	Actor    string            `json:"actor"` // a user id or "system"
+	Action   string            `json:"action"`
+	Target   string            `json:"target"`
+	Details  map[string]string `json:"details"`
+}
+
+// Audit returns up to limit (1–1000) entries of the logged-in admin's
+// tenant with a sequence number above after, oldest first.
+func (c *Client) Audit(ctx context.Context, after uint64, limit int) ([]AuditEntry, error) {
+	path := fmt.Sprintf("/api/v1/audit?after=%d&limit=%d", after, limit)
+	var res struct {
+		Entries []AuditEntry `json:"entries"`
+	}
+	if _, _, err := c.do(ctx, http.MethodGet, path, true, nil, &res); err != nil {
+		return nil, err
+	}
+	if res.Entries == nil {
+		return nil, badResponse("/api/v1/audit", "no entry list")
+	}
+	return res.Entries, nil
+}

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -225,5 +226,18 @@ func TestAdminManagesAdvisor(t *testing.T) {
 	var apiErr *link.APIError
 	if _, err := admin.SetUserDisabled(ctx(t), res.User.ID+"x", true); !errors.As(err, &apiErr) || apiErr.Status != 404 {
 		t.Fatalf("unknown user: %v", err)
+	}
+
+	entries, err := admin.Audit(ctx(t), 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var actions []string
+	for _, e := range entries {
+		actions = append(actions, e.Action)
+	}
+	want := []string{"tenant.bootstrap", "user.create", "user.disable", "user.enable", "user.password_reset"}
+	if fmt.Sprint(actions) != fmt.Sprint(want) {
+		t.Fatalf("audit log %v, want %v", actions, want)
 	}
 }
