@@ -235,3 +235,26 @@ func TestGetAndStart(t *testing.T) {
 		t.Fatalf("second Start moved the start: %+v, %v", again, err)
 	}
 }
+
+func TestNewOptions(t *testing.T) {
+	if _, err := New(Options{}); err == nil {
+		t.Error("New without store succeeded")
+	}
+	e := newEnv(t, nil, nil)
+	for _, o := range []Options{
+		{Store: e.kv, InstantLinkTTL: -1},
+		{Store: e.kv, MaxWaiting: -1},
+		{Store: e.kv, EventBuffer: -1},
+	} {
+		if _, err := New(o); err == nil {
+			t.Errorf("New(%+v) succeeded", o)
+		}
+	}
+	if e.svc.opts.MaxWaiting != 20 || e.svc.opts.MaxParticipants != 50 || e.svc.opts.InstantLinkTTL != 24*time.Hour ||
+		e.svc.opts.BookedOpenBefore != 15*time.Minute || e.svc.opts.BookedExpireAfter != 2*time.Hour {
+		t.Errorf("defaults %+v", e.svc.opts)
+	}
+	if _, err := e.svc.MetadataOf(e.ctx, "0123456789abcdef0123456789abcdef"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("MetadataOf unknown: %v", err)
+	}
+}
