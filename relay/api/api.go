@@ -50,6 +50,8 @@ type Options struct {
 	Auth Auth
 	// Audit records admin actions. Required.
 	Audit Auditor
+	// Meetings is the meetings service. Required.
+	Meetings Meetings
 	// Logger receives one structured line per request (ids only, never
 	// names, e-mail addresses or IP addresses). Nil discards.
 	Logger *slog.Logger
@@ -69,11 +71,12 @@ var openAPI []byte
 const maxBody = 64 << 10
 
 type handler struct {
-	auth    Auth
-	audit   Auditor
-	log     *slog.Logger
-	clock   clock.Clock
-	metrics *metrics
+	auth     Auth
+	audit    Auditor
+	meetings Meetings
+	log      *slog.Logger
+	clock    clock.Clock
+	metrics  *metrics
 }
 
 // route is one entry of the API's routing table. The OpenAPI test walks
@@ -104,6 +107,17 @@ var routes = []route{
 	{"POST", "/api/v1/users/{id}/password-reset", adminOnly, (*handler).resetPassword},
 	{"DELETE", "/api/v1/users/{id}/sessions", adminOnly, (*handler).revokeSessions},
 	{"GET", "/api/v1/audit", adminOnly, (*handler).listAudit},
+	{"POST", "/api/v1/meetings", active, (*handler).createMeeting},
+	{"GET", "/api/v1/meetings/{id}", active, (*handler).getMeeting},
+	{"POST", "/api/v1/meetings/{id}/link", active, (*handler).rotateLink},
+	{"POST", "/api/v1/meetings/{id}/end", active, (*handler).endMeeting},
+	{"GET", "/api/v1/meetings/{id}/participants", active, (*handler).listParticipants},
+	{"POST", "/api/v1/meetings/{id}/participants/{pid}/admit", active, participantAction("admit")},
+	{"POST", "/api/v1/meetings/{id}/participants/{pid}/reject", active, participantAction("reject")},
+	{"POST", "/api/v1/meetings/{id}/participants/{pid}/remove", active, participantAction("remove")},
+	{"GET", "/api/v1/join/{token}", public, (*handler).resolveLink},
+	{"POST", "/api/v1/join/{token}", public, (*handler).joinMeeting},
+	{"GET", "/api/v1/participant", public, (*handler).participantState},
 }
 
 // New returns the relay's HTTP handler.
@@ -116,7 +130,7 @@ func New(opts Options) http.Handler {
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
-	h := &handler{auth: opts.Auth, audit: opts.Audit, log: log, clock: clock.Or(opts.Clock), metrics: newMetrics(reg)}
+	h := &handler{auth: opts.Auth, audit: opts.Audit, meetings: opts.Meetings, log: log, clock: clock.Or(opts.Clock), metrics: newMetrics(reg)}
 
 	mux := http.NewServeMux()
 	byPattern := map[string]map[string]route{}

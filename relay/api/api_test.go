@@ -15,10 +15,20 @@ import (
 	"parley/relay/audit"
 	"parley/relay/auth"
 	"parley/relay/clock"
+	"parley/relay/meeting"
 	"parley/relay/store"
 )
 
 const adminPass = "Vorsicht-Bahnsteig-7"
+
+func newMeetings(t *testing.T, kv store.KV, clk clock.Clock) *meeting.Service {
+	t.Helper()
+	m, err := meeting.New(meeting.Options{Store: kv, Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
 
 func newAudit(t *testing.T, kv store.KV, clk clock.Clock) *audit.Log {
 	t.Helper()
@@ -48,7 +58,7 @@ func newFixture(t *testing.T) *fixture {
 	if _, err := svc.Bootstrap(context.Background(), "sparkasse", "Sparkasse", adminPass); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(New(Options{Auth: svc, Audit: newAudit(t, kv, clk), Clock: clk}))
+	srv := httptest.NewServer(New(Options{Auth: svc, Audit: newAudit(t, kv, clk), Meetings: newMeetings(t, kv, clk), Clock: clk}))
 	t.Cleanup(srv.Close)
 	return &fixture{t: t, srv: srv, auth: svc, clock: clk, kv: kv}
 }
@@ -190,7 +200,7 @@ func TestOneTimePasswordMustBeChangedFirst(t *testing.T) {
 	if err != nil || !boot.Generated {
 		t.Fatalf("bootstrap: %+v %v", boot, err)
 	}
-	srv := httptest.NewServer(New(Options{Auth: svc, Audit: newAudit(t, kv, clk), Clock: clk}))
+	srv := httptest.NewServer(New(Options{Auth: svc, Audit: newAudit(t, kv, clk), Meetings: newMeetings(t, kv, clk), Clock: clk}))
 	defer srv.Close()
 	f := &fixture{t: t, srv: srv, auth: svc, clock: clk}
 	tok := f.login("vb", "admin", boot.Password)

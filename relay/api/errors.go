@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"time"
 
 	"parley/relay/auth"
 )
@@ -21,6 +22,8 @@ type Error struct {
 	Reasons []string
 	// RetryAfter, in whole seconds, for throttled.
 	RetryAfter int
+	// OpensAt, for link_not_yet_open.
+	OpensAt time.Time
 }
 
 func (e *Error) Error() string { return fmt.Sprintf("%d %s: %s", e.Status, e.Code, e.Message) }
@@ -92,10 +95,11 @@ type errorBody struct {
 }
 
 type errorDetail struct {
-	Code       string   `json:"code"`
-	Message    string   `json:"message"`
-	Reasons    []string `json:"reasons,omitempty"`
-	RetryAfter int      `json:"retry_after_seconds,omitempty"`
+	Code       string     `json:"code"`
+	Message    string     `json:"message"`
+	Reasons    []string   `json:"reasons,omitempty"`
+	RetryAfter int        `json:"retry_after_seconds,omitempty"`
+	OpensAt    *time.Time `json:"opens_at,omitempty"`
 }
 
 func writeError(w http.ResponseWriter, err error) {
@@ -106,7 +110,8 @@ func writeError(w http.ResponseWriter, err error) {
 	if rw, ok := w.(*recorder); ok && e == errInternal {
 		rw.internal = err
 	}
-	writeJSON(w, e.Status, errorBody{Error: errorDetail{Code: e.Code, Message: e.Message, Reasons: e.Reasons, RetryAfter: e.RetryAfter}})
+	writeJSON(w, e.Status, errorBody{Error: errorDetail{Code: e.Code, Message: e.Message, Reasons: e.Reasons,
+		RetryAfter: e.RetryAfter, OpensAt: optTime(e.OpensAt)}})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

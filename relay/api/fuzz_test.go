@@ -69,3 +69,28 @@ func FuzzDecodeUpdateUser(f *testing.F) {
 		}
 	})
 }
+
+func FuzzDecodeNewMeeting(f *testing.F) {
+	seedBodies(f)
+	f.Add([]byte(`{"type":"booked","scheduled_start":"2026-12-01T10:00:00Z","title":"x"}`))
+	f.Add([]byte(`{"type":"instant"}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		req, err := decodeNewMeeting(b)
+		checkDecodeErr(t, err)
+		if err == nil && ((req.Type == "booked") != (req.ScheduledStart != nil) || (req.Type != "booked" && req.Type != "instant")) {
+			t.Fatalf("accepted inconsistent meeting %+v", req)
+		}
+	})
+}
+
+func FuzzDecodeJoin(f *testing.F) {
+	seedBodies(f)
+	f.Add([]byte(`{"name":"Klara Fischer","phone":"+49 170 1234567"}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		req, err := decodeJoin(b)
+		checkDecodeErr(t, err)
+		if err == nil && (req.Name == "" || len(req.Name) > 400) {
+			t.Fatalf("accepted join %+v", req)
+		}
+	})
+}

@@ -28,6 +28,7 @@ import (
 	"parley/relay/auth"
 	"parley/relay/certs"
 	"parley/relay/clock"
+	"parley/relay/meeting"
 	"parley/relay/store"
 )
 
@@ -140,6 +141,10 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if err != nil {
 		return fail(fmt.Errorf("server: audit log: %w", err))
 	}
+	meetings, err := meeting.New(meeting.Options{Store: st, Clock: clk, Logger: log})
+	if err != nil {
+		return fail(fmt.Errorf("server: meetings: %w", err))
+	}
 	s.bootstrap, err = s.auth.Bootstrap(ctx, slug, name, opts.AdminPassword)
 	if err != nil {
 		return fail(fmt.Errorf("server: first start: %w", err))
@@ -161,7 +166,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	}
 	port := s.tcp.Addr().(*net.TCPAddr).Port
 	reg := prometheus.NewRegistry()
-	handler := api.New(api.Options{Auth: s.auth, Audit: s.audit, Logger: log, Clock: clk, Registry: reg, Web: assets.Web()})
+	handler := api.New(api.Options{Auth: s.auth, Audit: s.audit, Meetings: meetings, Logger: log, Clock: clk, Registry: reg, Web: assets.Web()})
 	altSvc := `h3=":` + strconv.Itoa(port) + `"; ma=86400`
 	withAltSvc := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ProtoMajor < 3 {
