@@ -51,6 +51,7 @@ func run(args []string) error {
 	certFile := fs.String("tls-cert", os.Getenv("PARLEY_TLS_CERT"), "PEM certificate chain (default: self-signed in the data folder)")
 	keyFile := fs.String("tls-key", os.Getenv("PARLEY_TLS_KEY"), "PEM private key")
 	hosts := fs.String("hostnames", os.Getenv("PARLEY_HOSTNAMES"), "comma-separated extra names for the self-signed certificate")
+	publicURL := fs.String("public-url", os.Getenv("PARLEY_PUBLIC_URL"), "base URL customers reach the relay at, for join links (default: the host each request came to)")
 	tenant := fs.String("tenant", envOr("PARLEY_TENANT", "default"), "slug of the tenant created on first start")
 	tenantName := fs.String("tenant-name", os.Getenv("PARLEY_TENANT_NAME"), "display name of that tenant")
 	adminPassword := fs.String("admin-password", "", "first admin's password (or PARLEY_ADMIN_PASSWORD); default: a one-time password printed once")
@@ -74,7 +75,7 @@ func run(args []string) error {
 		hostnames = strings.Split(*hosts, ",")
 	}
 	srv, err := server.Start(ctx, server.Options{
-		DataDir: *data, Listen: *listen, TLSCertFile: *certFile, TLSKeyFile: *keyFile, Hostnames: hostnames,
+		DataDir: *data, Listen: *listen, TLSCertFile: *certFile, TLSKeyFile: *keyFile, Hostnames: hostnames, PublicURL: *publicURL,
 		TenantSlug: *tenant, TenantName: *tenantName, AdminPassword: *adminPassword,
 		BootstrapOut: os.Stdout, Logger: log,
 	})

@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -60,8 +61,13 @@ type Options struct {
 	// Registry collects the API's metrics; /metrics serves Gatherer.
 	// Nil creates a private registry.
 	Registry *prometheus.Registry
-	// Web holds the landing page and static files; nil serves none.
+	// Web holds the landing page, the customer's join page (join.html)
+	// and static files; nil serves none.
 	Web fs.FS
+	// PublicURL is the base URL customers reach the relay at, used in join
+	// links (e.g. "https://beratung.example-bank.de"); empty means the
+	// Host the request came to.
+	PublicURL string
 }
 
 //go:embed openapi.json
@@ -71,12 +77,13 @@ var openAPI []byte
 const maxBody = 64 << 10
 
 type handler struct {
-	auth     Auth
-	audit    Auditor
-	meetings Meetings
-	log      *slog.Logger
-	clock    clock.Clock
-	metrics  *metrics
+	publicURL string
+	auth      Auth
+	audit     Auditor
+	meetings  Meetings
+	log       *slog.Logger
+	clock     clock.Clock
+	metrics   *metrics
 }
 
 // route is one entry of the API's routing table. The OpenAPI test walks
@@ -130,7 +137,7 @@ func New(opts Options) http.Handler {
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
-	h := &handler{auth: opts.Auth, audit: opts.Audit, meetings: opts.Meetings, log: log, clock: clock.Or(opts.Clock), metrics: newMetrics(reg)}
+	h := &handler{publicURL: strings.TrimRight(opts.PublicURL, "/"), auth: opts.Auth, audit: opts.Audit, meetings: opts.Meetings, log: log, clock: clock.Or(opts.Clock), metrics: newMetrics(reg)}
 
 	mux := http.NewServeMux()
 	byPattern := map[string]map[string]route{}
@@ -174,6 +181,13 @@ func New(opts Options) http.Handler {
 			http.ServeFileFS(w, r, opts.Web, "index.html")
 		})
 		handle("/static/", files.ServeHTTP)
+		handle("/j/{token}", func(w http.ResponseWriter, r *http.Request) {
+			if r.Method != http.MethodGet && r.Method != http.MethodHead {
+				writeError(w, errMethod)
+				return
+			}
+			http.ServeFileFS(w, r, opts.Web, "join.html")
+		})
 	}
 	return h.observe(securityHeaders(mux))
 }

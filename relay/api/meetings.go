@@ -172,7 +172,7 @@ func (h *handler) createMeeting(w http.ResponseWriter, r *http.Request, s auth.S
 		writeError(w, meetingError(err))
 		return
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{"meeting": toMeetingJSON(m), "join_token": token})
+	writeJSON(w, http.StatusCreated, map[string]any{"meeting": toMeetingJSON(m), "join_token": token, "join_url": h.joinURL(r, token)})
 }
 
 func (h *handler) getMeeting(w http.ResponseWriter, r *http.Request, s auth.Session) {
@@ -194,7 +194,7 @@ func (h *handler) rotateLink(w http.ResponseWriter, r *http.Request, s auth.Sess
 		writeError(w, meetingError(err))
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"join_token": token})
+	writeJSON(w, http.StatusOK, map[string]string{"join_token": token, "join_url": h.joinURL(r, token)})
 }
 
 func (h *handler) endMeeting(w http.ResponseWriter, r *http.Request, s auth.Session) {
@@ -305,4 +305,13 @@ func (h *handler) participantState(w http.ResponseWriter, r *http.Request, _ aut
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"participant_id": c.Participant.ID, "state": string(c.Participant.State), "meeting_status": string(c.Meeting.Status)})
+}
+
+// joinURL is the link a customer opens: the customer page at /j/{token}.
+func (h *handler) joinURL(r *http.Request, token string) string {
+	base := h.publicURL
+	if base == "" {
+		base = "https://" + r.Host
+	}
+	return base + "/j/" + token
 }

@@ -45,6 +45,9 @@ type Options struct {
 	TLSCertFile, TLSKeyFile string
 	// Hostnames are extra names/IPs for the self-signed certificate.
 	Hostnames []string
+	// PublicURL is the base URL customers reach the relay at, used in join
+	// links; empty means the host each request came to.
+	PublicURL string
 	// StoreKey is the 32-byte store encryption key; nil takes it from the
 	// environment (store.KeyEnv) or DataDir/store.key (created 0600).
 	StoreKey []byte
@@ -166,7 +169,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	}
 	port := s.tcp.Addr().(*net.TCPAddr).Port
 	reg := prometheus.NewRegistry()
-	handler := api.New(api.Options{Auth: s.auth, Audit: s.audit, Meetings: meetings, Logger: log, Clock: clk, Registry: reg, Web: assets.Web()})
+	handler := api.New(api.Options{Auth: s.auth, Audit: s.audit, Meetings: meetings, PublicURL: opts.PublicURL, Logger: log, Clock: clk, Registry: reg, Web: assets.Web()})
 	altSvc := `h3=":` + strconv.Itoa(port) + `"; ma=86400`
 	withAltSvc := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ProtoMajor < 3 {
