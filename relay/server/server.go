@@ -63,6 +63,9 @@ type Options struct {
 	Hash auth.HashParams
 	// SessionTTL is the session lifetime; zero means auth's default.
 	SessionTTL time.Duration
+	// SweepInterval is how often retention rules are applied; zero means
+	// DefaultSweepInterval.
+	SweepInterval time.Duration
 	// Logger receives structured logs without personal data; nil discards.
 	Logger *slog.Logger
 	// Clock is the time source; nil means the real clock.
@@ -72,7 +75,9 @@ type Options struct {
 // Server is a running relay.
 type Server struct {
 	log       *slog.Logger
+	clock     clock.Clock
 	store     *store.Badger
+	sweeper   *sweeper
 	auth      *auth.Service
 	audit     *audit.Log
 	tcp       net.Listener
@@ -122,7 +127,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{log: log, store: st, cert: cert, quit: make(chan struct{}), done: make(chan struct{})}
+	s := &Server{log: log, clock: clk, store: st, cert: cert, quit: make(chan struct{}), done: make(chan struct{})}
 	fail := func(err error) (*Server, error) {
 		_ = s.Close()
 		return nil, err
@@ -169,6 +174,11 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	}
 	port := s.tcp.Addr().(*net.TCPAddr).Port
 	reg := prometheus.NewRegistry()
+	s.sweeper = newSweeper(s, meetings, s.audit, reg)
+	interval := opts.SweepInterval
+	if interval <= 0 {
+		interval = DefaultSweepInterval
+	}
 	handler := api.New(api.Options{Auth: s.auth, Audit: s.audit, Meetings: meetings, PublicURL: opts.PublicURL, Logger: log, Clock: clk, Registry: reg, Web: assets.Web()})
 	altSvc := `h3=":` + strconv.Itoa(port) + `"; ma=86400`
 	withAltSvc := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -198,7 +208,15 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		IdleTimeout:    120 * time.Second,
 	}
 
-	s.wg.Add(3)
+	s.wg.Add(4)
+	go func() {
+		defer s.wg.Done()
+		// Background work outlives no request: it stops with the relay.
+		sctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		go func() { <-s.quit; cancel() }()
+		s.sweeper.run(sctx, interval)
+	}()
 	go func() {
 		defer s.wg.Done()
 		if err := s.https.ServeTLS(s.tcp, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -269,6 +287,9 @@ func (s *Server) Fingerprint() string { return certs.Fingerprint(s.cert.Certific
 // Bootstrap reports what the first start created (Created is false on
 // later starts).
 func (s *Server) Bootstrap() auth.BootstrapResult { return s.bootstrap }
+
+// Sweep applies the retention rules once, as the relay does on its timer.
+func (s *Server) Sweep(ctx context.Context) error { return s.sweeper.sweep(ctx) }
 
 // Done is closed when the relay has stopped and its store is closed.
 func (s *Server) Done() <-chan struct{} { return s.done }
