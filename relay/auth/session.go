@@ -128,15 +128,15 @@ func (s *Service) Login(ctx context.Context, tenantSlug, username, password, sou
 		return wrap(ErrUnknownTenant)
 	case rec == nil:
 		result = outcomeFailure
-		s.log.Info("auth: login failed", "tenant", tenant.ID, "reason", "unknown_user")
+		s.log.Info("auth: login failed", "tenant_id", tenant.ID, "reason", "unknown_user")
 		return wrap(ErrInvalidCredentials)
 	case !ok:
 		result = outcomeFailure
-		s.log.Info("auth: login failed", "tenant", tenant.ID, "user", rec.ID, "reason", "wrong_password")
+		s.log.Info("auth: login failed", "tenant_id", tenant.ID, "user_id", rec.ID, "reason", "wrong_password")
 		return wrap(ErrInvalidCredentials)
 	case rec.Disabled:
 		result = outcomeFailure
-		s.log.Info("auth: login failed", "tenant", tenant.ID, "user", rec.ID, "reason", "disabled")
+		s.log.Info("auth: login failed", "tenant_id", tenant.ID, "user_id", rec.ID, "reason", "disabled")
 		return wrap(ErrInvalidCredentials)
 	}
 	result = outcomeSuccess
@@ -165,7 +165,7 @@ func (s *Service) Login(ctx context.Context, tenantSlug, username, password, sou
 		ID: sessionID(th), TenantID: tenant.ID, UserID: rec.ID, Role: rec.Role,
 		Created: sr.Created, Expires: sr.Expires, MustChangePassword: rec.MustChangePassword,
 	}
-	s.log.Info("auth: login", "tenant", tenant.ID, "user", rec.ID, "session", sess.ID)
+	s.log.Info("auth: login", "tenant_id", tenant.ID, "user_id", rec.ID, "session_id", sess.ID)
 	return sess, token, nil
 }
 
@@ -189,10 +189,10 @@ func (s *Service) upgradeHash(ctx context.Context, rec *userRecord, password str
 		})
 	}
 	if err != nil {
-		s.log.Warn("auth: password hash upgrade failed", "tenant", rec.TenantID, "user", rec.ID, "err", err)
+		s.log.Warn("auth: password hash upgrade failed", "tenant_id", rec.TenantID, "user_id", rec.ID, "err", err)
 		return
 	}
-	s.log.Info("auth: password hash upgraded", "tenant", rec.TenantID, "user", rec.ID)
+	s.log.Info("auth: password hash upgraded", "tenant_id", rec.TenantID, "user_id", rec.ID)
 }
 
 // Authenticate returns the session of a token. The session's Role and
@@ -269,7 +269,7 @@ func (s *Service) Logout(ctx context.Context, token string) error {
 		return fmt.Errorf("auth: logout: %w", err)
 	}
 	if found {
-		s.log.Info("auth: logout", "tenant", sr.TenantID, "user", sr.UserID, "session", sessionID(th))
+		s.log.Info("auth: logout", "tenant_id", sr.TenantID, "user_id", sr.UserID, "session_id", sessionID(th))
 	}
 	return nil
 }
@@ -285,7 +285,7 @@ func (s *Service) RevokeUserSessions(ctx context.Context, tenantID, userID strin
 	}); err != nil {
 		return fmt.Errorf("auth: revoke sessions: %w", err)
 	}
-	s.log.Info("auth: sessions revoked", "tenant", tenantID, "user", userID)
+	s.log.Info("auth: sessions revoked", "tenant_id", tenantID, "user_id", userID)
 	return nil
 }
 

@@ -134,7 +134,7 @@ func (s *Service) CreateTenant(ctx context.Context, slug, name string) (Tenant, 
 	if err != nil {
 		return Tenant{}, fmt.Errorf("auth: create tenant: %w", err)
 	}
-	s.log.Info("auth: tenant created", "tenant", t.ID)
+	s.log.Info("auth: tenant created", "tenant_id", t.ID)
 	return t, nil
 }
 
@@ -309,7 +309,7 @@ func (s *Service) Bootstrap(ctx context.Context, tenantSlug, tenantName, adminPa
 	if !created {
 		return res, nil
 	}
-	s.log.Info("auth: bootstrapped", "tenant", tenant.ID, "user", admin.ID, "generated_password", generated)
+	s.log.Info("auth: bootstrapped", "tenant_id", tenant.ID, "user_id", admin.ID, "generated_password", generated)
 	res = BootstrapResult{Created: true, Tenant: tenant, Admin: admin.user(), Generated: generated}
 	if generated {
 		res.Password = password
@@ -369,7 +369,7 @@ func (s *Service) CreateUser(ctx context.Context, tenantID string, u NewUser) (U
 	if err != nil {
 		return wrap(err)
 	}
-	s.log.Info("auth: user created", "tenant", tenantID, "user", rec.ID, "role", string(rec.Role))
+	s.log.Info("auth: user created", "tenant_id", tenantID, "user_id", rec.ID, "role", string(rec.Role))
 	return rec.user(), nil
 }
 
@@ -486,7 +486,7 @@ func (s *Service) SetUserDisabled(ctx context.Context, tenantID, userID string, 
 	if err != nil {
 		return fmt.Errorf("auth: set user disabled: %w", err)
 	}
-	s.log.Info("auth: user disabled changed", "tenant", tenantID, "user", userID, "disabled", disabled)
+	s.log.Info("auth: user disabled changed", "tenant_id", tenantID, "user_id", userID, "disabled", disabled)
 	return nil
 }
 
@@ -518,7 +518,7 @@ func (s *Service) DeleteUser(ctx context.Context, tenantID, userID string) error
 	if err != nil {
 		return fmt.Errorf("auth: delete user: %w", err)
 	}
-	s.log.Info("auth: user deleted", "tenant", tenantID, "user", userID)
+	s.log.Info("auth: user deleted", "tenant_id", tenantID, "user_id", userID)
 	return nil
 }
 
@@ -558,14 +558,14 @@ func (s *Service) ChangePassword(ctx context.Context, tenantID, userID, current,
 	s.releaseHash()
 	if !ok || len(current) > 4*MaxPasswordBytes {
 		result = outcomeFailure
-		s.log.Info("auth: password change refused", "tenant", tenantID, "user", userID, "reason", "wrong_current")
+		s.log.Info("auth: password change refused", "tenant_id", tenantID, "user_id", userID, "reason", "wrong_current")
 		return wrap(ErrInvalidCredentials)
 	}
 	result = outcomeSuccess
 	if err := s.setPassword(ctx, rec, next, false); err != nil {
 		return wrap(err)
 	}
-	s.log.Info("auth: password changed", "tenant", tenantID, "user", userID)
+	s.log.Info("auth: password changed", "tenant_id", tenantID, "user_id", userID)
 	return nil
 }
 
@@ -589,7 +589,7 @@ func (s *Service) ResetPassword(ctx context.Context, tenantID, userID, password 
 	if err := s.setPassword(ctx, rec, password, true); err != nil {
 		return wrap(err)
 	}
-	s.log.Info("auth: password reset", "tenant", tenantID, "user", userID)
+	s.log.Info("auth: password reset", "tenant_id", tenantID, "user_id", userID)
 	return password, nil
 }
 
