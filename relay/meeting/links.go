@@ -88,7 +88,7 @@ func (s *Service) create(ctx context.Context, typ Type, nm NewMeeting) (Meeting,
 	if err != nil {
 		return wrap(err)
 	}
-	s.log.Info("meeting: created", "meeting", r.ID, "tenant", r.TenantID, "advisor", r.AdvisorID, "type", string(typ))
+	s.log.Info("meeting: created", "meeting_id", r.ID, "tenant_id", r.TenantID, "advisor_id", r.AdvisorID, "type", string(typ))
 	return r.public(), token, nil
 }
 
@@ -216,7 +216,7 @@ func (s *Service) RotateLink(ctx context.Context, actor Actor, meetingID string)
 	if err != nil {
 		return "", fmt.Errorf("meeting: rotate link: %w", err)
 	}
-	s.log.Info("meeting: link rotated", "meeting", meetingID, "user", actor.UserID)
+	s.log.Info("meeting: link rotated", "meeting_id", meetingID, "user_id", actor.UserID)
 	s.notes.publish([]Event{{Kind: EventLinkRotated, MeetingID: meetingID}})
 	return token, nil
 }
@@ -255,7 +255,7 @@ func (s *Service) Start(ctx context.Context, actor Actor, meetingID string) (Mee
 		return Meeting{}, fmt.Errorf("meeting: start: %w", err)
 	}
 	if started {
-		s.log.Info("meeting: started", "meeting", meetingID, "user", actor.UserID)
+		s.log.Info("meeting: started", "meeting_id", meetingID, "user_id", actor.UserID)
 		s.notes.publish([]Event{{Kind: EventStarted, MeetingID: meetingID}})
 	}
 	return m, nil

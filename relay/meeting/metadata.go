@@ -270,7 +270,7 @@ func (s *Service) AnonymiseMetadata(ctx context.Context, now time.Time) (Anonymi
 			return res, fmt.Errorf("meeting: anonymise %s: %w", id, err)
 		}
 		if one.Meetings > 0 {
-			s.log.Info("meeting: metadata anonymised", "meeting", id)
+			s.log.Info("meeting: metadata anonymised", "meeting_id", id)
 		}
 		res.Meetings += one.Meetings
 		res.Names += one.Names

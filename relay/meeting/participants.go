@@ -92,7 +92,7 @@ func (s *Service) Join(ctx context.Context, token string, req JoinRequest) (Join
 	if err != nil {
 		return wrap(err)
 	}
-	s.log.Info("meeting: customer joined waiting room", "meeting", out.Meeting.ID, "participant", out.ParticipantID)
+	s.log.Info("meeting: customer joined waiting room", "meeting_id", out.Meeting.ID, "participant_id", out.ParticipantID)
 	s.notes.publish([]Event{{Kind: EventJoined, MeetingID: out.Meeting.ID, ParticipantID: out.ParticipantID}})
 	return out, nil
 }
@@ -123,9 +123,9 @@ func (s *Service) change(ctx context.Context, op string, actor Actor, meetingID 
 	}
 	for _, ev := range events {
 		if ev.ParticipantID != "" {
-			s.log.Info("meeting: "+string(ev.Kind), "meeting", meetingID, "participant", ev.ParticipantID, "user", actor.UserID)
+			s.log.Info("meeting: "+string(ev.Kind), "meeting_id", meetingID, "participant_id", ev.ParticipantID, "user_id", actor.UserID)
 		} else {
-			s.log.Info("meeting: "+string(ev.Kind), "meeting", meetingID, "user", actor.UserID)
+			s.log.Info("meeting: "+string(ev.Kind), "meeting_id", meetingID, "user_id", actor.UserID)
 		}
 	}
 	s.notes.publish(events)
