@@ -250,3 +250,65 @@ func (r *linkRelay) AuditLog(ctx context.Context) ([]app.AuditEntry, error) {
 func toPerson(u link.User) app.Person {
 	return app.Person{ID: u.ID, Username: u.Username, DisplayName: u.DisplayName, Email: u.Email, Role: u.Role, Disabled: u.Disabled}
 }
+
+func (r *linkRelay) StartMeeting(ctx context.Context, title string) (app.MeetingInfo, app.JoinLinkInfo, error) {
+	m, l, err := r.c.CreateMeeting(ctx, title)
+	if err != nil {
+		return app.MeetingInfo{}, app.JoinLinkInfo{}, forUI(err)
+	}
+	return app.MeetingInfo{ID: m.ID, Title: m.Title, Created: m.Created, LinkExpiresAt: m.LinkExpiresAt}, app.JoinLinkInfo{URL: l.URL}, nil
+}
+
+func (r *linkRelay) NewJoinLink(ctx context.Context, meetingID string) (app.JoinLinkInfo, error) {
+	l, err := r.c.RotateLink(ctx, meetingID)
+	if err != nil {
+		return app.JoinLinkInfo{}, forUI(err)
+	}
+	return app.JoinLinkInfo{URL: l.URL}, nil
+}
+
+func (r *linkRelay) EndMeeting(ctx context.Context, meetingID string) error {
+	return forUI(r.c.EndMeeting(ctx, meetingID))
+}
+
+func (r *linkRelay) Guests(ctx context.Context, meetingID string) ([]app.Guest, error) {
+	ps, err := r.c.Participants(ctx, meetingID)
+	if err != nil {
+		return nil, forUI(err)
+	}
+	out := make([]app.Guest, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, app.Guest{ID: p.ID, Name: p.Name, Phone: p.Phone, State: p.State, Joined: p.Joined})
+	}
+	return out, nil
+}
+
+func (r *linkRelay) AdmitGuest(ctx context.Context, meetingID, guestID string) error {
+	return guestError(r.c.Admit(ctx, meetingID, guestID))
+}
+
+func (r *linkRelay) TurnAwayGuest(ctx context.Context, meetingID, guestID string) error {
+	return guestError(r.c.Reject(ctx, meetingID, guestID))
+}
+
+func (r *linkRelay) RemoveGuest(ctx context.Context, meetingID, guestID string) error {
+	return guestError(r.c.Remove(ctx, meetingID, guestID))
+}
+
+// guestError words the relay's conflict for a guest who is no longer in
+// the state the action needs (the link client's generic sentence for a
+// conflict is "That already exists.").
+func guestError(err error) error {
+	var ae *link.APIError
+	if errors.As(err, &ae) && ae.Code == link.CodeConflict {
+		return guestConflict{forUI(err)}
+	}
+	return forUI(err)
+}
+
+type guestConflict struct{ err error }
+
+func (e guestConflict) Error() string {
+	return "The guest is no longer where they were — the waiting room is shown as it is now."
+}
+func (e guestConflict) Unwrap() error { return e.err }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 )
 
 // fakeRelay is a Relay for tests that works from its zero value: Connect
@@ -23,12 +24,19 @@ type fakeRelay struct {
 	gate       chan struct{} // if non-nil, Connect waits for it (or ctx) before answering
 	users      []Person      // returned by ListUsers; CreateUser appends
 	audit      []AuditEntry  // returned by AuditLog
+	meetingErr error         // returned by StartMeeting and EndMeeting
+	guestErr   error         // returned by AdmitGuest, TurnAwayGuest and RemoveGuest
 
 	mu      sync.Mutex
 	calls   []string
 	trusted map[string]string // addr → fingerprint
 	created []NewPerson
 	changes [][2]string // current, next
+
+	meetings int                // meetings started, numbering them m1, m2, …
+	links    map[string]int     // meeting id → links issued, numbering them
+	ended    map[string]bool    // meeting id → ended
+	guests   map[string][]Guest // meeting id → guests; tests add with addGuest
 }
 
 // certError stands for the link client's unknown-certificate error.
@@ -167,6 +175,119 @@ func (f *fakeRelay) AuditLog(ctx context.Context) ([]AuditEntry, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]AuditEntry(nil), f.audit...), nil
+}
+
+func (f *fakeRelay) link(id string) JoinLinkInfo {
+	if f.links == nil {
+		f.links = map[string]int{}
+	}
+	f.links[id]++
+	return JoinLinkInfo{URL: fmt.Sprintf("https://relay.example/j/pmj_%s_%d", id, f.links[id])}
+}
+
+func (f *fakeRelay) StartMeeting(ctx context.Context, title string) (MeetingInfo, JoinLinkInfo, error) {
+	f.record("StartMeeting %s", title)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.meetingErr != nil {
+		return MeetingInfo{}, JoinLinkInfo{}, f.meetingErr
+	}
+	f.meetings++
+	id := fmt.Sprintf("m%d", f.meetings)
+	now := time.Now()
+	return MeetingInfo{ID: id, Title: title, Created: now, LinkExpiresAt: now.Add(4 * time.Hour)}, f.link(id), nil
+}
+
+func (f *fakeRelay) NewJoinLink(ctx context.Context, id string) (JoinLinkInfo, error) {
+	f.record("NewJoinLink %s", id)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.link(id), nil
+}
+
+func (f *fakeRelay) EndMeeting(ctx context.Context, id string) error {
+	f.record("EndMeeting %s", id)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.meetingErr != nil {
+		return f.meetingErr
+	}
+	if f.ended == nil {
+		f.ended = map[string]bool{}
+	}
+	f.ended[id] = true
+	for i := range f.guests[id] {
+		if g := &f.guests[id][i]; g.State == GuestWaiting || g.State == GuestAdmitted {
+			g.State = GuestEnded
+		}
+	}
+	return nil
+}
+
+// addGuest puts a guest into the meeting's waiting room.
+func (f *fakeRelay) addGuest(meetingID string, g Guest) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.guests == nil {
+		f.guests = map[string][]Guest{}
+	}
+	if g.State == "" {
+		g.State = GuestWaiting
+	}
+	f.guests[meetingID] = append(f.guests[meetingID], g)
+}
+
+// guestState returns the state of a guest, or "".
+func (f *fakeRelay) guestState(meetingID, guestID string) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, g := range f.guests[meetingID] {
+		if g.ID == guestID {
+			return g.State
+		}
+	}
+	return ""
+}
+
+func (f *fakeRelay) Guests(ctx context.Context, id string) ([]Guest, error) {
+	f.record("Guests %s", id)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]Guest{}, f.guests[id]...), nil
+}
+
+// moveGuest changes a guest's state from one state to another.
+func (f *fakeRelay) moveGuest(meetingID, guestID, from, to string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.guestErr != nil {
+		return f.guestErr
+	}
+	for i := range f.guests[meetingID] {
+		if g := &f.guests[meetingID][i]; g.ID == guestID {
+			if g.State != from {
+				return fmt.Errorf("the guest is %s, not %s", g.State, from)
+			}
+			g.State = to
+			return nil
+		}
+	}
+	return fmt.Errorf("no such guest")
+}
+
+func (f *fakeRelay) AdmitGuest(ctx context.Context, meetingID, guestID string) error {
+	f.record("AdmitGuest %s %s", meetingID, guestID)
+	return f.moveGuest(meetingID, guestID, GuestWaiting, GuestAdmitted)
+}
+
+func (f *fakeRelay) TurnAwayGuest(ctx context.Context, meetingID, guestID string) error {
+	f.record("TurnAwayGuest %s %s", meetingID, guestID)
+	return f.moveGuest(meetingID, guestID, GuestWaiting, GuestRejected)
+}
+
+func (f *fakeRelay) RemoveGuest(ctx context.Context, meetingID, guestID string) error {
+	f.record("RemoveGuest %s %s", meetingID, guestID)
+	return f.moveGuest(meetingID, guestID, GuestAdmitted, GuestRemoved)
 }
 
 var _ Relay = (*fakeRelay)(nil)

@@ -40,6 +40,65 @@ type Relay interface {
 	// AuditLog returns the tenant's latest audit entries, oldest first
 	// (admins only).
 	AuditLog(ctx context.Context) ([]AuditEntry, error)
+
+	// StartMeeting creates an instant meeting owned by the signed-in user,
+	// with an optional title, and returns it with its join link.
+	StartMeeting(ctx context.Context, title string) (MeetingInfo, JoinLinkInfo, error)
+	// NewJoinLink replaces the meeting's join link; the old one stops
+	// working at once.
+	NewJoinLink(ctx context.Context, meetingID string) (JoinLinkInfo, error)
+	// EndMeeting ends the meeting: every guest leaves and the link dies.
+	EndMeeting(ctx context.Context, meetingID string) error
+	// Guests returns everyone who joined the meeting through its link, in
+	// the order they joined, whatever their state.
+	Guests(ctx context.Context, meetingID string) ([]Guest, error)
+	// AdmitGuest lets a waiting guest into the meeting.
+	AdmitGuest(ctx context.Context, meetingID, guestID string) error
+	// TurnAwayGuest refuses a waiting guest.
+	TurnAwayGuest(ctx context.Context, meetingID, guestID string) error
+	// RemoveGuest removes an admitted guest from the meeting.
+	RemoveGuest(ctx context.Context, meetingID, guestID string) error
+}
+
+// MeetingInfo describes a meeting the signed-in user started.
+type MeetingInfo struct {
+	// ID is the relay's identifier of the meeting.
+	ID string
+	// Title is the optional title given when the meeting was started.
+	Title string
+	// Created is when the meeting was started.
+	Created time.Time
+	// LinkExpiresAt is when the join link stops working.
+	LinkExpiresAt time.Time
+}
+
+// JoinLinkInfo is a meeting's join link as handed to customers.
+type JoinLinkInfo struct {
+	// URL is the customer page's address, with the secret token in it.
+	URL string
+}
+
+// Guest states, as reported in [Guest.State].
+const (
+	GuestWaiting  = "waiting"  // in the waiting room
+	GuestAdmitted = "admitted" // in the meeting
+	GuestRejected = "rejected" // turned away from the waiting room
+	GuestRemoved  = "removed"  // removed from the meeting
+	GuestEnded    = "ended"    // was there when the meeting ended
+)
+
+// Guest is a customer who joined a meeting through its link.
+type Guest struct {
+	// ID identifies the guest within the meeting.
+	ID string
+	// Name is the name the customer gave.
+	Name string
+	// Phone is the phone number the customer gave, possibly empty.
+	Phone string
+	// State is one of the Guest… states.
+	State string
+	// Joined is when the customer entered the waiting room.
+	Joined time.Time
 }
 
 // AuditEntry is one recorded admin action.

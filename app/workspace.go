@@ -30,6 +30,7 @@ type workspace struct {
 	conn    *widget.Label
 	note    *widget.Label
 	user    *widget.Label
+	meet    *meetingsPage
 	team    *teamPage
 	audit   *auditPage
 	content fyne.CanvasObject
@@ -39,11 +40,14 @@ type workspace struct {
 // log pages.
 func newWorkspace(u *UI, s *session) *workspace {
 	w := &workspace{u: u, s: s, built: map[*page]fyne.CanvasObject{}}
+	w.meet = newMeetingsPage(u, s)
+	meetings := &page{title: "Meetings", icon: theme.MediaVideoIcon(),
+		build: func() fyne.CanvasObject { return titled("Meetings", w.meet.content) },
+		shown: w.meet.shown,
+	}
+	w.meet.isShown = func() bool { return w.current == meetings }
 	w.pages = []*page{
-		{title: "Meetings", icon: theme.MediaVideoIcon(), build: func() fyne.CanvasObject {
-			return titled("Meetings", emptyState(theme.MediaVideoIcon(), "No meetings yet",
-				"Your video consultations, instant and booked, will appear here with their join links."))
-		}},
+		meetings,
 		{title: "Calendar", icon: theme.CalendarIcon(), build: func() fyne.CanvasObject {
 			return titled("Calendar", emptyState(theme.CalendarIcon(), "No appointments yet",
 				"Appointments that customers book with you, and your availability, will appear here."))
