@@ -312,8 +312,7 @@ func (p *meetingsPage) guestRow(m *openMeeting, g Guest) fyne.CanvasObject {
 	act.Hide()
 	var buttons []*widget.Button
 	action := func(label string, icon fyne.Resource, done string, call func(context.Context, string, string) error) {
-		var b *widget.Button
-		b = widget.NewButtonWithIcon(label, icon, func() {
+		b := widget.NewButtonWithIcon(label, icon, func() {
 			for _, o := range buttons {
 				o.Disable()
 			}
