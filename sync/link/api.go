@@ -260,13 +260,13 @@ func (c *Client) ResetPassword(ctx context.Context, userID string) (string, erro
 
 // AuditEntry is one entry of the tenant's audit log (ids only).
 type AuditEntry struct {
-	Seq      uint64            `json:"seq"`
-	Time     time.Time         `json:"time"`
-	TenantID string            `json:"tenant_id"`
-	Actor    string            `json:"actor"` // a user id or "system"
-	Action   string            `json:"action"`
-	Target   string            `json:"target"`
-	Details  map[string]string `json:"details"`
+	Seq      uint64            `json:"seq"`       // place in the log, from 1
+	Time     time.Time         `json:"time"`      // when it happened
+	TenantID string            `json:"tenant_id"` // the tenant it concerns
+	Actor    string            `json:"actor"`     // a user id or "system"
+	Action   string            `json:"action"`    // e.g. "user.create"
+	Target   string            `json:"target"`    // id acted on
+	Details  map[string]string `json:"details"`   // further ids and counts
 }
 
 // Audit returns up to limit (1–1000) entries of the logged-in admin's

@@ -83,6 +83,14 @@ type APIError struct {
 // in 8 s.".
 func (e *APIError) Error() string {
 	switch e.Code {
+	case CodeBadRequest, CodeConflict:
+		// The relay words these for people and says what is wrong
+		// ("You cannot disable your own account.").
+		if e.Message != "" {
+			return e.Message
+		}
+	}
+	switch e.Code {
 	case CodeBadRequest:
 		return "The relay could not understand the request."
 	case CodeInvalidCredentials:
