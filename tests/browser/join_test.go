@@ -2,8 +2,10 @@ package browser
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/network"
@@ -280,4 +282,26 @@ func TestJoinPageErrors(t *testing.T) {
 	if v := waitView(t, ctx, "meeting_ended"); v.Status == "" {
 		t.Errorf("ended link: %+v", v)
 	}
+}
+
+// TestJoinPageNotYetOpen: a booked meeting's link opened days early says
+// when it opens, in the browser's time zone and language.
+func TestJoinPageNotYetOpen(t *testing.T) {
+	e := startJoinEnv(t)
+	start := time.Now().Add(72 * time.Hour).UTC().Truncate(time.Minute)
+	var out struct {
+		JoinURL string `json:"join_url"`
+	}
+	e.advisor.Must(t, http.MethodPost, "/api/v1/meetings", map[string]any{"type": "booked", "scheduled_start": start},
+		http.StatusCreated, &out)
+	ctx := e.joinBrowser(t, "de-DE", 800, 700)
+	if err := chromedp.Do(ctx, chromedp.Navigate(out.JoinURL)); err != nil {
+		t.Fatal(err)
+	}
+	v := waitView(t, ctx, "link_not_yet_open")
+	if v.Heading != "Noch nicht geöffnet" || !strings.Contains(v.Status, "öffnet am ") ||
+		!strings.Contains(v.Status, strconv.Itoa(start.Year())) {
+		t.Errorf("not-yet-open view: %+v", v)
+	}
+	Screenshot(t, ctx, "join-not-yet-open-de.png")
 }

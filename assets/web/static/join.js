@@ -137,7 +137,7 @@
     waiting: { heading: 'waitingHeading', status: 'waitingStatus', meeting: true, waiting: true, leave: true },
     admitted: { heading: 'admittedHeading', status: 'admittedStatus', meeting: true, call: true, leave: true },
     link_invalid: { heading: 'linkInvalidHeading', status: 'linkInvalid', problem: true },
-    link_not_yet_open: { heading: 'notYetOpenHeading', status: 'notYetOpen', problem: true },
+    link_not_yet_open: { heading: 'notYetOpenHeading', status: 'notYetOpen', early: true },
     link_expired: { heading: 'expiredHeading', status: 'expired', problem: true },
     meeting_ended: { heading: 'endedHeading', status: 'ended', meeting: true },
     meeting_full: { heading: 'fullHeading', status: 'full', problem: true, retry: true },
@@ -262,6 +262,7 @@
 
     el.main.dataset.view = state.view;
     el.main.classList.toggle('problem', !!v.problem);
+    el.main.classList.toggle('early', !!v.early);
     el.heading.textContent = t(v.heading);
     var text = t(v.status, statusParams());
     if (el.status.textContent !== text) el.status.textContent = text;
@@ -346,7 +347,7 @@
     clearTimeout(state.openTimer);
     if (!state.opensAt) return;
     var ms = state.opensAt.getTime() - Date.now();
-    if (ms < 24 * 3600 * 1000) {
+    if (ms < 20 * 24 * 3600 * 1000) { // setTimeout's limit is about 24.8 days
       state.openTimer = setTimeout(resolve, Math.max(ms, 0) + 1000);
     }
   }
