@@ -271,6 +271,7 @@ var stateText = map[string]string{
 	GuestRejected: "turned away",
 	GuestRemoved:  "removed",
 	GuestEnded:    "left when the meeting ended",
+	GuestLeft:     "left",
 }
 
 // showGuests rebuilds the waiting-room rows from the open meeting.

@@ -85,6 +85,7 @@ const (
 	GuestRejected = "rejected" // turned away from the waiting room
 	GuestRemoved  = "removed"  // removed from the meeting
 	GuestEnded    = "ended"    // was there when the meeting ended
+	GuestLeft     = "left"     // left the waiting room or the meeting
 )
 
 // Guest is a customer who joined a meeting through its link.

@@ -125,6 +125,7 @@ var routes = []route{
 	{"GET", "/api/v1/join/{token}", public, (*handler).resolveLink},
 	{"POST", "/api/v1/join/{token}", public, (*handler).joinMeeting},
 	{"GET", "/api/v1/participant", public, (*handler).participantState},
+	{"POST", "/api/v1/participant/leave", public, (*handler).leaveMeeting},
 }
 
 // New returns the relay's HTTP handler.

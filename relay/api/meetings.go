@@ -25,6 +25,7 @@ type Meetings interface {
 	Remove(ctx context.Context, actor meeting.Actor, meetingID, participantID string) error
 	Resolve(ctx context.Context, token string) (meeting.Meeting, error)
 	Join(ctx context.Context, token string, req meeting.JoinRequest) (meeting.Joined, error)
+	Leave(ctx context.Context, secret string) error
 	ParticipantBySecret(ctx context.Context, secret string) (meeting.Customer, error)
 }
 
@@ -314,4 +315,21 @@ func (h *handler) joinURL(r *http.Request, token string) string {
 		base = "https://" + r.Host
 	}
 	return base + "/j/" + token
+}
+
+// leaveMeeting lets the calling customer leave the waiting room or the
+// meeting (Authorization: Bearer <participant secret>).
+func (h *handler) leaveMeeting(w http.ResponseWriter, r *http.Request, _ auth.Session) {
+	secret := bearer(r)
+	if secret == "" {
+		writeError(w, errUnauth)
+		return
+	}
+	ctx, cancel := reqContext(r)
+	defer cancel()
+	if err := h.meetings.Leave(ctx, secret); err != nil {
+		writeError(w, meetingError(err))
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }

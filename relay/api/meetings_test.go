@@ -168,3 +168,26 @@ func TestJoinLinkErrorsAreClear(t *testing.T) {
 		t.Fatalf("waiting room after hostile joins: %d %s", r.status, r.body)
 	}
 }
+
+func TestCustomerLeaves(t *testing.T) {
+	f := newFixture(t)
+	admin := f.login("sparkasse", "admin", adminPass)
+	r := f.json("POST", "/api/v1/meetings", admin, map[string]string{})
+	var m created
+	_ = json.Unmarshal(r.body, &m)
+	r = f.json("POST", "/api/v1/join/"+m.JoinToken, "", map[string]string{"name": "Klara Fischer"})
+	var j struct{ Secret string }
+	_ = json.Unmarshal(r.body, &j)
+	if r := f.json("POST", "/api/v1/participant/leave", j.Secret, nil); r.status != 204 {
+		t.Fatalf("leave: %d %s", r.status, r.body)
+	}
+	if r := f.json("GET", "/api/v1/participant", j.Secret, nil); !strings.Contains(string(r.body), `"state":"left"`) {
+		t.Fatalf("state after leave: %s", r.body)
+	}
+	if r := f.json("GET", "/api/v1/meetings/"+m.Meeting.ID+"/participants", admin, nil); !strings.Contains(string(r.body), `"state":"left"`) {
+		t.Fatalf("advisor's view after leave: %s", r.body)
+	}
+	if r := f.json("POST", "/api/v1/participant/leave", "pmp_forged", nil); r.status != 401 {
+		t.Fatalf("forged leave: %d", r.status)
+	}
+}

@@ -15,6 +15,8 @@ const (
 	EventRejected EventKind = "rejected"
 	// EventRemoved: the advisor removed an admitted customer.
 	EventRemoved EventKind = "removed"
+	// EventLeft: a customer left the waiting room or the meeting.
+	EventLeft EventKind = "left"
 	// EventStarted: the meeting started (status open).
 	EventStarted EventKind = "started"
 	// EventLinkRotated: the join link was replaced; the old one is dead.

@@ -121,6 +121,8 @@ const (
 	StateRejected State = "rejected"
 	// StateRemoved: removed from the meeting by the advisor.
 	StateRemoved State = "removed"
+	// StateLeft: the customer left the waiting room or the meeting.
+	StateLeft State = "left"
 	// StateEnded: the meeting ended while the participant was waiting or
 	// admitted (ParticipantBySecret reports it for everyone once the
 	// meeting has ended).

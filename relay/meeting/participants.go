@@ -215,6 +215,55 @@ func (s *Service) Remove(ctx context.Context, actor Actor, meetingID, participan
 	})
 }
 
+// Leave lets the customer holding secret leave the waiting room or the
+// meeting; their secret then reports StateLeft for good (to come back they
+// join again through the link). Leaving twice, or after being turned away,
+// removed or the meeting's end, changes nothing. It fails with
+// ErrSecretInvalid for a malformed, forged or unknown secret.
+func (s *Service) Leave(ctx context.Context, secret string) error {
+	hash, ok := parseToken(SecretPrefix, secret)
+	if !ok {
+		return fmt.Errorf("meeting: leave: malformed secret: %w", ErrSecretInvalid)
+	}
+	var events []Event
+	var meetingID string
+	err := s.kv.Update(ctx, func(tx store.Txn) error {
+		events = nil
+		var sr secretRecord
+		if err := getJSON(tx, secretKey(hash), &sr); errors.Is(err, store.ErrNotFound) {
+			return ErrSecretInvalid
+		} else if err != nil {
+			return err
+		}
+		r, err := getMeeting(tx, sr.MeetingID)
+		if errors.Is(err, ErrNotFound) {
+			return ErrSecretInvalid
+		}
+		if err != nil {
+			return err
+		}
+		p := r.participant(sr.ParticipantID)
+		if p == nil || p.SecretHash != hash {
+			return ErrSecretInvalid
+		}
+		meetingID = r.ID
+		if r.Status == StatusEnded || (p.State != StateWaiting && p.State != StateAdmitted) {
+			return nil
+		}
+		p.State, p.Left = StateLeft, s.clock.Now().UTC()
+		events = []Event{{Kind: EventLeft, MeetingID: r.ID, ParticipantID: p.ID}}
+		return putMeeting(tx, r)
+	})
+	if err != nil {
+		return fmt.Errorf("meeting: leave: %w", err)
+	}
+	for _, ev := range events {
+		s.log.Info("meeting: left", "meeting_id", meetingID, "participant_id", ev.ParticipantID)
+	}
+	s.notes.publish(events)
+	return nil
+}
+
 // End ends a meeting: everyone waiting or admitted is out (StateEnded),
 // the join link and every participant secret stop working, phone numbers
 // are dropped, and the metadata gets its end and duration. Ending an ended

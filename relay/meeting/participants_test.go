@@ -275,3 +275,43 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+func TestLeave(t *testing.T) {
+	e := newEnv(t, nil, nil)
+	m, tok := e.instant()
+	events, cancel := e.svc.Subscribe(m.ID)
+	defer cancel()
+	waiting := e.join(tok, "Wanda", "")
+	admitted := e.join(tok, "Anton", "")
+	must(t, e.svc.Admit(e.ctx, advisor, m.ID, admitted.ParticipantID))
+	for _, j := range []Joined{waiting, admitted} {
+		must(t, e.svc.Leave(e.ctx, j.Secret))
+		if st := e.state(j.Secret); st != StateLeft {
+			t.Fatalf("state after Leave %s", st)
+		}
+	}
+	var left int
+	for len(events) > 0 {
+		if ev := <-events; ev.Kind == EventLeft {
+			left++
+		}
+	}
+	if left != 2 {
+		t.Fatalf("%d left events, want 2", left)
+	}
+	// Leaving is final: nobody can admit the customer again, and a second
+	// Leave changes nothing.
+	if err := e.svc.Admit(e.ctx, advisor, m.ID, waiting.ParticipantID); !errors.Is(err, ErrWrongState) {
+		t.Fatalf("admit after leave: %v", err)
+	}
+	must(t, e.svc.Leave(e.ctx, waiting.Secret))
+	ws, err := e.svc.Waiting(e.ctx, advisor, m.ID)
+	if err != nil || len(ws) != 0 {
+		t.Fatalf("waiting room after leave: %+v %v", ws, err)
+	}
+	for _, bad := range []string{"", "pmp_forged", waiting.Secret + "x", tok} {
+		if err := e.svc.Leave(e.ctx, bad); !errors.Is(err, ErrSecretInvalid) {
+			t.Errorf("Leave(%q): %v", bad, err)
+		}
+	}
+}

@@ -19,6 +19,7 @@ const (
 	ParticipantRejected = "rejected" // turned away from the waiting room
 	ParticipantRemoved  = "removed"  // removed after being admitted
 	ParticipantEnded    = "ended"    // was there when the meeting ended
+	ParticipantLeft     = "left"     // left by themself
 )
 
 // Meeting is a meeting as the relay describes it (MEETING in the contract).

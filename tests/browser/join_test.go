@@ -115,6 +115,23 @@ func TestJoinPageWaitAndAdmit(t *testing.T) {
 	if strings.Contains(strings.Join(st.Session, " "), "pmp_") || st.Local != 0 || st.Cookie != "" {
 		t.Errorf("after Leave the browser still keeps something: %+v", st)
 	}
+	// The relay was told: the advisor sees the customer gone.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var state string
+		for _, q := range e.participants(t, m.ID) {
+			if q.ID == p.ID {
+				state = q.State
+			}
+		}
+		if state == "left" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after Leave the advisor sees the customer as %q, want left", state)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // TestJoinPageGermanNarrow opens the link with a German browser on a

@@ -455,6 +455,7 @@
           case 'admitted': go('admitted'); break;
           case 'rejected': finish('rejected'); return;
           case 'removed': finish('removed'); return;
+          case 'left': finish('left'); return;
           case 'ended': finish('meeting_ended'); return;
         }
       } else if (r.status === 401 || r.status === 404 || r.status === 410) {
@@ -477,7 +478,14 @@
     render();
   }
 
+  // onLeave tells the relay (so the advisor sees the customer gone), then
+  // forgets the secret whatever the answer: leaving never waits on the
+  // network.
   function onLeave() {
+    var saved = loadSecret();
+    if (saved) {
+      api('POST', '/api/v1/participant/leave', null, saved.secret).then(function () {}, function () {});
+    }
     finish('left');
   }
 
