@@ -1,0 +1,384 @@
+package sfu
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pion/interceptor"
+	"github.com/pion/rtcp"
+	"github.com/pion/webrtc/v4"
+	"github.com/pion/webrtc/v4/pkg/media"
+)
+
+// newTestSFU starts an SFU on a loopback UDP socket.
+func newTestSFU(t *testing.T) *SFU {
+	t.Helper()
+	udp, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log *slog.Logger
+	if testing.Verbose() {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	s, err := New(Options{Logger: log, UDP: udp, PublicIPs: []string{"127.0.0.1"}, LoopbackOnly: true})
+	if err != nil {
+		udp.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// clientAPI is a pion API for test clients, restricted to loopback.
+func clientAPI(t *testing.T) *webrtc.API {
+	t.Helper()
+	me := &webrtc.MediaEngine{}
+	if err := me.RegisterDefaultCodecs(); err != nil {
+		t.Fatal(err)
+	}
+	reg := &interceptor.Registry{}
+	if err := webrtc.RegisterDefaultInterceptors(me, reg); err != nil {
+		t.Fatal(err)
+	}
+	se := webrtc.SettingEngine{}
+	// Retransmissions of packets already received must reach the test,
+	// which counts them.
+	se.DisableSRTPReplayProtection(true)
+	LoopbackOnly(&se)
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	return webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(se))
+}
+
+type sigMsg struct {
+	desc *webrtc.SessionDescription
+	cand *webrtc.ICECandidateInit
+}
+
+// chanSignaller implements Signaller with a channel read by the client.
+type chanSignaller chan sigMsg
+
+func (c chanSignaller) SendDescription(d webrtc.SessionDescription) error {
+	c <- sigMsg{desc: &d}
+	return nil
+}
+
+func (c chanSignaller) SendCandidate(i webrtc.ICECandidateInit) error {
+	c <- sigMsg{cand: &i}
+	return nil
+}
+
+var _ Signaller = chanSignaller(nil)
+
+// client is a pion peer publishing one synthetic VP8 track and counting
+// what it receives per publisher (the forwarded track's stream id).
+type client struct {
+	t    *testing.T
+	name string
+	pc   *webrtc.PeerConnection
+	peer *Peer
+
+	plis atomic.Int64
+
+	mu     sync.Mutex
+	got    map[string]int
+	dups   map[string]int
+	seen   map[string]map[uint16]bool
+	last   map[string]uint16
+	ended  map[string]bool
+	remote map[string]*webrtc.TrackRemote
+}
+
+func newClient(ctx context.Context, t *testing.T, api *webrtc.API, room *Room, name string) *client {
+	t.Helper()
+	pc, err := api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	c := &client{t: t, name: name, pc: pc, got: map[string]int{}, dups: map[string]int{}, seen: map[string]map[uint16]bool{}, last: map[string]uint16{}, ended: map[string]bool{}, remote: map[string]*webrtc.TrackRemote{}}
+
+	track, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "video-"+name, "stream-"+name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sender, err := pc.AddTrack(track)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { // count PLIs arriving at the publisher
+		for {
+			pkts, _, err := sender.ReadRTCP()
+			if err != nil {
+				return
+			}
+			for _, p := range pkts {
+				if _, ok := p.(*rtcp.PictureLossIndication); ok {
+					c.plis.Add(1)
+				}
+			}
+		}
+	}()
+	go func() { // synthetic VP8 keyframes at ~30 fps
+		frame := []byte{0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, 0x10, 0x00, 0x10, 0x00, 0xde, 0xad, 0xbe, 0xef}
+		tick := time.NewTicker(33 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				if err := track.WriteSample(media.Sample{Data: frame, Duration: 33 * time.Millisecond}); err != nil {
+					return
+				}
+			}
+		}
+	}()
+	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		from := tr.StreamID()
+		c.mu.Lock()
+		c.remote[from] = tr
+		c.seen[from] = map[uint16]bool{}
+		c.ended[from] = false
+		c.mu.Unlock()
+		for {
+			pkt, _, err := tr.ReadRTP()
+			if err != nil {
+				c.mu.Lock()
+				c.ended[from] = true
+				c.mu.Unlock()
+				return
+			}
+			c.mu.Lock()
+			c.got[from]++
+			if c.seen[from][pkt.SequenceNumber] {
+				c.dups[from]++
+			}
+			c.seen[from][pkt.SequenceNumber] = true
+			c.last[from] = pkt.SequenceNumber
+			c.mu.Unlock()
+		}
+	})
+
+	sig := make(chanSignaller, 256)
+	peer, err := room.Join(ctx, name, sig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.peer = peer
+	pc.OnICECandidate(func(ic *webrtc.ICECandidate) {
+		if ic == nil {
+			return
+		}
+		checkLoopback(t, name, ic.ToJSON().Candidate)
+		if err := peer.HandleCandidate(ic.ToJSON()); err != nil {
+			t.Errorf("%s: candidate: %v", name, err)
+		}
+	})
+	go func() { // the client's side of signalling
+		for {
+			var m sigMsg
+			select {
+			case <-ctx.Done():
+				return
+			case m = <-sig:
+			}
+			switch {
+			case m.cand != nil:
+				checkLoopback(t, "SFU", m.cand.Candidate)
+				if err := pc.AddICECandidate(*m.cand); err != nil && ctx.Err() == nil {
+					t.Errorf("%s: add candidate: %v", name, err)
+				}
+			case m.desc.Type == webrtc.SDPTypeAnswer:
+				if err := pc.SetRemoteDescription(*m.desc); err != nil && ctx.Err() == nil {
+					t.Errorf("%s: answer: %v", name, err)
+				}
+			case m.desc.Type == webrtc.SDPTypeOffer:
+				if err := pc.SetRemoteDescription(*m.desc); err != nil && ctx.Err() == nil {
+					t.Errorf("%s: offer: %v", name, err)
+					continue
+				}
+				ans, err := pc.CreateAnswer(nil)
+				if err == nil {
+					err = pc.SetLocalDescription(ans)
+				}
+				if err == nil {
+					err = peer.HandleDescription(ans)
+				}
+				if err != nil && ctx.Err() == nil {
+					t.Errorf("%s: answering: %v", name, err)
+				}
+			}
+		}
+	}()
+	offer, err := pc.CreateOffer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pc.SetLocalDescription(offer); err != nil {
+		t.Fatal(err)
+	}
+	if err := peer.HandleDescription(offer); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// checkLoopback fails the test for a candidate outside loopback.
+func checkLoopback(t *testing.T, who, cand string) {
+	f := strings.Fields(cand)
+	if len(f) < 5 || !net.ParseIP(f[4]).IsLoopback() {
+		t.Errorf("%s offered a non-loopback candidate: %q", who, cand)
+	}
+}
+
+func (c *client) count(from string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.got[from]
+}
+
+func (c *client) dupsAndLast(from string) (int, uint16) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.dups[from], c.last[from]
+}
+
+func (c *client) hasEnded(from string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ended[from]
+}
+
+func (c *client) track(from string) *webrtc.TrackRemote {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.remote[from]
+}
+
+// eventually polls cond until it holds or d passes.
+func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// receivesGrowing waits until c has received at least 10 more packets from
+// publisher from than it had on entry.
+func receivesGrowing(t *testing.T, c *client, from string) {
+	t.Helper()
+	start := c.count(from)
+	eventually(t, 8*time.Second, c.name+" receiving from "+from, func() bool { return c.count(from) >= start+10 })
+}
+
+func TestRoomForwarding(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s := newTestSFU(t)
+	api := clientAPI(t)
+	room := s.Room("meeting-1")
+
+	a := newClient(ctx, t, api, room, "a")
+	b := newClient(ctx, t, api, room, "b")
+	receivesGrowing(t, a, "b")
+	receivesGrowing(t, b, "a")
+	if n := a.count("a"); n != 0 {
+		t.Fatalf("a received %d packets of its own track", n)
+	}
+
+	c := newClient(ctx, t, api, room, "c")
+	for _, pair := range [][2]*client{{a, b}, {a, c}, {b, a}, {b, c}, {c, a}, {c, b}} {
+		receivesGrowing(t, pair[0], pair[1].name)
+	}
+
+	// A subscriber's PLI reaches the publisher, throttled.
+	tr := c.track("a")
+	before := a.plis.Load()
+	for range 5 {
+		if err := c.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: uint32(tr.SSRC())}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, 5*time.Second, "PLI at publisher a", func() bool { return a.plis.Load() > before })
+	time.Sleep(200 * time.Millisecond)
+	if got := a.plis.Load() - before; got != 1 {
+		t.Fatalf("publisher got %d PLIs for 5 requests within 500 ms, want 1", got)
+	}
+
+	// A subscriber's NACK is answered from the SFU's packet cache: the
+	// packet arrives a second time.
+	dups, seq := c.dupsAndLast("a")
+	if dups != 0 {
+		t.Fatalf("c got %d duplicate packets before any NACK", dups)
+	}
+	nack := &rtcp.TransportLayerNack{MediaSSRC: uint32(tr.SSRC()), Nacks: []rtcp.NackPair{{PacketID: seq - 2, LostPackets: 0b11}}}
+	if err := c.pc.WriteRTCP([]rtcp.Packet{nack}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "retransmissions at c", func() bool { d, _ := c.dupsAndLast("a"); return d >= 3 })
+
+	// b leaves: its track ends at a and c, the others keep flowing.
+	room.Leave("b")
+	for _, x := range []*client{a, c} {
+		eventually(t, 8*time.Second, "b's track ending at "+x.name, func() bool { return x.hasEnded("b") })
+	}
+	stopped := a.count("b")
+	receivesGrowing(t, a, "c")
+	receivesGrowing(t, c, "a")
+	if a.count("b") != stopped {
+		t.Fatal("a still receives b's packets after b left")
+	}
+	if got := len(room.Peers()); got != 2 {
+		t.Fatalf("room has %d peers, want 2", got)
+	}
+}
+
+func TestJoinTwice(t *testing.T) {
+	s := newTestSFU(t)
+	r := s.Room("r")
+	p, err := r.Join(context.Background(), "x", make(chanSignaller, 8))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if _, err := r.Join(context.Background(), "x", make(chanSignaller, 8)); err == nil {
+		t.Fatal("second join with the same id succeeded")
+	}
+	p.Close()
+	p.Close()
+	if n := len(r.Peers()); n != 0 {
+		t.Fatalf("%d peers after close", n)
+	}
+	if _, err := r.Join(context.Background(), "y", make(chanSignaller, 8)); err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	if _, err := r.Join(context.Background(), "z", make(chanSignaller, 8)); !errors.Is(err, ErrRoomClosed) {
+		t.Fatalf("join after close: %v", err)
+	}
+	if n := len(r.Peers()); n != 0 {
+		t.Fatalf("%d peers after room close", n)
+	}
+	if s.Room("r") == r {
+		t.Fatal("closed room handed out again")
+	}
+}
+
+func TestNewNeedsUDP(t *testing.T) {
+	if _, err := New(Options{}); err != ErrNoUDP {
+		t.Fatalf("got %v, want ErrNoUDP", err)
+	}
+}
