@@ -56,8 +56,7 @@ func newPeer(r *Room, id string, pc *webrtc.PeerConnection, sig Signaller) *Peer
 		if c == nil {
 			return
 		}
-		init := c.ToJSON()
-		p.out.push(func(s Signaller) error { return s.SendCandidate(init) })
+		p.out.pushCandidate(c.ToJSON())
 	})
 	pc.OnTrack(func(remote *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 		f := newForwarder(p, remote, r.sfu.now)
@@ -104,7 +103,7 @@ func (p *Peer) HandleDescription(desc webrtc.SessionDescription) error {
 		if err := p.pc.SetLocalDescription(answer); err != nil {
 			return fmt.Errorf("sfu: setting answer: %w", err)
 		}
-		p.out.push(func(s Signaller) error { return s.SendDescription(answer) })
+		p.out.pushDescription(answer)
 	case webrtc.SDPTypeAnswer:
 		if err := p.pc.SetRemoteDescription(desc); err != nil {
 			return fmt.Errorf("sfu: applying answer: %w", err)
@@ -224,14 +223,19 @@ func (p *Peer) negotiateLocked() {
 		p.log.Warn("setting offer", "err", err)
 		return
 	}
-	p.out.push(func(s Signaller) error { return s.SendDescription(offer) })
+	p.out.pushDescription(offer)
 }
 
 // outbox delivers messages to a Signaller in order from its own goroutine.
+// Candidates gathered before the first description (the answer to the
+// client's offer) are held back until it is sent, since a client cannot
+// add candidates before it has a remote description.
 type outbox struct {
-	mu   sync.Mutex
-	q    []func(Signaller) error
-	wake chan struct{}
+	mu       sync.Mutex
+	q        []func(Signaller) error
+	held     []webrtc.ICECandidateInit
+	descSent bool
+	wake     chan struct{}
 }
 
 func newOutbox(sig Signaller, log *slog.Logger, done <-chan struct{}) *outbox {
@@ -257,10 +261,33 @@ func newOutbox(sig Signaller, log *slog.Logger, done <-chan struct{}) *outbox {
 	return o
 }
 
-func (o *outbox) push(send func(Signaller) error) {
+func (o *outbox) pushDescription(d webrtc.SessionDescription) {
 	o.mu.Lock()
-	o.q = append(o.q, send)
+	o.q = append(o.q, func(s Signaller) error { return s.SendDescription(d) })
+	if !o.descSent {
+		o.descSent = true
+		for _, c := range o.held {
+			o.q = append(o.q, func(s Signaller) error { return s.SendCandidate(c) })
+		}
+		o.held = nil
+	}
 	o.mu.Unlock()
+	o.notify()
+}
+
+func (o *outbox) pushCandidate(c webrtc.ICECandidateInit) {
+	o.mu.Lock()
+	if !o.descSent {
+		o.held = append(o.held, c)
+		o.mu.Unlock()
+		return
+	}
+	o.q = append(o.q, func(s Signaller) error { return s.SendCandidate(c) })
+	o.mu.Unlock()
+	o.notify()
+}
+
+func (o *outbox) notify() {
 	select {
 	case o.wake <- struct{}{}:
 	default:
