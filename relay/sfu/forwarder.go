@@ -64,10 +64,12 @@ func (f *forwarder) removeSubscriber(s *subscriber) {
 }
 
 // stripExtensions drops header extensions, whose ids belong to the
-// publisher's connection.
+// publisher's connection. The slice keeps its capacity, so that the
+// transport-wide sequence number each subscriber's interceptor adds does
+// not allocate.
 func stripExtensions(p *rtp.Packet) {
 	p.Extension = false
-	p.Extensions = nil
+	p.Extensions = p.Extensions[:0]
 	p.ExtensionProfile = 0
 }
 
