@@ -79,12 +79,3 @@ func TestEviction(t *testing.T) {
 		t.Fatal("oversized packet stored")
 	}
 }
-
-func BenchmarkStore(b *testing.B) {
-	c := New(512)
-	p := make([]byte, 1200)
-	b.ReportAllocs()
-	for i := 0; b.Loop(); i++ {
-		c.Store(uint16(i), p)
-	}
-}
