@@ -15,9 +15,9 @@ import (
 // Error is an API error: an HTTP status and a machine-readable code with a
 // human message. Handlers return it (or domain errors, which toError maps).
 type Error struct {
-	Status  int
-	Code    string
-	Message string
+	Status  int    // HTTP status
+	Code    string // machine-readable code, e.g. "bad_request"
+	Message string // a sentence for people
 	// Reasons lists password-rule violations for weak_password.
 	Reasons []string
 	// RetryAfter, in whole seconds, for throttled.
@@ -26,6 +26,7 @@ type Error struct {
 	OpensAt time.Time
 }
 
+// Error formats the status, code and message.
 func (e *Error) Error() string { return fmt.Sprintf("%d %s: %s", e.Status, e.Code, e.Message) }
 
 var (

@@ -46,13 +46,13 @@ type Record struct {
 
 // Entry is a stored record with its place in the chain.
 type Entry struct {
-	Seq      uint64            `json:"seq"`
-	Time     time.Time         `json:"time"`
-	TenantID string            `json:"tenant_id,omitempty"`
-	Actor    string            `json:"actor"`
-	Action   string            `json:"action"`
-	Target   string            `json:"target,omitempty"`
-	Details  map[string]string `json:"details,omitempty"`
+	Seq      uint64            `json:"seq"`                 // place in the chain, from 1
+	Time     time.Time         `json:"time"`                // when it was appended (UTC)
+	TenantID string            `json:"tenant_id,omitempty"` // see Record
+	Actor    string            `json:"actor"`               // see Record
+	Action   string            `json:"action"`              // see Record
+	Target   string            `json:"target,omitempty"`    // see Record
+	Details  map[string]string `json:"details,omitempty"`   // see Record
 	// Prev is the MAC of the entry before (empty for the first).
 	Prev string `json:"prev,omitempty"`
 	// MAC is HMAC-SHA256 over Prev and the entry's other fields.
@@ -204,13 +204,13 @@ func (l *Log) List(ctx context.Context, tenantID string, after uint64, limit int
 // Problem is one inconsistency Verify found.
 type Problem struct {
 	Seq  uint64 // the entry where it shows (0 for the head)
-	What string
+	What string // what does not fit, for people
 }
 
 // Report is the result of Verify.
 type Report struct {
-	Entries  uint64
-	Problems []Problem
+	Entries  uint64    // entries read
+	Problems []Problem // empty when the chain is intact
 }
 
 // OK reports whether the chain is intact.

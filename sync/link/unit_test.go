@@ -5,13 +5,8 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"go/ast"
-	"go/doc"
-	"go/parser"
-	"go/token"
 	"math"
 	"net/http"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -245,75 +240,6 @@ func TestHumanWait(t *testing.T) {
 	}
 	if secondsToDuration(math.NaN()) != 0 || secondsToDuration(math.Inf(1)) != maxRetryAfter {
 		t.Error("secondsToDuration mishandles NaN or Inf")
-	}
-}
-
-// TestDocComments fails when the package or an exported identifier lacks a
-// doc comment.
-func TestDocComments(t *testing.T) {
-	fset := token.NewFileSet()
-	names, err := filepath.Glob("*.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var files []*ast.File
-	for _, name := range names {
-		if strings.HasSuffix(name, "_test.go") {
-			continue
-		}
-		f, err := parser.ParseFile(fset, name, nil, parser.ParseComments)
-		if err != nil {
-			t.Fatal(err)
-		}
-		files = append(files, f)
-	}
-	d, err := doc.NewFromFiles(fset, files, "parley/sync/link")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.HasPrefix(d.Doc, "Package link ") {
-		t.Errorf("package doc = %q", d.Doc)
-	}
-	missing := func(kind, name, text string) {
-		if strings.TrimSpace(text) == "" {
-			t.Errorf("%s %s has no doc comment", kind, name)
-		}
-	}
-	values := func(vs []*doc.Value) {
-		for _, v := range vs {
-			for _, spec := range v.Decl.Specs {
-				for _, n := range spec.(*ast.ValueSpec).Names {
-					if n.IsExported() && v.Doc == "" && spec.(*ast.ValueSpec).Doc == nil && spec.(*ast.ValueSpec).Comment == nil {
-						t.Errorf("%s has no doc comment", n.Name)
-					}
-				}
-			}
-		}
-	}
-	values(d.Consts)
-	values(d.Vars)
-	for _, f := range d.Funcs {
-		missing("func", f.Name, f.Doc)
-	}
-	for _, typ := range d.Types {
-		missing("type", typ.Name, typ.Doc)
-		values(typ.Consts)
-		values(typ.Vars)
-		for _, f := range typ.Funcs {
-			missing("func", f.Name, f.Doc)
-		}
-		for _, m := range typ.Methods {
-			missing("method", typ.Name+"."+m.Name, m.Doc)
-		}
-		if st, ok := typ.Decl.Specs[0].(*ast.TypeSpec).Type.(*ast.StructType); ok {
-			for _, field := range st.Fields.List {
-				for _, n := range field.Names {
-					if n.IsExported() && field.Doc == nil && field.Comment == nil {
-						t.Errorf("field %s.%s has no doc comment", typ.Name, n.Name)
-					}
-				}
-			}
-		}
 	}
 }
 
