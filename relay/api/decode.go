@@ -28,6 +28,23 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	return body, nil
 }
 
+// decodeRequest reads the body and decodes it with decode; on failure it
+// has written the JSON error and returns false.
+func decodeRequest[T any](w http.ResponseWriter, r *http.Request, decode func([]byte) (T, error)) (T, bool) {
+	var zero T
+	body, err := readBody(w, r)
+	if err != nil {
+		writeError(w, err)
+		return zero, false
+	}
+	req, err := decode(body)
+	if err != nil {
+		writeError(w, err)
+		return zero, false
+	}
+	return req, true
+}
+
 // decodeStrict parses exactly one JSON object into dst, rejecting unknown
 // fields and trailing data.
 func decodeStrict(body []byte, dst any) error {

@@ -65,14 +65,8 @@ func source(r *http.Request) string {
 }
 
 func (h *handler) login(w http.ResponseWriter, r *http.Request, _ auth.Session) {
-	body, err := readBody(w, r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	req, err := decodeLogin(body)
-	if err != nil {
-		writeError(w, err)
+	req, ok := decodeRequest(w, r, decodeLogin)
+	if !ok {
 		return
 	}
 	ctx, cancel := reqContext(r)
@@ -131,14 +125,8 @@ func (h *handler) me(w http.ResponseWriter, r *http.Request, s auth.Session) {
 }
 
 func (h *handler) changePassword(w http.ResponseWriter, r *http.Request, s auth.Session) {
-	body, err := readBody(w, r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	req, err := decodePassword(body)
-	if err != nil {
-		writeError(w, err)
+	req, ok := decodeRequest(w, r, decodePassword)
+	if !ok {
 		return
 	}
 	ctx, cancel := reqContext(r)
@@ -171,14 +159,8 @@ func (h *handler) listUsers(w http.ResponseWriter, r *http.Request, s auth.Sessi
 }
 
 func (h *handler) createUser(w http.ResponseWriter, r *http.Request, s auth.Session) {
-	body, err := readBody(w, r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	req, err := decodeCreateUser(body)
-	if err != nil {
-		writeError(w, err)
+	req, ok := decodeRequest(w, r, decodeCreateUser)
+	if !ok {
 		return
 	}
 	ctx, cancel := reqContext(r)
@@ -216,14 +198,8 @@ func (h *handler) targetUser(ctx context.Context, r *http.Request, s auth.Sessio
 }
 
 func (h *handler) updateUser(w http.ResponseWriter, r *http.Request, s auth.Session) {
-	body, err := readBody(w, r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	req, err := decodeUpdateUser(body)
-	if err != nil {
-		writeError(w, err)
+	req, ok := decodeRequest(w, r, decodeUpdateUser)
+	if !ok {
 		return
 	}
 	ctx, cancel := reqContext(r)

@@ -143,14 +143,8 @@ func decodeJoin(body []byte) (joinBody, error) {
 }
 
 func (h *handler) createMeeting(w http.ResponseWriter, r *http.Request, s auth.Session) {
-	body, err := readBody(w, r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	req, err := decodeNewMeeting(body)
-	if err != nil {
-		writeError(w, err)
+	req, ok := decodeRequest(w, r, decodeNewMeeting)
+	if !ok {
 		return
 	}
 	ctx, cancel := reqContext(r)
@@ -270,14 +264,8 @@ func (h *handler) resolveLink(w http.ResponseWriter, r *http.Request, _ auth.Ses
 }
 
 func (h *handler) joinMeeting(w http.ResponseWriter, r *http.Request, _ auth.Session) {
-	body, err := readBody(w, r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	req, err := decodeJoin(body)
-	if err != nil {
-		writeError(w, err)
+	req, ok := decodeRequest(w, r, decodeJoin)
+	if !ok {
 		return
 	}
 	ctx, cancel := reqContext(r)
