@@ -115,6 +115,7 @@ var routes = []route{
 	{"DELETE", "/api/v1/users/{id}/sessions", adminOnly, (*handler).revokeSessions},
 	{"GET", "/api/v1/audit", adminOnly, (*handler).listAudit},
 	{"POST", "/api/v1/meetings", active, (*handler).createMeeting},
+	{"GET", "/api/v1/meetings", active, (*handler).listMeetings},
 	{"GET", "/api/v1/meetings/{id}", active, (*handler).getMeeting},
 	{"POST", "/api/v1/meetings/{id}/link", active, (*handler).rotateLink},
 	{"POST", "/api/v1/meetings/{id}/end", active, (*handler).endMeeting},

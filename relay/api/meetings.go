@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -17,6 +18,7 @@ type Meetings interface {
 	CreateInstant(ctx context.Context, nm meeting.NewMeeting) (meeting.Meeting, string, error)
 	CreateBooked(ctx context.Context, nm meeting.NewMeeting) (meeting.Meeting, string, error)
 	Get(ctx context.Context, actor meeting.Actor, id string) (meeting.Meeting, error)
+	List(ctx context.Context, actor meeting.Actor, limit int) ([]meeting.Meeting, error)
 	RotateLink(ctx context.Context, actor meeting.Actor, id string) (string, error)
 	End(ctx context.Context, actor meeting.Actor, id string) error
 	Participants(ctx context.Context, actor meeting.Actor, id string) ([]meeting.Participant, error)
@@ -168,6 +170,30 @@ func (h *handler) createMeeting(w http.ResponseWriter, r *http.Request, s auth.S
 		return
 	}
 	writeJSON(w, http.StatusCreated, map[string]any{"meeting": toMeetingJSON(m), "join_token": token, "join_url": h.joinURL(r, token)})
+}
+
+func (h *handler) listMeetings(w http.ResponseWriter, r *http.Request, s auth.Session) {
+	limit := 50
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 200 {
+			writeError(w, badRequest("Parameter \"limit\" must be between 1 and 200."))
+			return
+		}
+		limit = n
+	}
+	ctx, cancel := reqContext(r)
+	defer cancel()
+	ms, err := h.meetings.List(ctx, actorOf(s), limit)
+	if err != nil {
+		writeError(w, meetingError(err))
+		return
+	}
+	out := make([]meetingJSON, 0, len(ms))
+	for _, m := range ms {
+		out = append(out, toMeetingJSON(m))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"meetings": out})
 }
 
 func (h *handler) getMeeting(w http.ResponseWriter, r *http.Request, s auth.Session) {

@@ -191,3 +191,32 @@ func TestCustomerLeaves(t *testing.T) {
 		t.Fatalf("forged leave: %d", r.status)
 	}
 }
+
+func TestListOwnMeetings(t *testing.T) {
+	f := newFixture(t)
+	admin := f.login("sparkasse", "admin", adminPass)
+	adv := f.advisor(admin, "paul")
+	for _, title := range []string{"Erstgespräch", "Folgetermin"} {
+		if r := f.json("POST", "/api/v1/meetings", adv, map[string]string{"title": title}); r.status != 201 {
+			t.Fatalf("create: %d %s", r.status, r.body)
+		}
+		f.clock.Advance(time.Minute)
+	}
+	f.json("POST", "/api/v1/meetings", admin, map[string]string{"title": "Admin-Termin"})
+	r := f.json("GET", "/api/v1/meetings", adv, nil)
+	var out struct {
+		Meetings []struct{ Title string }
+	}
+	if err := json.Unmarshal(r.body, &out); r.status != 200 || err != nil {
+		t.Fatalf("list: %d %s", r.status, r.body)
+	}
+	if len(out.Meetings) != 2 || out.Meetings[0].Title != "Folgetermin" || out.Meetings[1].Title != "Erstgespräch" {
+		t.Fatalf("advisor's meetings: %+v", out.Meetings)
+	}
+	if r := f.json("GET", "/api/v1/meetings?limit=1", adv, nil); strings.Count(string(r.body), `"id"`) != 1 {
+		t.Fatalf("limit=1: %s", r.body)
+	}
+	if r := f.json("GET", "/api/v1/meetings?limit=0", adv, nil); r.status != 400 {
+		t.Fatalf("limit=0: %d", r.status)
+	}
+}

@@ -21,12 +21,23 @@ import (
 //	meeting/link/<sha256(token)>    meetingID (the current join token only)
 //	meeting/secret/<sha256(secret)> secretRecord (meeting and participant id)
 //	meeting/meta/<meetingID>        metadataRecord (class meeting_metadata)
+//	meeting/adv/<tenantID>/<advisorID>/<created, 20 digits>/<meetingID>
+//	                                empty (an advisor's meetings, oldest first)
 const (
 	prefixMeeting = "meeting/m/"
 	prefixLink    = "meeting/link/"
 	prefixSecret  = "meeting/secret/"
 	prefixMeta    = "meeting/meta/"
+	prefixAdvisor = "meeting/adv/"
 )
+
+func advisorPrefix(tenantID, advisorID string) []byte {
+	return []byte(prefixAdvisor + tenantID + "/" + advisorID + "/")
+}
+
+func advisorKey(r *meetingRecord) []byte {
+	return fmt.Appendf(advisorPrefix(r.TenantID, r.AdvisorID), "%020d/%s", r.Created.UnixNano(), r.ID)
+}
 
 func meetingKey(id string) []byte     { return []byte(prefixMeeting + id) }
 func linkKey(hash string) []byte      { return []byte(prefixLink + hash) }

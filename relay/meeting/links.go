@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"parley/relay/store"
@@ -83,6 +84,9 @@ func (s *Service) create(ctx context.Context, typ Type, nm NewMeeting) (Meeting,
 		if err := tx.Set(linkKey(hash), []byte(r.ID)); err != nil {
 			return err
 		}
+		if err := tx.Set(advisorKey(r), nil); err != nil {
+			return err
+		}
 		return putJSON(tx, metaKey(r.ID), meta)
 	})
 	if err != nil {
@@ -90,6 +94,42 @@ func (s *Service) create(ctx context.Context, typ Type, nm NewMeeting) (Meeting,
 	}
 	s.log.Info("meeting: created", "meeting_id", r.ID, "tenant_id", r.TenantID, "advisor_id", r.AdvisorID, "type", string(typ))
 	return r.public(), token, nil
+}
+
+// List returns up to limit (1–200) of the actor's own meetings as their
+// advisor, newest first.
+func (s *Service) List(ctx context.Context, actor Actor, limit int) ([]Meeting, error) {
+	if limit < 1 || limit > 200 {
+		limit = 200
+	}
+	if !validRef(actor.TenantID) || !validRef(actor.UserID) {
+		return nil, fmt.Errorf("meeting: list: %w", &InputError{Field: "actor", Msg: "malformed"})
+	}
+	var out []Meeting
+	err := s.kv.View(ctx, func(tx store.Txn) error {
+		var ids []string
+		if err := tx.Scan(advisorPrefix(actor.TenantID, actor.UserID), func(k, _ []byte) error {
+			ids = append(ids, string(k[strings.LastIndexByte(string(k), '/')+1:]))
+			return nil
+		}); err != nil {
+			return err
+		}
+		for i := len(ids) - 1; i >= 0 && len(out) < limit; i-- {
+			r, err := getMeeting(tx, ids[i])
+			if errors.Is(err, ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			out = append(out, r.public())
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("meeting: list: %w", err)
+	}
+	return out, nil
 }
 
 // authorize checks that actor may manage the meeting.

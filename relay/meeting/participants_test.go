@@ -315,3 +315,34 @@ func TestLeave(t *testing.T) {
 		}
 	}
 }
+
+func TestListIsPerAdvisorNewestFirst(t *testing.T) {
+	e := newEnv(t, nil, nil)
+	var ids []string
+	for range 3 {
+		m, _ := e.instant()
+		ids = append(ids, m.ID)
+		e.clock.Advance(time.Minute)
+	}
+	if _, _, err := e.svc.CreateInstant(e.ctx, NewMeeting{TenantID: tenantA, AdvisorID: advisor2.UserID}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := e.svc.List(e.ctx, advisor, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 || got[0].ID != ids[2] || got[2].ID != ids[0] {
+		t.Fatalf("List = %+v, want %v newest first", got, ids)
+	}
+	two, _ := e.svc.List(e.ctx, advisor, 2)
+	if len(two) != 2 || two[0].ID != ids[2] {
+		t.Fatalf("List(limit 2) = %+v", two)
+	}
+	other, _ := e.svc.List(e.ctx, Actor{TenantID: tenantB, UserID: advisor.UserID}, 0)
+	if len(other) != 0 {
+		t.Fatalf("another tenant's advisor with the same id sees %+v", other)
+	}
+	if _, err := e.svc.List(e.ctx, Actor{TenantID: "a/b", UserID: "x"}, 0); !errors.Is(err, ErrInvalidInput) {
+		t.Fatalf("malformed actor: %v", err)
+	}
+}

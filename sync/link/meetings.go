@@ -2,6 +2,7 @@ package link
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -129,6 +130,27 @@ func (c *Client) Meeting(ctx context.Context, id string) (Meeting, error) {
 		return Meeting{}, err
 	}
 	return m, nil
+}
+
+// Meetings returns up to limit (1–200) of the signed-in user's own
+// meetings, newest first.
+func (c *Client) Meetings(ctx context.Context, limit int) ([]Meeting, error) {
+	const path = "/api/v1/meetings"
+	var res struct {
+		Meetings []Meeting `json:"meetings"`
+	}
+	if _, _, err := c.do(ctx, http.MethodGet, fmt.Sprintf("%s?limit=%d", path, limit), true, nil, &res); err != nil {
+		return nil, err
+	}
+	if res.Meetings == nil {
+		return nil, badResponse(path, "no meeting list")
+	}
+	for _, m := range res.Meetings {
+		if err := checkMeeting(path, m); err != nil {
+			return nil, err
+		}
+	}
+	return res.Meetings, nil
 }
 
 // RotateLink gives the meeting a new join link; the old one stops working.

@@ -48,6 +48,9 @@ func TestInstantMeetingWaitingRoom(t *testing.T) {
 	if got, err := adv.Meeting(ctx(t), m.ID); err != nil || got.ID != m.ID {
 		t.Fatalf("get meeting: %+v %v", got, err)
 	}
+	if list, err := adv.Meetings(ctx(t), 10); err != nil || len(list) != 1 || list[0].ID != m.ID {
+		t.Fatalf("the advisor's meetings: %+v %v", list, err)
+	}
 
 	// The customer joins over HTTPS (TCP), without an account.
 	customer := &testenv.API{Base: s.URL(), HTTP: testenv.RelayClient(t, dir)}
