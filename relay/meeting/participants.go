@@ -229,22 +229,9 @@ func (s *Service) Leave(ctx context.Context, secret string) error {
 	var meetingID string
 	err := s.kv.Update(ctx, func(tx store.Txn) error {
 		events = nil
-		var sr secretRecord
-		if err := getJSON(tx, secretKey(hash), &sr); errors.Is(err, store.ErrNotFound) {
-			return ErrSecretInvalid
-		} else if err != nil {
-			return err
-		}
-		r, err := getMeeting(tx, sr.MeetingID)
-		if errors.Is(err, ErrNotFound) {
-			return ErrSecretInvalid
-		}
+		r, p, err := bySecret(tx, hash)
 		if err != nil {
 			return err
-		}
-		p := r.participant(sr.ParticipantID)
-		if p == nil || p.SecretHash != hash {
-			return ErrSecretInvalid
 		}
 		meetingID = r.ID
 		if r.Status == StatusEnded || (p.State != StateWaiting && p.State != StateAdmitted) {
@@ -355,24 +342,9 @@ func (s *Service) ParticipantBySecret(ctx context.Context, secret string) (Custo
 	}
 	var c Customer
 	err := s.kv.View(ctx, func(tx store.Txn) error {
-		var sr secretRecord
-		err := getJSON(tx, secretKey(hash), &sr)
-		if errors.Is(err, store.ErrNotFound) {
-			return ErrSecretInvalid
-		}
+		r, p, err := bySecret(tx, hash)
 		if err != nil {
 			return err
-		}
-		r, err := getMeeting(tx, sr.MeetingID)
-		if errors.Is(err, ErrNotFound) {
-			return ErrSecretInvalid
-		}
-		if err != nil {
-			return err
-		}
-		p := r.participant(sr.ParticipantID)
-		if p == nil || p.SecretHash != hash {
-			return ErrSecretInvalid
 		}
 		c = Customer{Participant: p.public(r.ID), Meeting: r.public()}
 		if r.Status == StatusEnded {
@@ -384,4 +356,29 @@ func (s *Service) ParticipantBySecret(ctx context.Context, secret string) (Custo
 		return Customer{}, fmt.Errorf("meeting: participant by secret: %w", err)
 	}
 	return c, nil
+}
+
+// bySecret finds the meeting and participant a secret's digest belongs to,
+// or ErrSecretInvalid.
+func bySecret(tx store.Txn, hash string) (*meetingRecord, *participantRecord, error) {
+	var sr secretRecord
+	err := getJSON(tx, secretKey(hash), &sr)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil, ErrSecretInvalid
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	r, err := getMeeting(tx, sr.MeetingID)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil, ErrSecretInvalid
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	p := r.participant(sr.ParticipantID)
+	if p == nil || p.SecretHash != hash {
+		return nil, nil, ErrSecretInvalid
+	}
+	return r, p, nil
 }
