@@ -50,6 +50,9 @@ func toError(err error) *Error {
 	if errors.As(err, &apiErr) {
 		return apiErr
 	}
+	if e := meetingError(err); e != nil {
+		return e
+	}
 	var thr *auth.ThrottledError
 	if errors.As(err, &thr) {
 		secs := int(math.Ceil(thr.RetryAfter.Seconds()))

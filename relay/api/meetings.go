@@ -31,8 +31,9 @@ type Meetings interface {
 	ParticipantBySecret(ctx context.Context, secret string) (meeting.Customer, error)
 }
 
-// meetingError maps the meetings service's errors; others go to toError.
-func meetingError(err error) error {
+// meetingError maps the meetings service's errors for toError; nil when
+// err is not one of them.
+func meetingError(err error) *Error {
 	var nyo *meeting.NotYetOpenError
 	var in *meeting.InputError
 	switch {
@@ -58,7 +59,7 @@ func meetingError(err error) error {
 	case errors.Is(err, meeting.ErrNotFound):
 		return errNotFound
 	}
-	return err
+	return nil
 }
 
 func actorOf(s auth.Session) meeting.Actor {
@@ -166,7 +167,7 @@ func (h *handler) createMeeting(w http.ResponseWriter, r *http.Request, s auth.S
 		m, token, err = h.meetings.CreateInstant(ctx, nm)
 	}
 	if err != nil {
-		writeError(w, meetingError(err))
+		writeError(w, err)
 		return
 	}
 	writeJSON(w, http.StatusCreated, map[string]any{"meeting": toMeetingJSON(m), "join_token": token, "join_url": h.joinURL(r, token)})
@@ -186,7 +187,7 @@ func (h *handler) listMeetings(w http.ResponseWriter, r *http.Request, s auth.Se
 	defer cancel()
 	ms, err := h.meetings.List(ctx, actorOf(s), limit)
 	if err != nil {
-		writeError(w, meetingError(err))
+		writeError(w, err)
 		return
 	}
 	out := make([]meetingJSON, 0, len(ms))
@@ -201,7 +202,7 @@ func (h *handler) getMeeting(w http.ResponseWriter, r *http.Request, s auth.Sess
 	defer cancel()
 	m, err := h.meetings.Get(ctx, actorOf(s), r.PathValue("id"))
 	if err != nil {
-		writeError(w, meetingError(err))
+		writeError(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, toMeetingJSON(m))
@@ -212,7 +213,7 @@ func (h *handler) rotateLink(w http.ResponseWriter, r *http.Request, s auth.Sess
 	defer cancel()
 	token, err := h.meetings.RotateLink(ctx, actorOf(s), r.PathValue("id"))
 	if err != nil {
-		writeError(w, meetingError(err))
+		writeError(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"join_token": token, "join_url": h.joinURL(r, token)})
@@ -222,7 +223,7 @@ func (h *handler) endMeeting(w http.ResponseWriter, r *http.Request, s auth.Sess
 	ctx, cancel := reqContext(r)
 	defer cancel()
 	if err := h.meetings.End(ctx, actorOf(s), r.PathValue("id")); err != nil {
-		writeError(w, meetingError(err))
+		writeError(w, err)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -243,7 +244,7 @@ func (h *handler) listParticipants(w http.ResponseWriter, r *http.Request, s aut
 	defer cancel()
 	ps, err := h.meetings.Participants(ctx, actorOf(s), r.PathValue("id"))
 	if err != nil {
-		writeError(w, meetingError(err))
+		writeError(w, err)
 		return
 	}
 	out := make([]participantJSON, 0, len(ps))
@@ -264,7 +265,7 @@ func participantAction(op string) func(*handler, http.ResponseWriter, *http.Requ
 		ctx, cancel := reqContext(r)
 		defer cancel()
 		if err := fn(ctx, actorOf(s), r.PathValue("id"), r.PathValue("pid")); err != nil {
-			writeError(w, meetingError(err))
+			writeError(w, err)
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
@@ -278,7 +279,7 @@ func (h *handler) resolveLink(w http.ResponseWriter, r *http.Request, _ auth.Ses
 	defer cancel()
 	m, err := h.meetings.Resolve(ctx, r.PathValue("token"))
 	if err != nil {
-		writeError(w, meetingError(err))
+		writeError(w, err)
 		return
 	}
 	advisor := ""
@@ -298,7 +299,7 @@ func (h *handler) joinMeeting(w http.ResponseWriter, r *http.Request, _ auth.Ses
 	defer cancel()
 	j, err := h.meetings.Join(ctx, r.PathValue("token"), meeting.JoinRequest{Name: req.Name, Phone: req.Phone, IP: source(r)})
 	if err != nil {
-		writeError(w, meetingError(err))
+		writeError(w, err)
 		return
 	}
 	writeJSON(w, http.StatusCreated, map[string]string{"participant_id": j.ParticipantID, "secret": j.Secret, "state": string(meeting.StateWaiting)})
@@ -316,7 +317,7 @@ func (h *handler) participantState(w http.ResponseWriter, r *http.Request, _ aut
 	defer cancel()
 	c, err := h.meetings.ParticipantBySecret(ctx, secret)
 	if err != nil {
-		writeError(w, meetingError(err))
+		writeError(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"participant_id": c.Participant.ID, "state": string(c.Participant.State), "meeting_status": string(c.Meeting.Status)})
@@ -342,7 +343,7 @@ func (h *handler) leaveMeeting(w http.ResponseWriter, r *http.Request, _ auth.Se
 	ctx, cancel := reqContext(r)
 	defer cancel()
 	if err := h.meetings.Leave(ctx, secret); err != nil {
-		writeError(w, meetingError(err))
+		writeError(w, err)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
