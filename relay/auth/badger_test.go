@@ -1,16 +1,13 @@
 package auth
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"parley/relay/clock"
 	"parley/relay/store"
+	"parley/relay/store/storetest"
 )
 
 // TestBadgerNoPlaintextPersonalData writes a user with an e-mail address
@@ -43,27 +40,7 @@ func TestBadgerNoPlaintextPersonalData(t *testing.T) {
 	}
 	assertAbsent := func(when string) {
 		t.Helper()
-		files := 0
-		err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-			if err != nil || d.IsDir() {
-				return err
-			}
-			b, err := os.ReadFile(path)
-			if err != nil {
-				return err
-			}
-			files++
-			for _, pd := range []string{email, username, display, password} {
-				if bytes.Contains(b, []byte(pd)) {
-					t.Errorf("%s: %q found in plain text in %s", when, pd, filepath.Base(path))
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if files == 0 {
+		if storetest.AssertNoPlaintext(t, dir, when, email, username, display, password) == 0 {
 			t.Fatalf("%s: no files in the data folder", when)
 		}
 	}

@@ -1,12 +1,10 @@
 package meeting
 
 import (
-	"bytes"
 	"crypto/rand"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"testing"
+
+	"parley/relay/store/storetest"
 )
 
 // TestBadgerNoPlaintextPersonalData joins a customer into a meeting on a
@@ -27,27 +25,7 @@ func TestBadgerNoPlaintextPersonalData(t *testing.T) {
 
 	assertAbsent := func(when string) {
 		t.Helper()
-		files := 0
-		err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-			if err != nil || d.IsDir() {
-				return err
-			}
-			b, err := os.ReadFile(path)
-			if err != nil {
-				return err
-			}
-			files++
-			for _, pd := range []string{name, phone, ip, ipv6, advName} {
-				if bytes.Contains(b, []byte(pd)) {
-					t.Errorf("%s: %q found in plain text in %s", when, pd, filepath.Base(path))
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if files == 0 {
+		if storetest.AssertNoPlaintext(t, dir, when, name, phone, ip, ipv6, advName) == 0 {
 			t.Fatalf("%s: no files in the data folder", when)
 		}
 	}

@@ -4,18 +4,15 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"parley/relay/auth"
 	"parley/relay/server"
+	"parley/relay/store/storetest"
 	"parley/sync/link"
 )
 
@@ -143,27 +140,7 @@ func TestNoPlaintextPersonalDataAtRest(t *testing.T) {
 		t.Fatal(err)
 	}
 	scan := func(when string) {
-		files := 0
-		err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-			if err != nil || d.IsDir() {
-				return err
-			}
-			b, err := os.ReadFile(path)
-			if err != nil {
-				return err
-			}
-			files++
-			for _, secret := range []string{email, name, "Sonnenblume-Acker-3"} {
-				if bytes.Contains(b, []byte(secret)) {
-					t.Errorf("%s: %q in plaintext in %s", when, secret, path)
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if files < 3 {
+		if files := storetest.AssertNoPlaintext(t, dir, when, email, name, "Sonnenblume-Acker-3"); files < 3 {
 			t.Fatalf("%s: only %d files in the data folder; nothing was checked", when, files)
 		}
 	}
