@@ -1,0 +1,271 @@
+// Package msg defines Parley's signalling protocol: the JSON messages a
+// meeting's participants (the customer's browser, the advisor's desktop
+// app) exchange with the relay to set up media through the SFU, follow the
+// roster, chat and hear about files, the waiting room and the meeting's end.
+//
+// The same messages travel over two framings of GET/POST /api/v1/signal:
+// WebSocket text frames, one message per frame (browsers), and a
+// full-duplex HTTP stream of newline-delimited JSON (the desktop app, over
+// HTTP/3 on its QUIC connection, or HTTP/2 as fallback). docs/signalling.md
+// describes the exchange.
+//
+// This package is shared by the relay and the desktop client and has no
+// dependencies beyond the standard library.
+package msg
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Message types. Client → relay: Hello, Offer, Answer, Candidate, Media,
+// Chat, Ping, Leave. Relay → client: Welcome, Offer, Answer, Candidate,
+// Roster, Chat, File, Waiting, Pong, Ended, Error.
+const (
+	TypeHello     = "hello"
+	TypeWelcome   = "welcome"
+	TypeOffer     = "offer"
+	TypeAnswer    = "answer"
+	TypeCandidate = "candidate"
+	TypeMedia     = "media"
+	TypeRoster    = "roster"
+	TypeChat      = "chat"
+	TypeFile      = "file"
+	TypeWaiting   = "waiting"
+	TypePing      = "ping"
+	TypePong      = "pong"
+	TypeLeave     = "leave"
+	TypeEnded     = "ended"
+	TypeError     = "error"
+)
+
+// Limits enforced by Decode. A message larger than MaxMessageBytes is
+// refused before it is parsed.
+const (
+	MaxMessageBytes = 64 << 10
+	MaxSDPBytes     = 48 << 10
+	MaxChatRunes    = 4000
+	MaxCandidate    = 1024
+	MaxNonce        = 64
+	MaxStreamID     = 128
+)
+
+// Roles of a peer in a meeting.
+const (
+	RoleAdvisor  = "advisor"
+	RoleCustomer = "customer"
+)
+
+// Reasons carried by Ended.
+const (
+	EndedMeeting  = "meeting_ended" // the advisor ended the meeting
+	EndedRemoved  = "removed"       // the advisor removed this participant
+	EndedLeft     = "left"          // the participant left
+	EndedReplaced = "replaced"      // the same participant connected again elsewhere
+)
+
+// ScreenSuffix ends the stream id of a forwarded screen-share track: the
+// SFU forwards a peer's camera and microphone as stream "<peer id>" and its
+// screen share as stream "<peer id>" + ScreenSuffix.
+const ScreenSuffix = "/screen"
+
+// Message is one signalling message. Type says which of the other fields
+// are meaningful; the rest are empty.
+type Message struct {
+	Type string `json:"type"`
+
+	// Hello: the participant's secret (pmp_…) or the advisor's session
+	// token. Only over WebSocket, where browsers cannot set headers; the
+	// stream framing authenticates with its Authorization header.
+	Token string `json:"token,omitempty"`
+	// Hello: replay chat messages and files with a sequence number above
+	// this one (0 replays the meeting's whole timeline).
+	Since uint64 `json:"since,omitempty"`
+	// Hello (advisor): the meeting to connect to.
+	MeetingID string `json:"meeting_id,omitempty"`
+
+	// Welcome: this connection's peer id in the room, the participant's
+	// role, and ICE servers (TURN with short-lived credentials).
+	PeerID     string      `json:"peer_id,omitempty"`
+	Role       string      `json:"role,omitempty"`
+	ICEServers []ICEServer `json:"ice_servers,omitempty"`
+
+	// Offer, Answer: the session description.
+	SDP string `json:"sdp,omitempty"`
+	// Candidate: one ICE candidate; nil ends gathering.
+	Candidate *Candidate `json:"candidate,omitempty"`
+
+	// Media: the sender's own state. Other peers see it in Roster.
+	Media *MediaState `json:"media,omitempty"`
+
+	// Roster: everyone currently connected, including the receiver.
+	Peers []Peer `json:"peers,omitempty"`
+
+	// Chat (client → relay): Text and a client-chosen Nonce; sending the
+	// same nonce again (after a reconnect) does not post twice.
+	// Chat and File (relay → client): Entry.
+	Text  string `json:"text,omitempty"`
+	Nonce string `json:"nonce,omitempty"`
+	Entry *Entry `json:"entry,omitempty"`
+
+	// Waiting (advisor only): who is in the waiting room now.
+	Waiting []Waiting `json:"waiting,omitempty"`
+
+	// Ended: why the connection ends (Ended* constants).
+	Reason string `json:"reason,omitempty"`
+
+	// Error: a stable code and a human-readable message. Errors about one
+	// message leave the connection open; fatal ones are followed by a close.
+	Code    string `json:"code,omitempty"`
+	Message string `json:"message,omitempty"`
+}
+
+// ICEServer is an ICE server as in RTCIceServer.
+type ICEServer struct {
+	URLs       []string `json:"urls"`
+	Username   string   `json:"username,omitempty"`
+	Credential string   `json:"credential,omitempty"`
+}
+
+// Candidate is an ICE candidate as in RTCIceCandidateInit.
+type Candidate struct {
+	Candidate        string  `json:"candidate"`
+	SDPMid           *string `json:"sdpMid,omitempty"`
+	SDPMLineIndex    *uint16 `json:"sdpMLineIndex,omitempty"`
+	UsernameFragment *string `json:"usernameFragment,omitempty"`
+}
+
+// MediaState is what a peer publishes. ScreenStream is the msid stream id
+// of the peer's screen-share track in its offers (empty when not sharing);
+// the client sends it before the offer that adds the track.
+type MediaState struct {
+	Audio        bool   `json:"audio"`
+	Video        bool   `json:"video"`
+	ScreenStream string `json:"screen_stream,omitempty"`
+}
+
+// Peer is one roster entry.
+type Peer struct {
+	PeerID string `json:"peer_id"`
+	Name   string `json:"name"`
+	Role   string `json:"role"`
+	Audio  bool   `json:"audio"`
+	Video  bool   `json:"video"`
+	Screen bool   `json:"screen"`
+}
+
+// Entry is one item of a meeting's timeline: a chat message or a file.
+// Seq numbers the meeting's timeline from 1 without gaps.
+type Entry struct {
+	ID       string    `json:"id"`
+	Seq      uint64    `json:"seq"`
+	From     string    `json:"from"` // participant id, or the advisor's user id
+	Name     string    `json:"name"`
+	Role     string    `json:"role"`
+	Sent     time.Time `json:"sent"`
+	Text     string    `json:"text,omitempty"`
+	Nonce    string    `json:"nonce,omitempty"`
+	FileName string    `json:"file_name,omitempty"`
+	FileSize int64     `json:"file_size,omitempty"`
+	FileType string    `json:"file_type,omitempty"`
+}
+
+// Waiting is one customer in the waiting room.
+type Waiting struct {
+	ID     string    `json:"id"`
+	Name   string    `json:"name"`
+	Joined time.Time `json:"joined"`
+}
+
+// ErrInvalid is wrapped by every error Decode returns.
+var ErrInvalid = errors.New("invalid signalling message")
+
+func invalid(format string, a ...any) error {
+	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, a...))
+}
+
+// Decode parses and checks one message sent by a client. It rejects
+// unknown types and fields, oversized values and text that is not UTF-8.
+func Decode(b []byte) (Message, error) {
+	var m Message
+	if len(b) > MaxMessageBytes {
+		return m, invalid("message larger than %d bytes", MaxMessageBytes)
+	}
+	if !utf8.Valid(b) {
+		return m, invalid("message is not UTF-8")
+	}
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&m); err != nil {
+		return Message{}, invalid("%v", err)
+	}
+	if dec.More() {
+		return Message{}, invalid("trailing data after the message")
+	}
+	if err := m.checkClient(); err != nil {
+		return Message{}, err
+	}
+	return m, nil
+}
+
+func (m *Message) checkClient() error {
+	switch m.Type {
+	case TypeHello:
+		if len(m.Token) > 256 || len(m.MeetingID) > 64 {
+			return invalid("hello: token or meeting id too long")
+		}
+	case TypeOffer, TypeAnswer:
+		if m.SDP == "" {
+			return invalid("%s: sdp missing", m.Type)
+		}
+		if len(m.SDP) > MaxSDPBytes {
+			return invalid("%s: sdp larger than %d bytes", m.Type, MaxSDPBytes)
+		}
+	case TypeCandidate:
+		if m.Candidate != nil && len(m.Candidate.Candidate) > MaxCandidate {
+			return invalid("candidate longer than %d bytes", MaxCandidate)
+		}
+		if m.Candidate != nil && m.Candidate.SDPMid != nil && len(*m.Candidate.SDPMid) > 32 {
+			return invalid("candidate sdpMid too long")
+		}
+	case TypeMedia:
+		if m.Media == nil {
+			return invalid("media: state missing")
+		}
+		if len(m.Media.ScreenStream) > MaxStreamID {
+			return invalid("media: screen_stream longer than %d bytes", MaxStreamID)
+		}
+	case TypeChat:
+		text := strings.TrimSpace(m.Text)
+		if text == "" {
+			return invalid("chat: text missing")
+		}
+		if utf8.RuneCountInString(m.Text) > MaxChatRunes {
+			return invalid("chat: text longer than %d characters", MaxChatRunes)
+		}
+		if len(m.Nonce) > MaxNonce {
+			return invalid("chat: nonce longer than %d bytes", MaxNonce)
+		}
+		for _, r := range m.Text {
+			if r < 0x20 && r != '\n' && r != '\t' {
+				return invalid("chat: control characters in text")
+			}
+		}
+	case TypePing, TypeLeave:
+	case "":
+		return invalid("type missing")
+	default:
+		return invalid("unknown type %q", m.Type)
+	}
+	return nil
+}
+
+// Encode renders a message as one line of JSON without the trailing
+// newline.
+func Encode(m Message) ([]byte, error) {
+	return json.Marshal(m)
+}
