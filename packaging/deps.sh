@@ -6,7 +6,7 @@
 set -euo pipefail
 
 build_pkgs=(gcc pkg-config libgl1-mesa-dev libx11-dev libxext-dev libxcursor-dev libxrandr-dev
-  libxinerama-dev libxi-dev libxxf86vm-dev libvpx-dev libx264-dev ca-certificates)
+  libxinerama-dev libxi-dev libxxf86vm-dev libvpx-dev libopus-dev libx264-dev ca-certificates)
 test_pkgs=(xvfb xauth chromium poppler-utils iproute2 util-linux fonts-dejavu-core)
 
 want=("${build_pkgs[@]}")
