@@ -55,6 +55,10 @@ func run(args []string) error {
 	tenant := fs.String("tenant", envOr("PARLEY_TENANT", "default"), "slug of the tenant created on first start")
 	tenantName := fs.String("tenant-name", os.Getenv("PARLEY_TENANT_NAME"), "display name of that tenant")
 	adminPassword := fs.String("admin-password", "", "first admin's password (or PARLEY_ADMIN_PASSWORD); default: a one-time password printed once")
+	mediaListen := fs.String("media-listen", os.Getenv("PARLEY_MEDIA_LISTEN"), "host:port for WebRTC media, UDP and ICE-TCP (default: the listen host, next port)")
+	mediaIPs := fs.String("media-public-ip", os.Getenv("PARLEY_MEDIA_PUBLIC_IP"), "comma-separated public IPs announced for media (default: the media listen host)")
+	turnListen := fs.String("turn-listen", os.Getenv("PARLEY_TURN_LISTEN"), "host:port for the embedded TURN server, UDP and TCP, e.g. :3478 (default: no TURN)")
+	turnHost := fs.String("turn-public-host", os.Getenv("PARLEY_TURN_PUBLIC_HOST"), "host name or IP in the TURN URLs given to clients (default: the first media public IP)")
 	level := fs.String("log-level", envOr("PARLEY_LOG_LEVEL", "info"), "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -74,7 +78,12 @@ func run(args []string) error {
 	if *hosts != "" {
 		hostnames = strings.Split(*hosts, ",")
 	}
+	var ips []string
+	if *mediaIPs != "" {
+		ips = strings.Split(*mediaIPs, ",")
+	}
 	srv, err := server.Start(ctx, server.Options{
+		MediaListen: *mediaListen, MediaPublicIPs: ips, TURNListen: *turnListen, TURNPublicHost: *turnHost,
 		DataDir: *data, Listen: *listen, TLSCertFile: *certFile, TLSKeyFile: *keyFile, Hostnames: hostnames, PublicURL: *publicURL,
 		TenantSlug: *tenant, TenantName: *tenantName, AdminPassword: *adminPassword,
 		BootstrapOut: os.Stdout, Logger: log,

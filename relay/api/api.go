@@ -64,6 +64,8 @@ type Options struct {
 	// Web holds the landing page, the customer's join page (join.html)
 	// and static files; nil serves none.
 	Web fs.FS
+	// Signal serves the signalling protocol; nil answers 404.
+	Signal Signal
 	// PublicURL is the base URL customers reach the relay at, used in join
 	// links (e.g. "https://beratung.example-bank.de"); empty means the
 	// Host the request came to.
@@ -81,6 +83,7 @@ type handler struct {
 	auth      Auth
 	audit     Auditor
 	meetings  Meetings
+	signal    Signal
 	log       *slog.Logger
 	clock     clock.Clock
 	metrics   *metrics
@@ -127,6 +130,8 @@ var routes = []route{
 	{"POST", "/api/v1/join/{token}", public, (*handler).joinMeeting},
 	{"GET", "/api/v1/participant", public, (*handler).participantState},
 	{"POST", "/api/v1/participant/leave", public, (*handler).leaveMeeting},
+	{"GET", "/api/v1/signal", public, (*handler).signalWebSocket},
+	{"POST", "/api/v1/signal", active, (*handler).signalStream},
 }
 
 // New returns the relay's HTTP handler.
@@ -139,7 +144,7 @@ func New(opts Options) http.Handler {
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
-	h := &handler{publicURL: strings.TrimRight(opts.PublicURL, "/"), auth: opts.Auth, audit: opts.Audit, meetings: opts.Meetings, log: log, clock: clock.Or(opts.Clock), metrics: newMetrics(reg)}
+	h := &handler{publicURL: strings.TrimRight(opts.PublicURL, "/"), auth: opts.Auth, audit: opts.Audit, meetings: opts.Meetings, signal: opts.Signal, log: log, clock: clock.Or(opts.Clock), metrics: newMetrics(reg)}
 
 	mux := http.NewServeMux()
 	byPattern := map[string]map[string]route{}

@@ -29,6 +29,7 @@ import (
 	"parley/relay/certs"
 	"parley/relay/clock"
 	"parley/relay/meeting"
+	"parley/relay/signal"
 	"parley/relay/store"
 )
 
@@ -66,6 +67,20 @@ type Options struct {
 	// SweepInterval is how often retention rules are applied; zero means
 	// DefaultSweepInterval.
 	SweepInterval time.Duration
+	// MediaListen is the host:port of the SFU's media: one UDP port for
+	// every peer (ICE UDP mux) and ICE-TCP on the same TCP port. Empty
+	// means the Listen host and the next port (port 0 picks a free one).
+	MediaListen string
+	// MediaPublicIPs are the addresses announced to peers as the SFU's
+	// candidates (the relay's public IPs behind 1:1 NAT). Empty means the
+	// MediaListen host when it is a specific IP.
+	MediaPublicIPs []string
+	// TURNListen is the host:port of the embedded TURN server (UDP and
+	// TCP, usually :3478); empty runs none.
+	TURNListen string
+	// TURNPublicHost is the host name or IP in the TURN URLs handed to
+	// clients; empty means the first media public IP.
+	TURNPublicHost string
 	// Logger receives structured logs without personal data; nil discards.
 	Logger *slog.Logger
 	// Clock is the time source; nil means the real clock.
@@ -82,6 +97,8 @@ type Server struct {
 	audit     *audit.Log
 	tcp       net.Listener
 	udp       net.PacketConn
+	media     *media
+	hub       *signal.Hub
 	https     *http.Server
 	h3        *http3.Server
 	cert      tls.Certificate
@@ -179,7 +196,12 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if interval <= 0 {
 		interval = DefaultSweepInterval
 	}
-	handler := api.New(api.Options{Auth: s.auth, Audit: s.audit, Meetings: meetings, PublicURL: opts.PublicURL, Logger: log, Clock: clk, Registry: reg, Web: assets.Web()})
+	s.media, err = startMedia(opts, s.Addr(), opts.DataDir, log)
+	if err != nil {
+		return fail(err)
+	}
+	s.hub = signal.New(signal.Options{SFU: s.media.sfu, Meetings: meetings, Sessions: s.auth, ICE: s.media.ice, Logger: log.With("component", "signal"), Clock: clk})
+	handler := api.New(api.Options{Auth: s.auth, Audit: s.audit, Meetings: meetings, Signal: s.hub, PublicURL: opts.PublicURL, Logger: log, Clock: clk, Registry: reg, Web: assets.Web()})
 	altSvc := `h3=":` + strconv.Itoa(port) + `"; ma=86400`
 	withAltSvc := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ProtoMajor < 3 {
@@ -303,6 +325,9 @@ func (s *Server) Close() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		var errs []error
+		if s.hub != nil {
+			s.hub.Close() // ends the long-lived signalling requests
+		}
 		if s.https != nil {
 			if err := s.https.Shutdown(ctx); err != nil {
 				errs = append(errs, fmt.Errorf("https shutdown: %w", err))
@@ -319,6 +344,9 @@ func (s *Server) Close() error {
 			s.udp.Close()
 		}
 		s.wg.Wait()
+		if s.media != nil {
+			s.media.close()
+		}
 		if s.store != nil {
 			if err := s.store.Close(); err != nil {
 				errs = append(errs, fmt.Errorf("store close: %w", err))
