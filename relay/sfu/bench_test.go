@@ -86,22 +86,21 @@ func benchPublishedPacket(b *testing.B) []byte {
 }
 
 // BenchmarkFanout measures the forwarder's per-packet path from one
-// published track to N subscribers: unmarshal, store in the packet cache,
-// strip header extensions, and WriteRTP on each subscriber's
-// *webrtc.TrackLocalStaticRTP, bound (as a PeerConnection would bind it) to a
-// fake TrackLocalContext whose writer counts packets instead of encrypting
-// and sending them. SRTP, interceptors and the network are not included.
-//
-// forwarder.run reads from a *webrtc.TrackRemote, which cannot be made
-// without a PeerConnection, so the loop body below repeats run's body
-// statement for statement; keep the two in step. The forwarder, its cache,
-// addSubscriber, stripExtensions and the pion tracks are the real ones.
+// published track to N subscribers: layer.forward (unmarshal, store in the
+// packet cache, strip header extensions, rewrite sequence number and
+// timestamp per subscriber, and WriteRTP on each subscriber's
+// *webrtc.TrackLocalStaticRTP), with the tracks bound (as a PeerConnection
+// would bind them) to a fake TrackLocalContext whose writer counts packets
+// instead of encrypting and sending them. SRTP, interceptors and the network
+// are not included; layer.run, which reads from a *webrtc.TrackRemote (it
+// cannot be made without a PeerConnection), calls the same forward.
 //
 // One op is one published packet, delivered to every subscriber.
 func BenchmarkFanout(b *testing.B) {
 	for _, n := range []int{1, 2, 5, 10, 25, 50} {
 		b.Run("subs="+strconv.Itoa(n), func(b *testing.B) {
-			f := newForwarder(nil, nil, time.Now)
+			f := newForwarder(nil, "video", "pub", vp8Codec.RTPCodecCapability, time.Now, nil)
+			l := f.addLayer("", 0x1234)
 			writers := make([]*countingWriter, n)
 			for i := range writers {
 				track, err := webrtc.NewTrackLocalStaticRTP(vp8Codec.RTPCodecCapability, "video", "pub")
@@ -133,15 +132,7 @@ func BenchmarkFanout(b *testing.B) {
 				buf[2], buf[3] = byte(seq>>8), byte(seq)
 				seq++
 
-				// forwarder.run's loop body.
-				if err := pkt.Unmarshal(buf[:n]); err != nil {
-					continue
-				}
-				f.cache.Store(pkt.SequenceNumber, buf[:n])
-				stripExtensions(&pkt)
-				for _, s := range *f.subs.Load() {
-					_ = s.track.WriteRTP(&pkt)
-				}
+				l.forward(buf[:n], &pkt)
 			}
 			b.StopTimer()
 

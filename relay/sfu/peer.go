@@ -5,8 +5,14 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
+	"time"
 
+	"github.com/pion/interceptor/pkg/cc"
+	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
+
+	"parley/relay/signal/msg"
 )
 
 // Signaller carries what the SFU sends to one client. Its methods are called
@@ -38,17 +44,29 @@ type Peer struct {
 	pending    []webrtc.ICECandidateInit
 	subs       map[*forwarder]*subscriber
 
+	pubMu  sync.Mutex // published tracks below
+	pubs   map[string]*forwarder
+	screen string
+
+	// Bandwidth estimation of what the SFU sends to this peer.
+	bwe       cc.BandwidthEstimator // nil when unavailable
+	twccSeen  atomic.Bool           // the peer sends TWCC feedback
+	videoSubs atomic.Int32
+	audioSubs atomic.Int32
+
 	closeOnce sync.Once
 	done      chan struct{}
 }
 
-func newPeer(r *Room, id string, pc *webrtc.PeerConnection, sig Signaller) *Peer {
+func newPeer(r *Room, id string, pc *webrtc.PeerConnection, sig Signaller, bwe cc.BandwidthEstimator) *Peer {
 	p := &Peer{
 		id:   id,
 		room: r,
 		pc:   pc,
 		log:  r.log.With("peer", id),
 		subs: make(map[*forwarder]*subscriber),
+		pubs: make(map[string]*forwarder),
+		bwe:  bwe,
 		done: make(chan struct{}),
 	}
 	p.out = newOutbox(sig, p.log, p.done)
@@ -58,20 +76,181 @@ func newPeer(r *Room, id string, pc *webrtc.PeerConnection, sig Signaller) *Peer
 		}
 		p.out.pushCandidate(c.ToJSON())
 	})
-	pc.OnTrack(func(remote *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
-		f := newForwarder(p, remote, r.sfu.now)
-		p.log.Debug("track published", "track", remote.ID(), "kind", remote.Kind().String())
-		if r.addForwarder(f) {
-			go f.run()
-		}
-	})
+	pc.OnTrack(func(remote *webrtc.TrackRemote, _ *webrtc.RTPReceiver) { p.publish(remote) })
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
 		p.log.Debug("connection state", "state", s.String())
 		if s == webrtc.PeerConnectionStateFailed {
 			go p.Close()
 		}
 	})
+	go p.control(controlInterval)
 	return p
+}
+
+// SetScreenStream marks msid as the stream id of the peer's screen share:
+// tracks the peer publishes afterwards in that stream are forwarded with
+// the stream id "<peer id>/screen" (msg.ScreenSuffix) instead of
+// "<peer id>". The signalling hub calls it when the peer's media state
+// names its screen stream, before the offer that adds the track. An empty
+// msid means no screen share.
+func (p *Peer) SetScreenStream(msid string) {
+	p.pubMu.Lock()
+	defer p.pubMu.Unlock()
+	p.screen = msid
+}
+
+// publish starts forwarding a track (or one simulcast layer of it) that
+// the peer sends. Layers of one track share its forwarder.
+func (p *Peer) publish(remote *webrtc.TrackRemote) {
+	p.pubMu.Lock()
+	f := p.pubs[remote.ID()]
+	isNew := f == nil
+	if isNew {
+		stream := p.id
+		if p.screen != "" && remote.StreamID() == p.screen {
+			stream += msg.ScreenSuffix
+		}
+		f = newForwarder(p, remote.ID(), stream, remote.Codec().RTPCodecCapability, p.room.sfu.now, &p.room.sfu.count)
+		p.pubs[remote.ID()] = f
+	}
+	l := f.addLayer(remote.RID(), uint32(remote.SSRC()))
+	p.pubMu.Unlock()
+	p.log.Debug("track published", "track", remote.ID(), "rid", remote.RID(), "kind", remote.Kind().String(), "stream", f.streamID)
+	if isNew && !p.room.addForwarder(f) {
+		p.removePublished(f)
+		return
+	}
+	go l.run(remote)
+}
+
+// removePublished withdraws f, one of p's tracks, from the room.
+func (p *Peer) removePublished(f *forwarder) {
+	p.pubMu.Lock()
+	if p.pubs[f.trackID] == f {
+		delete(p.pubs, f.trackID)
+	}
+	p.pubMu.Unlock()
+	p.room.removeForwarder(f)
+}
+
+// published returns the peer's forwarders.
+func (p *Peer) published() []*forwarder {
+	p.pubMu.Lock()
+	defer p.pubMu.Unlock()
+	fs := make([]*forwarder, 0, len(p.pubs))
+	for _, f := range p.pubs {
+		fs = append(fs, f)
+	}
+	return fs
+}
+
+const (
+	controlInterval = time.Second
+	// audioAllowance is set aside from a subscriber's estimate per audio
+	// track before the rest is shared among its video tracks.
+	audioAllowance = 40_000
+)
+
+// control runs once per interval until the peer closes: it measures the
+// rates of the peer's published layers, sends the peer a REMB for its
+// video tracks, and picks simulcast layers for what the peer receives.
+func (p *Peer) control(interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	last := time.Now()
+	for {
+		var now time.Time
+		select {
+		case <-p.done:
+			return
+		case now = <-t.C:
+		}
+		dt := now.Sub(last)
+		last = now
+		fs := p.published()
+		for _, f := range fs {
+			for _, l := range *f.layers.Load() {
+				l.rate.Store(int64(float64(l.bytes.Swap(0)*8) / dt.Seconds()))
+			}
+		}
+		p.sendREMB(fs)
+		p.selectLayers()
+	}
+}
+
+// videoBudget is the share of the peer's estimated bandwidth available to
+// each video track it receives, or 0 when the peer gives no TWCC feedback.
+func (p *Peer) videoBudget() int64 {
+	if p.bwe == nil || !p.twccSeen.Load() {
+		return 0
+	}
+	est := int64(p.bwe.GetTargetBitrate()) - int64(p.audioSubs.Load())*audioAllowance
+	return max(minEstimate, est/int64(max(1, p.videoSubs.Load())))
+}
+
+// sendREMB caps the peer's video bitrate at what its subscribers can
+// take: per single-layer video track, the smallest budget among the
+// track's subscribers (maxEstimate when none has an estimate); one REMB
+// carries the sum for all of them. Simulcast tracks are not capped: their
+// subscribers are served by switching layers.
+func (p *Peer) sendREMB(fs []*forwarder) {
+	remb := &rtcp.ReceiverEstimatedMaximumBitrate{}
+	var total int64
+	for _, f := range fs {
+		layers := *f.layers.Load()
+		if !f.video || len(layers) != 1 {
+			continue
+		}
+		c := int64(-1)
+		for _, s := range *f.subs.Load() {
+			if b := s.budget(); b > 0 && (c < 0 || b < c) {
+				c = b
+			}
+		}
+		if c < 0 {
+			c = maxEstimate
+		}
+		total += c
+		remb.SSRCs = append(remb.SSRCs, layers[0].ssrc)
+	}
+	if len(remb.SSRCs) == 0 {
+		return
+	}
+	remb.Bitrate = float32(total)
+	if err := p.pc.WriteRTCP([]rtcp.Packet{remb}); err != nil {
+		p.log.Debug("sending REMB", "err", err)
+	}
+}
+
+// selectLayers moves each simulcast track the peer receives to the layer
+// its budget allows, asking the publisher for a keyframe of a new layer.
+func (p *Peer) selectLayers() {
+	p.mu.Lock()
+	var ask []struct {
+		f *forwarder
+		l *layer
+	}
+	for f, s := range p.subs {
+		if !f.simulcast() {
+			continue
+		}
+		s.mu.Lock()
+		want := pickLayer(*f.layers.Load(), s.budget(), s.want)
+		if want != s.want {
+			s.want = want
+			if want != s.cur {
+				ask = append(ask, struct {
+					f *forwarder
+					l *layer
+				}{f, want})
+			}
+		}
+		s.mu.Unlock()
+	}
+	p.mu.Unlock()
+	for _, a := range ask {
+		a.f.requestKeyframe(a.l)
+	}
 }
 
 // ID is the peer's id in its room.
@@ -100,6 +279,7 @@ func (p *Peer) HandleDescription(desc webrtc.SessionDescription) error {
 		if err != nil {
 			return fmt.Errorf("sfu: creating answer: %w", err)
 		}
+		p.out.holdCandidates()
 		if err := p.pc.SetLocalDescription(answer); err != nil {
 			return fmt.Errorf("sfu: setting answer: %w", err)
 		}
@@ -168,7 +348,7 @@ func (p *Peer) subscribe(f *forwarder) {
 	if p.closed || p.subs[f] != nil {
 		return
 	}
-	track, err := webrtc.NewTrackLocalStaticRTP(f.remote.Codec().RTPCodecCapability, f.remote.ID(), f.pub.id)
+	track, err := webrtc.NewTrackLocalStaticRTP(f.codec, f.trackID, f.streamID)
 	if err != nil {
 		p.log.Warn("creating local track", "err", err)
 		return
@@ -180,8 +360,15 @@ func (p *Peer) subscribe(f *forwarder) {
 	}
 	s := &subscriber{peer: p, track: track, sender: sender}
 	p.subs[f] = s
+	if f.video {
+		p.videoSubs.Add(1)
+	} else {
+		p.audioSubs.Add(1)
+	}
 	f.addSubscriber(s)
 	go s.readRTCP(f)
+	// The newcomer's picture starts at the next keyframe: ask for one now.
+	go f.requestKeyframe(s.current())
 	p.dirty = true
 	p.negotiateLocked()
 }
@@ -195,6 +382,11 @@ func (p *Peer) unsubscribe(f *forwarder) {
 		return
 	}
 	delete(p.subs, f)
+	if f.video {
+		p.videoSubs.Add(-1)
+	} else {
+		p.audioSubs.Add(-1)
+	}
 	f.removeSubscriber(s)
 	if p.closed {
 		return
@@ -219,6 +411,7 @@ func (p *Peer) negotiateLocked() {
 		p.log.Warn("creating offer", "err", err)
 		return
 	}
+	p.out.holdCandidates()
 	if err := p.pc.SetLocalDescription(offer); err != nil {
 		p.log.Warn("setting offer", "err", err)
 		return
@@ -227,9 +420,10 @@ func (p *Peer) negotiateLocked() {
 }
 
 // outbox delivers messages to a Signaller in order from its own goroutine.
-// Candidates gathered before the first description (the answer to the
-// client's offer) are held back until it is sent, since a client cannot
-// add candidates before it has a remote description.
+// Candidates gathered while a local description is being set (the first
+// answer, or the answer to an ICE restart) are held back until that
+// description is queued, since a client cannot add candidates before it has
+// the remote description they belong to.
 type outbox struct {
 	mu       sync.Mutex
 	q        []func(Signaller) error
@@ -285,6 +479,13 @@ func (o *outbox) pushCandidate(c webrtc.ICECandidateInit) {
 	o.q = append(o.q, func(s Signaller) error { return s.SendCandidate(c) })
 	o.mu.Unlock()
 	o.notify()
+}
+
+// holdCandidates holds candidates back until the next description.
+func (o *outbox) holdCandidates() {
+	o.mu.Lock()
+	o.descSent = false
+	o.mu.Unlock()
 }
 
 func (o *outbox) notify() {

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
-
-	"github.com/pion/webrtc/v4"
 )
 
 // ErrPeerExists is returned by Room.Join when the peer id is already in the
@@ -35,11 +33,11 @@ type Room struct {
 // is cancelled, when Close or Room.Leave is called, or when its connection
 // fails.
 func (r *Room) Join(ctx context.Context, peerID string, sig Signaller) (*Peer, error) {
-	pc, err := r.sfu.api.NewPeerConnection(webrtc.Configuration{})
+	pc, bwe, err := r.sfu.newPeerConnection()
 	if err != nil {
 		return nil, fmt.Errorf("sfu: new peer connection for %s: %w", peerID, err)
 	}
-	p := newPeer(r, peerID, pc, sig)
+	p := newPeer(r, peerID, pc, sig, bwe)
 
 	r.mu.Lock()
 	if r.closed {

@@ -38,6 +38,8 @@ import (
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/cc"
+	"github.com/pion/interceptor/pkg/gcc"
 	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/interceptor/pkg/twcc"
 	"github.com/pion/sdp/v3"
@@ -59,17 +61,36 @@ type Options struct {
 	// LoopbackOnly keeps ICE on loopback interfaces and addresses, and turns
 	// mDNS off. Tests must set it (see DESIGN.md, "Network rule for tests").
 	LoopbackOnly bool
+	// TCP, when set, is a listener for ICE-TCP (RFC 6544, passive side),
+	// the fallback for clients whose UDP is blocked; its addresses are
+	// offered as TCP host candidates (rewritten to PublicIPs like UDP's).
+	// The SFU owns it from New on: Close closes it. Nil offers UDP only.
+	TCP net.Listener
 	// Now is the clock used for throttling keyframe requests. Nil means
 	// time.Now.
 	Now func() time.Time
 }
 
+// Bandwidth estimates (bits/s) of what the SFU sends to each peer.
+const (
+	initialEstimate = 1_000_000
+	minEstimate     = 100_000
+	maxEstimate     = 8_000_000
+)
+
 // SFU holds the WebRTC API shared by all rooms and the rooms themselves.
 type SFU struct {
-	api *webrtc.API
-	mux ice.UDPMux
-	log *slog.Logger
-	now func() time.Time
+	api    *webrtc.API
+	mux    ice.UDPMux
+	tcpMux ice.TCPMux
+	log    *slog.Logger
+	now    func() time.Time
+	count  counters
+
+	// newPC serialises peer connection creation, so that the bandwidth
+	// estimator the cc interceptor creates for it lands in bwe.
+	newPC sync.Mutex
+	bwe   cc.BandwidthEstimator
 
 	mu    sync.Mutex
 	rooms map[string]*Room
@@ -96,14 +117,21 @@ func New(opts Options) (*SFU, error) {
 	if err := registerCodecs(me); err != nil {
 		return nil, fmt.Errorf("sfu: registering codecs: %w", err)
 	}
+	s := &SFU{log: log, now: now, rooms: make(map[string]*Room)}
 	reg := &interceptor.Registry{}
-	if err := registerInterceptors(me, reg); err != nil {
+	if err := registerInterceptors(me, reg, log, func(e cc.BandwidthEstimator) { s.bwe = e }); err != nil {
 		return nil, fmt.Errorf("sfu: registering interceptors: %w", err)
 	}
 
 	se := webrtc.SettingEngine{LoggerFactory: pionLogs{log}}
-	mux := webrtc.NewICEUDPMux(pionLogs{log}.NewLogger("udpmux"), opts.UDP)
-	se.SetICEUDPMux(mux)
+	s.mux = webrtc.NewICEUDPMux(pionLogs{log}.NewLogger("udpmux"), opts.UDP)
+	se.SetICEUDPMux(s.mux)
+	networks := []webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6}
+	if opts.TCP != nil {
+		s.tcpMux = webrtc.NewICETCPMux(pionLogs{log}.NewLogger("tcpmux"), opts.TCP, 64)
+		se.SetICETCPMux(s.tcpMux)
+		networks = append(networks, webrtc.NetworkTypeTCP4, webrtc.NetworkTypeTCP6)
+	}
 	if len(opts.PublicIPs) > 0 {
 		if err := se.SetICEAddressRewriteRules(webrtc.ICEAddressRewriteRule{
 			External:        opts.PublicIPs,
@@ -113,17 +141,38 @@ func New(opts Options) (*SFU, error) {
 			return nil, fmt.Errorf("sfu: public IPs: %w", err)
 		}
 	}
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6})
+	se.SetNetworkTypes(networks)
 	if opts.LoopbackOnly {
 		LoopbackOnly(&se)
 	}
-	return &SFU{
-		mux:   mux,
-		api:   webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(se)),
-		log:   log,
-		now:   now,
-		rooms: make(map[string]*Room),
-	}, nil
+	s.api = webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(se))
+	return s, nil
+}
+
+// newPeerConnection creates a peer connection and returns it with the
+// bandwidth estimator of what the SFU sends on it.
+func (s *SFU) newPeerConnection() (*webrtc.PeerConnection, cc.BandwidthEstimator, error) {
+	s.newPC.Lock()
+	defer s.newPC.Unlock()
+	s.bwe = nil
+	pc, err := s.api.NewPeerConnection(webrtc.Configuration{})
+	bwe := s.bwe
+	s.bwe = nil
+	return pc, bwe, err
+}
+
+// Stats are the SFU's packet counters since New.
+type Stats struct {
+	// PacketsIn counts RTP packets received from publishers.
+	PacketsIn uint64
+	// PacketsOut counts RTP packets forwarded to subscribers (each copy
+	// counts; retransmissions do not).
+	PacketsOut uint64
+}
+
+// Stats returns the SFU's packet counters.
+func (s *SFU) Stats() Stats {
+	return Stats{PacketsIn: s.count.in.Load(), PacketsOut: s.count.out.Load()}
 }
 
 // LoopbackOnly restricts se to loopback interfaces and addresses, includes
@@ -173,8 +222,13 @@ func registerCodecs(me *webrtc.MediaEngine) error {
 // generated, but NACKs from subscribers are answered from the forwarder's
 // packet cache (so no responder interceptor); sender and receiver reports;
 // TWCC feedback for publishers and transport-wide sequence numbers on what
-// the SFU sends.
-func registerInterceptors(me *webrtc.MediaEngine, reg *interceptor.Registry) error {
+// the SFU sends; and a send-side bandwidth estimator (pion's Google
+// Congestion Control, delay- and loss-based, fed by the subscribers' TWCC
+// feedback) per peer connection, handed to newBWE as each connection is
+// built. The estimator's pacer is a no-op: packets leave as they are
+// forwarded; the estimate only steers REMB to publishers and simulcast
+// layer choice.
+func registerInterceptors(me *webrtc.MediaEngine, reg *interceptor.Registry, log *slog.Logger, newBWE func(cc.BandwidthEstimator)) error {
 	gen, err := nack.NewGeneratorInterceptor()
 	if err != nil {
 		return err
@@ -189,6 +243,23 @@ func registerInterceptors(me *webrtc.MediaEngine, reg *interceptor.Registry) err
 	if err := webrtc.ConfigureTWCCSender(me, reg); err != nil {
 		return err
 	}
+	bwe, err := cc.NewInterceptor(func() (cc.BandwidthEstimator, error) {
+		return gcc.NewSendSideBWE(
+			gcc.SendSideBWEPacer(gcc.NewNoOpPacer()),
+			gcc.SendSideBWEInitialBitrate(initialEstimate),
+			gcc.SendSideBWEMinBitrate(minEstimate),
+			gcc.SendSideBWEMaxBitrate(maxEstimate),
+			gcc.WithLoggerFactory(pionLogs{log}),
+		)
+	})
+	if err != nil {
+		return err
+	}
+	bwe.OnNewPeerConnection(func(_ string, e cc.BandwidthEstimator) { newBWE(e) })
+	// Added before the header extension interceptor, whose writer runs
+	// first, so that the estimator sees each packet's transport-wide
+	// sequence number.
+	reg.Add(bwe)
 	for _, k := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecTypeAudio} {
 		if err := me.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: sdp.TransportCCURI}, k); err != nil {
 			return err
@@ -202,7 +273,7 @@ func registerInterceptors(me *webrtc.MediaEngine, reg *interceptor.Registry) err
 	return nil
 }
 
-// Close closes every room and the UDP socket.
+// Close closes every room, the UDP socket and the TCP listener.
 func (s *SFU) Close() error {
 	s.mu.Lock()
 	rooms := make([]*Room, 0, len(s.rooms))
@@ -213,7 +284,11 @@ func (s *SFU) Close() error {
 	for _, r := range rooms {
 		r.Close()
 	}
-	return s.mux.Close()
+	err := s.mux.Close()
+	if s.tcpMux != nil {
+		err = errors.Join(err, s.tcpMux.Close())
+	}
+	return err
 }
 
 // Room returns the open room with the given id, creating it on first use or

@@ -3,9 +3,11 @@ package sfu
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,12 +16,16 @@ import (
 
 	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
+
+	"parley/relay/clock"
 )
 
-// newTestSFU starts an SFU on a loopback UDP socket.
-func newTestSFU(t *testing.T) *SFU {
+// newTestSFU starts an SFU on a loopback UDP socket; edit changes its
+// options first.
+func newTestSFU(t *testing.T, edit ...func(*Options)) *SFU {
 	t.Helper()
 	udp, err := net.ListenPacket("udp4", "127.0.0.1:0")
 	if err != nil {
@@ -29,7 +35,11 @@ func newTestSFU(t *testing.T) *SFU {
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	s, err := New(Options{Logger: log, UDP: udp, PublicIPs: []string{"127.0.0.1"}, LoopbackOnly: true})
+	opts := Options{Logger: log, UDP: udp, PublicIPs: []string{"127.0.0.1"}, LoopbackOnly: true}
+	for _, e := range edit {
+		e(&opts)
+	}
+	s, err := New(opts)
 	if err != nil {
 		udp.Close()
 		t.Fatal(err)
@@ -38,23 +48,28 @@ func newTestSFU(t *testing.T) *SFU {
 	return s
 }
 
-// clientAPI is a pion API for test clients, restricted to loopback.
-func clientAPI(t *testing.T) *webrtc.API {
+// clientAPI is a pion API for test clients, restricted to loopback. Its
+// edits can add interceptors ahead of the default ones (which then see
+// only what those let through) and change the settings.
+func clientAPI(t *testing.T, edit ...func(*interceptor.Registry, *webrtc.SettingEngine)) *webrtc.API {
 	t.Helper()
 	me := &webrtc.MediaEngine{}
 	if err := me.RegisterDefaultCodecs(); err != nil {
 		t.Fatal(err)
 	}
 	reg := &interceptor.Registry{}
-	if err := webrtc.RegisterDefaultInterceptors(me, reg); err != nil {
-		t.Fatal(err)
-	}
 	se := webrtc.SettingEngine{}
 	// Retransmissions of packets already received must reach the test,
 	// which counts them.
 	se.DisableSRTPReplayProtection(true)
 	LoopbackOnly(&se)
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	for _, e := range edit {
+		e(reg, &se)
+	}
+	if err := webrtc.RegisterDefaultInterceptors(me, reg); err != nil {
+		t.Fatal(err)
+	}
 	return webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(se))
 }
 
@@ -79,14 +94,16 @@ func (c chanSignaller) SendCandidate(i webrtc.ICECandidateInit) error {
 var _ Signaller = chanSignaller(nil)
 
 // client is a pion peer publishing one synthetic VP8 track and counting
-// what it receives per publisher (the forwarded track's stream id).
+// what it receives per stream (the forwarded track's stream id: the
+// publisher's peer id, with "/screen" for screen shares).
 type client struct {
 	t    *testing.T
 	name string
 	pc   *webrtc.PeerConnection
 	peer *Peer
 
-	plis atomic.Int64
+	plis  atomic.Int64
+	rembs chan float32 // REMB bitrates arriving at the publisher
 
 	mu     sync.Mutex
 	got    map[string]int
@@ -95,57 +112,64 @@ type client struct {
 	last   map[string]uint16
 	ended  map[string]bool
 	remote map[string]*webrtc.TrackRemote
+	tracks map[string]int       // OnTrack calls per stream
+	rx     map[string][]rxPacket // with clientConfig.record
+}
+
+// rxPacket is what a client records of a received packet.
+type rxPacket struct {
+	seq   uint16
+	ts    uint32
+	layer byte // the payload's third byte: simulcast layer index
+	key   bool // starts a VP8 keyframe
+}
+
+// clientConfig varies what a test client publishes and records.
+type clientConfig struct {
+	// frameBytes is the size of each synthetic VP8 frame (default 14).
+	frameBytes int
+	// screen also publishes a screen-share track in stream
+	// "screen-<name>", announced with Peer.SetScreenStream.
+	screen bool
+	// simulcast publishes the video as three layers (rids q, h, f) with
+	// the layer's index in each payload's third byte, instead of the
+	// single track.
+	simulcast bool
+	// none publishes nothing.
+	none bool
+	// record keeps every received packet in rx.
+	record bool
 }
 
 func newClient(ctx context.Context, t *testing.T, api *webrtc.API, room *Room, name string) *client {
+	t.Helper()
+	return newClientWith(ctx, t, api, room, name, clientConfig{})
+}
+
+func newClientWith(ctx context.Context, t *testing.T, api *webrtc.API, room *Room, name string, cfg clientConfig) *client {
 	t.Helper()
 	pc, err := api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { pc.Close() })
-	c := &client{t: t, name: name, pc: pc, got: map[string]int{}, dups: map[string]int{}, seen: map[string]map[uint16]bool{}, last: map[string]uint16{}, ended: map[string]bool{}, remote: map[string]*webrtc.TrackRemote{}}
+	c := &client{t: t, name: name, pc: pc, rembs: make(chan float32, 64), got: map[string]int{}, dups: map[string]int{}, seen: map[string]map[uint16]bool{}, last: map[string]uint16{}, ended: map[string]bool{}, remote: map[string]*webrtc.TrackRemote{}, tracks: map[string]int{}, rx: map[string][]rxPacket{}}
 
-	track, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "video-"+name, "stream-"+name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sender, err := pc.AddTrack(track)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { // count PLIs arriving at the publisher
-		for {
-			pkts, _, err := sender.ReadRTCP()
-			if err != nil {
-				return
-			}
-			for _, p := range pkts {
-				if _, ok := p.(*rtcp.PictureLossIndication); ok {
-					c.plis.Add(1)
-				}
-			}
+	switch {
+	case cfg.none:
+	case cfg.simulcast:
+		c.publishSimulcast(ctx, pc)
+	default:
+		c.publishVP8(ctx, pc, "video-"+name, "stream-"+name, cfg.frameBytes)
+		if cfg.screen {
+			c.publishVP8(ctx, pc, "screen-"+name, "screen-"+name, cfg.frameBytes)
 		}
-	}()
-	go func() { // synthetic VP8 keyframes at ~30 fps
-		frame := []byte{0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, 0x10, 0x00, 0x10, 0x00, 0xde, 0xad, 0xbe, 0xef}
-		tick := time.NewTicker(33 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-				if err := track.WriteSample(media.Sample{Data: frame, Duration: 33 * time.Millisecond}); err != nil {
-					return
-				}
-			}
-		}
-	}()
+	}
 	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 		from := tr.StreamID()
 		c.mu.Lock()
 		c.remote[from] = tr
+		c.tracks[from]++
 		c.seen[from] = map[uint16]bool{}
 		c.ended[from] = false
 		c.mu.Unlock()
@@ -158,6 +182,9 @@ func newClient(ctx context.Context, t *testing.T, api *webrtc.API, room *Room, n
 				return
 			}
 			c.mu.Lock()
+			if cfg.record && len(pkt.Payload) > 2 {
+				c.rx[from] = append(c.rx[from], rxPacket{seq: pkt.SequenceNumber, ts: pkt.Timestamp, layer: pkt.Payload[2], key: vp8Keyframe(pkt.Payload)})
+			}
 			c.got[from]++
 			if c.seen[from][pkt.SequenceNumber] {
 				c.dups[from]++
@@ -174,6 +201,9 @@ func newClient(ctx context.Context, t *testing.T, api *webrtc.API, room *Room, n
 		t.Fatal(err)
 	}
 	c.peer = peer
+	if cfg.screen {
+		peer.SetScreenStream("screen-" + name)
+	}
 	pc.OnICECandidate(func(ic *webrtc.ICECandidate) {
 		if ic == nil {
 			return
@@ -232,6 +262,122 @@ func newClient(ctx context.Context, t *testing.T, api *webrtc.API, room *Room, n
 	return c
 }
 
+// readFeedback counts PLIs and collects REMBs arriving at a publisher.
+func (c *client) readFeedback(sender *webrtc.RTPSender) {
+	for {
+		pkts, _, err := sender.ReadRTCP()
+		if err != nil {
+			return
+		}
+		for _, p := range pkts {
+			switch p := p.(type) {
+			case *rtcp.PictureLossIndication:
+				c.plis.Add(1)
+			case *rtcp.ReceiverEstimatedMaximumBitrate:
+				select {
+				case c.rembs <- p.Bitrate:
+				default:
+				}
+			}
+		}
+	}
+}
+
+// publishVP8 sends synthetic VP8 keyframes of frameBytes bytes at ~30 fps.
+func (c *client) publishVP8(ctx context.Context, pc *webrtc.PeerConnection, id, stream string, frameBytes int) {
+	track, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, id, stream)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	sender, err := pc.AddTrack(track)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	go c.readFeedback(sender)
+	frame := []byte{0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, 0x10, 0x00, 0x10, 0x00, 0xde, 0xad, 0xbe, 0xef}
+	if frameBytes > len(frame) {
+		frame = append(frame, make([]byte, frameBytes-len(frame))...)
+	}
+	go func() {
+		tick := time.NewTicker(33 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				if err := track.WriteSample(media.Sample{Data: frame, Duration: 33 * time.Millisecond}); err != nil {
+					return
+				}
+			}
+		}
+	}()
+}
+
+// simulcastLayers are the test publisher's layers: rid, packets per frame
+// and payload bytes per packet (about 70, 250 and 800 kbit/s at 30 fps).
+var simulcastLayers = []struct {
+	rid     string
+	packets int
+	size    int
+}{{"q", 1, 300}, {"h", 1, 1000}, {"f", 3, 1100}}
+
+// publishSimulcast sends one VP8 track as three rid layers of hand-made
+// RTP packets at 30 fps, a keyframe every 15 frames. Each payload carries
+// a VP8 payload descriptor, the VP8 header's first byte (P bit) and the
+// layer's index. The layers share timestamps but not sequence numbers.
+func (c *client) publishSimulcast(ctx context.Context, pc *webrtc.PeerConnection) {
+	var tracks []*webrtc.TrackLocalStaticRTP
+	var sender *webrtc.RTPSender
+	for _, l := range simulcastLayers {
+		tr, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "video-"+c.name, "stream-"+c.name, webrtc.WithRTPStreamID(l.rid))
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		if sender == nil {
+			sender, err = pc.AddTrack(tr)
+		} else {
+			err = sender.AddEncoding(tr)
+		}
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		tracks = append(tracks, tr)
+	}
+	go c.readFeedback(sender)
+	go func() {
+		tick := time.NewTicker(33 * time.Millisecond)
+		defer tick.Stop()
+		seqs := []uint16{1000, 20000, 40000}
+		for frame := 0; ; frame++ {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			ts := uint32(frame * 3000)
+			for i, l := range simulcastLayers {
+				for k := range l.packets {
+					payload := make([]byte, l.size)
+					if k == 0 {
+						payload[0] = 0x10 // S, partition 0
+					}
+					if frame%15 != 0 {
+						payload[1] = 0x01 // P: interframe
+					}
+					payload[2] = byte(i)
+					pkt := &rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: seqs[i], Timestamp: ts, Marker: k == l.packets-1}, Payload: payload}
+					seqs[i]++
+					if err := tracks[i].WriteRTP(pkt); err != nil && ctx.Err() == nil && !errors.Is(err, io.ErrClosedPipe) {
+						c.t.Errorf("%s: writing layer %s: %v", c.name, l.rid, err)
+						return
+					}
+				}
+			}
+		}
+	}()
+}
+
 // checkLoopback fails the test for a candidate outside loopback.
 func checkLoopback(t *testing.T, who, cand string) {
 	f := strings.Fields(cand)
@@ -256,6 +402,18 @@ func (c *client) hasEnded(from string) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.ended[from]
+}
+
+func (c *client) trackCount(from string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.tracks[from]
+}
+
+func (c *client) received(from string) []rxPacket {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.rx[from])
 }
 
 func (c *client) track(from string) *webrtc.TrackRemote {
@@ -287,7 +445,10 @@ func receivesGrowing(t *testing.T, c *client, from string) {
 func TestRoomForwarding(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	s := newTestSFU(t)
+	// Keyframe requests are throttled by this clock; it moves only when
+	// the test says so.
+	fake := clock.NewFake(time.Now())
+	s := newTestSFU(t, func(o *Options) { o.Now = fake.Now })
 	api := clientAPI(t)
 	room := s.Room("meeting-1")
 
@@ -306,6 +467,7 @@ func TestRoomForwarding(t *testing.T) {
 
 	// A subscriber's PLI reaches the publisher, throttled.
 	tr := c.track("a")
+	fake.Advance(time.Second) // past the PLIs sent when b and c subscribed
 	before := a.plis.Load()
 	for range 5 {
 		if err := c.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: uint32(tr.SSRC())}}); err != nil {
