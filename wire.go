@@ -256,7 +256,30 @@ func (r *linkRelay) StartMeeting(ctx context.Context, title string) (app.Meeting
 	if err != nil {
 		return app.MeetingInfo{}, app.JoinLinkInfo{}, forUI(err)
 	}
-	return app.MeetingInfo{ID: m.ID, Title: m.Title, Created: m.Created, LinkExpiresAt: m.LinkExpiresAt}, app.JoinLinkInfo{URL: l.URL}, nil
+	return toMeetingInfo(m), app.JoinLinkInfo{URL: l.URL}, nil
+}
+
+func (r *linkRelay) Meetings(ctx context.Context, limit int) ([]app.MeetingInfo, error) {
+	ms, err := r.c.Meetings(ctx, min(max(limit, 1), 200))
+	if err != nil {
+		return nil, forUI(err)
+	}
+	out := make([]app.MeetingInfo, 0, len(ms))
+	for _, m := range ms {
+		out = append(out, toMeetingInfo(m))
+	}
+	return out, nil
+}
+
+func toMeetingInfo(m link.Meeting) app.MeetingInfo {
+	mi := app.MeetingInfo{ID: m.ID, Title: m.Title, Status: m.Status, Created: m.Created, LinkExpiresAt: m.LinkExpiresAt}
+	if m.ScheduledStart != nil {
+		mi.Scheduled = *m.ScheduledStart
+	}
+	if m.Ended != nil {
+		mi.Ended = *m.Ended
+	}
+	return mi
 }
 
 func (r *linkRelay) NewJoinLink(ctx context.Context, meetingID string) (app.JoinLinkInfo, error) {

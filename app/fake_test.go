@@ -37,6 +37,16 @@ type fakeRelay struct {
 	links    map[string]int     // meeting id → links issued, numbering them
 	ended    map[string]bool    // meeting id → ended
 	guests   map[string][]Guest // meeting id → guests; tests add with addGuest
+	list     []MeetingInfo      // returned by Meetings, newest first; StartMeeting prepends
+	listErr  error              // returned by Meetings
+	listed   int                // calls of Meetings
+}
+
+// listCalls returns how often Meetings was called.
+func (f *fakeRelay) listCalls() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.listed
 }
 
 // certError stands for the link client's unknown-certificate error.
@@ -195,7 +205,21 @@ func (f *fakeRelay) StartMeeting(ctx context.Context, title string) (MeetingInfo
 	f.meetings++
 	id := fmt.Sprintf("m%d", f.meetings)
 	now := time.Now()
-	return MeetingInfo{ID: id, Title: title, Created: now, LinkExpiresAt: now.Add(4 * time.Hour)}, f.link(id), nil
+	m := MeetingInfo{ID: id, Title: title, Status: MeetingOpen, Created: now, LinkExpiresAt: now.Add(4 * time.Hour)}
+	f.list = append([]MeetingInfo{m}, f.list...)
+	return m, f.link(id), nil
+}
+
+func (f *fakeRelay) Meetings(ctx context.Context, limit int) ([]MeetingInfo, error) {
+	// Not recorded in calls (the sign-in tests compare those exactly):
+	// counted in listed.
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.listed++
+	if f.listErr != nil {
+		return nil, f.listErr
+	}
+	return append([]MeetingInfo{}, f.list[:min(limit, len(f.list))]...), nil
 }
 
 func (f *fakeRelay) NewJoinLink(ctx context.Context, id string) (JoinLinkInfo, error) {
@@ -216,6 +240,11 @@ func (f *fakeRelay) EndMeeting(ctx context.Context, id string) error {
 		f.ended = map[string]bool{}
 	}
 	f.ended[id] = true
+	for i := range f.list {
+		if f.list[i].ID == id {
+			f.list[i].Status, f.list[i].Ended = MeetingEnded, time.Now()
+		}
+	}
 	for i := range f.guests[id] {
 		if g := &f.guests[id][i]; g.State == GuestWaiting || g.State == GuestAdmitted {
 			g.State = GuestEnded

@@ -17,17 +17,22 @@ import (
 // page is shown and a meeting is open.
 const guestRefresh = 3 * time.Second
 
-// openMeeting is a meeting started in this session that has not ended.
+// meetingsListed is how many of the advisor's meetings the page reads.
+const meetingsListed = 50
+
+// openMeeting is the meeting shown in detail: an open meeting with its
+// join link (when known) and waiting room.
 type openMeeting struct {
-	info   MeetingInfo
+	info MeetingInfo
+	// link is empty for a meeting whose link was not created in this
+	// session: the relay keeps only a hash of it.
 	link   JoinLinkInfo
 	guests []Guest
 }
 
-// meetingsPage starts instant meetings, shows their join link and the
-// waiting room, and ends them. The relay has no list of an advisor's
-// meetings yet, so the page knows only the meetings started in this
-// session.
+// meetingsPage lists the advisor's meetings, starts instant meetings,
+// shows the open meeting's join link and waiting room, joins its call and
+// ends it.
 type meetingsPage struct {
 	u *UI
 	s *session
@@ -38,8 +43,17 @@ type meetingsPage struct {
 	// nil means always.
 	isShown func() bool
 
+	// list is the advisor's meetings as last read, newest first.
+	list []MeetingInfo
+	// links are the join links created in this session, by meeting id.
+	links   map[string]JoinLinkInfo
+	loading bool
 	current *openMeeting
-	ended   []string // one line per meeting ended in this session
+	// call is the call view while the advisor is in a call.
+	call *callView
+	// frameTicks makes the call view's frame ticker; nil means every
+	// frameEvery (tests tick by hand).
+	frameTicks func() (<-chan time.Time, func())
 	// stopPoll ends the refresh goroutine, which closes pollDone when it
 	// returns; both nil while not refreshing.
 	stopPoll context.CancelFunc
@@ -56,19 +70,25 @@ type meetingsPage struct {
 	name        *widget.Label
 	detail      *widget.Label
 	link        *widget.Label
+	noLink      *widget.Label
 	copyLink    *widget.Button
 	newLink     *busyButton
+	joinCall    *busyButton
 	end         *busyButton
 	status      statusLabel
 	guestRows   *fyne.Container
 	guestStatus statusLabel
-	endedList   *widget.Label
+	video       *widget.Label
+
+	listBox    fyne.CanvasObject
+	listRows   *fyne.Container
+	listStatus statusLabel
 
 	content fyne.CanvasObject
 }
 
 func newMeetingsPage(u *UI, s *session) *meetingsPage {
-	p := &meetingsPage{u: u, s: s, every: guestRefresh}
+	p := &meetingsPage{u: u, s: s, every: guestRefresh, links: map[string]JoinLinkInfo{}}
 
 	p.title = widget.NewEntry()
 	p.title.SetPlaceHolder("Title (optional), e.g. Baufinanzierung")
@@ -79,7 +99,7 @@ func newMeetingsPage(u *UI, s *session) *meetingsPage {
 	p.startBox = container.NewVBox(container.NewBorder(nil, nil, nil, p.start.row(), p.title), p.startStatus.Label)
 
 	p.empty = emptyState(theme.MediaVideoIcon(), "No meetings yet",
-		"Meetings you start appear here, with their join link and waiting room. Parley shows the meetings started since you signed in.")
+		"Meetings you start appear here, with their join link and waiting room.")
 
 	p.name = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	p.name.Truncation = fyne.TextTruncateEllipsis
@@ -88,68 +108,201 @@ func newMeetingsPage(u *UI, s *session) *meetingsPage {
 	p.link = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Monospace: true})
 	p.link.Selectable = true
 	p.link.Truncation = fyne.TextTruncateEllipsis
+	p.noLink = widget.NewLabel("Parley keeps only a fingerprint of a link once it was handed out, so it cannot show it again. Create a new link to share it; the earlier one stops working.")
+	p.noLink.Wrapping = fyne.TextWrapWord
+	p.noLink.Importance = widget.LowImportance
 	p.copyLink = widget.NewButtonWithIcon("Copy link", theme.ContentCopyIcon(), p.copy)
 	p.newLink = newBusyButton("New link", theme.ViewRefreshIcon(), p.rotate)
 	p.end = newBusyButton("End meeting", theme.MediaStopIcon(), p.endMeeting)
 	p.end.btn.Importance = widget.DangerImportance
+	actions := container.NewHBox(p.end.row())
+	if u.opts.Calls != nil {
+		p.joinCall = newBusyButton("Join call", iconCamera, p.join)
+		p.joinCall.btn.Importance = widget.HighImportance
+		actions = container.NewHBox(p.joinCall.row(), p.end.row())
+	}
 	p.status = newStatusLabel()
 	p.guestRows = container.NewVBox()
 	p.guestStatus = newStatusLabel()
-	video := widget.NewLabel("Video and audio start here once the media part of Parley is ready; for now, admit your guests and talk by phone.")
-	video.Wrapping = fyne.TextWrapWord
-	video.Importance = widget.LowImportance
+	p.video = widget.NewLabel("Video and audio start here once the media part of Parley is ready; for now, admit your guests and talk by phone.")
+	p.video.Wrapping = fyne.TextWrapWord
+	p.video.Importance = widget.LowImportance
+	if p.joinCall != nil {
+		p.video.SetText("Join the call to see and hear your guests; you can admit them there too.")
+	}
 
 	p.meetingBox = container.NewVBox(
-		container.NewBorder(nil, nil, nil, p.end.row(), p.name),
+		container.NewBorder(nil, nil, nil, actions, p.name),
 		p.detail,
 		widget.NewLabelWithStyle("Join link for your customer", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
-		container.NewBorder(nil, nil, nil, container.NewHBox(p.copyLink, p.newLink.row()), p.link),
+		container.NewBorder(nil, nil, nil, container.NewHBox(p.copyLink, p.newLink.row()), container.NewStack(p.link, p.noLink)),
 		p.status.Label,
 		widget.NewSeparator(),
 		widget.NewLabelWithStyle("Waiting room", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
 		p.guestRows,
 		p.guestStatus.Label,
-		video,
+		p.video,
 	)
-	p.endedList = widget.NewLabel("")
-	p.endedList.Wrapping = fyne.TextWrapWord
-	p.endedList.Hide()
+	p.listRows = container.NewVBox()
+	p.listStatus = newStatusLabel()
+	p.listBox = container.NewVBox(
+		widget.NewSeparator(),
+		widget.NewLabelWithStyle("Your meetings", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
+		p.listRows,
+	)
 
-	body := container.NewStack(p.empty, container.NewVScroll(container.NewVBox(p.meetingBox, p.endedList)))
+	body := container.NewStack(p.empty, container.NewVScroll(container.NewVBox(p.meetingBox, p.listBox, p.listStatus.Label)))
 	p.content = container.NewBorder(p.startBox, nil, nil, nil, body)
 	p.render()
 	return p
 }
 
-// render shows the empty state, or the open meeting, and the list of ended
-// meetings.
+// others are the listed meetings other than the one shown in detail.
+func (p *meetingsPage) others() []MeetingInfo {
+	var out []MeetingInfo
+	for _, m := range p.list {
+		if p.current == nil || m.ID != p.current.info.ID {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// render shows the empty state, or the open meeting, and the list of the
+// other meetings.
 func (p *meetingsPage) render() {
 	m := p.current
-	if m == nil && len(p.ended) == 0 {
+	others := p.others()
+	if m == nil && len(others) == 0 {
 		p.empty.Show()
 	} else {
 		p.empty.Hide()
 	}
-	if len(p.ended) > 0 {
-		p.endedList.SetText("Ended since you signed in:\n" + strings.Join(p.ended, "\n"))
-		p.endedList.Show()
+	p.listRows.RemoveAll()
+	for _, o := range others {
+		p.listRows.Add(p.meetingRow(o))
+	}
+	if len(others) > 0 {
+		p.listBox.Show()
+	} else {
+		p.listBox.Hide()
+	}
+	p.title.Enable()
+	if !p.start.busy {
+		p.start.btn.Enable()
 	}
 	if m == nil {
 		p.meetingBox.Hide()
-		p.title.Enable()
-		if !p.start.busy {
-			p.start.btn.Enable()
-		}
 		return
 	}
-	p.title.Disable()
-	p.start.btn.Disable()
 	p.name.SetText(meetingName(m.info))
 	p.detail.SetText(fmt.Sprintf("Started at %s. The link works until %s; anyone with it can ask to join, and you decide who comes in.",
 		m.info.Created.Local().Format("15:04"), m.info.LinkExpiresAt.Local().Format("15:04 on 2 Jan")))
-	p.link.SetText(m.link.URL)
+	if m.link.URL != "" {
+		p.link.SetText(m.link.URL)
+		p.link.Show()
+		p.noLink.Hide()
+		p.copyLink.Show()
+	} else {
+		p.link.Hide()
+		p.noLink.Show()
+		p.copyLink.Hide()
+	}
 	p.showGuests()
 	p.meetingBox.Show()
+}
+
+// meetingRow is one of the advisor's other meetings: its name, when it
+// ran, and a button to show it when it is still open.
+func (p *meetingsPage) meetingRow(m MeetingInfo) fyne.CanvasObject {
+	name := widget.NewLabelWithStyle(meetingName(m), fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	name.Truncation = fyne.TextTruncateEllipsis
+	detail := widget.NewLabel(meetingWhen(m))
+	detail.Truncation = fyne.TextTruncateEllipsis
+	if m.ended() {
+		detail.Importance = widget.LowImportance
+		return container.NewVBox(name, detail)
+	}
+	show := widget.NewButton("Show", func() { p.selectMeeting(m) })
+	return container.NewBorder(nil, nil, nil, container.NewCenter(show), container.NewVBox(name, detail))
+}
+
+// meetingWhen says in a few words when a meeting ran or runs.
+func meetingWhen(m MeetingInfo) string {
+	day := func(t time.Time) string {
+		t = t.Local()
+		if y, mo, d := time.Now().Date(); t.Year() == y && t.Month() == mo && t.Day() == d {
+			return "today"
+		}
+		return t.Format("2 Jan")
+	}
+	switch {
+	case m.ended() && !m.Ended.IsZero():
+		return fmt.Sprintf("Ended · %s, %s–%s", day(m.Created), m.Created.Local().Format("15:04"), m.Ended.Local().Format("15:04"))
+	case m.ended():
+		return fmt.Sprintf("Ended · started %s at %s", day(m.Created), m.Created.Local().Format("15:04"))
+	case m.Status == MeetingScheduled && !m.Scheduled.IsZero():
+		return fmt.Sprintf("Booked · %s at %s", day(m.Scheduled), m.Scheduled.Local().Format("15:04"))
+	}
+	return fmt.Sprintf("Open · started %s at %s", day(m.Created), m.Created.Local().Format("15:04"))
+}
+
+// selectMeeting shows the open meeting m in detail.
+func (p *meetingsPage) selectMeeting(m MeetingInfo) {
+	p.stopPolling()
+	p.current = &openMeeting{info: m, link: p.links[m.ID]}
+	p.status.info("")
+	p.guestStatus.info("")
+	p.render()
+	p.loadGuests()
+	if p.visible() {
+		p.startPolling()
+	}
+}
+
+// load reads the advisor's meetings off the UI thread. The newest open
+// meeting is shown in detail when none is; a shown meeting that ended
+// elsewhere is dropped.
+func (p *meetingsPage) load() {
+	if p.loading {
+		return
+	}
+	u, s := p.u, p.s
+	p.loading = true
+	run(u, s.ctx, func(ctx context.Context) ([]MeetingInfo, error) {
+		return u.relay.Meetings(ctx, meetingsListed)
+	}, func(ms []MeetingInfo, err error) {
+		p.loading = false
+		if s.ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			p.listStatus.fail("Your meetings could not be read: " + message(err))
+			return
+		}
+		p.listStatus.info("")
+		p.list = ms
+		if m := p.current; m != nil {
+			for _, x := range ms {
+				if x.ID == m.info.ID {
+					m.info = x
+				}
+			}
+			if m.info.ended() {
+				p.stopPolling()
+				p.current = nil
+			}
+		}
+		if p.current == nil {
+			for _, x := range ms {
+				if !x.ended() {
+					p.selectMeeting(x)
+					return
+				}
+			}
+		}
+		p.render()
+	})
 }
 
 func meetingName(m MeetingInfo) string {
@@ -159,15 +312,21 @@ func meetingName(m MeetingInfo) string {
 	return "Instant meeting"
 }
 
-// shown starts refreshing the waiting room while a meeting is open.
+// shown reads the advisor's meetings and starts refreshing the waiting
+// room while a meeting is open.
 func (p *meetingsPage) shown() {
+	if p.call != nil {
+		return
+	}
+	p.load()
 	if p.current != nil {
 		p.loadGuests()
 		p.startPolling()
 	}
 }
 
-func (p *meetingsPage) visible() bool { return p.isShown == nil || p.isShown() }
+// visible reports whether the page is on screen (not covered by a call).
+func (p *meetingsPage) visible() bool { return p.call == nil && (p.isShown == nil || p.isShown()) }
 
 // startPolling starts the goroutine that asks for a waiting-room refresh
 // every p.every. It stops when stopPolling is called, when the session
@@ -357,9 +516,9 @@ func (p *meetingsPage) guestRow(m *openMeeting, g Guest) fyne.CanvasObject {
 	return container.NewBorder(nil, nil, nil, right, container.NewVBox(name, detail))
 }
 
-// startMeeting creates an instant meeting off the UI thread.
+// startMeeting creates an instant meeting off the UI thread and shows it.
 func (p *meetingsPage) startMeeting() {
-	if p.start.busy || p.current != nil {
+	if p.start.busy {
 		return
 	}
 	u, s := p.u, p.s
@@ -381,6 +540,9 @@ func (p *meetingsPage) startMeeting() {
 		}
 		p.startStatus.info("")
 		p.title.SetText("")
+		p.stopPolling()
+		p.links[m.info.ID] = m.link
+		p.list = append([]MeetingInfo{m.info}, slices.DeleteFunc(p.list, func(x MeetingInfo) bool { return x.ID == m.info.ID })...)
 		p.current = &m
 		p.status.ok("The meeting is open. Copy the link and send it to your customer.")
 		p.guestStatus.info(guestSummary(nil))
@@ -423,7 +585,8 @@ func (p *meetingsPage) rotate() {
 			return
 		}
 		m.link = l
-		p.link.SetText(l.URL)
+		p.links[m.info.ID] = l
+		p.render()
 		p.status.ok("New link created; the previous link no longer works.")
 	})
 }
@@ -453,12 +616,72 @@ func (p *meetingsPage) endMeeting() {
 					return
 				}
 				p.stopPolling()
-				p.current = nil
-				p.ended = append(p.ended, fmt.Sprintf("%s · %s–%s", meetingName(m.info),
-					m.info.Created.Local().Format("15:04"), time.Now().Format("15:04")))
-				p.showGuests()
-				p.render()
+				p.ended(m.info.ID)
 				p.startStatus.ok(meetingName(m.info) + " has ended; its link no longer works.")
 			})
 		})
+}
+
+// ended marks the meeting with the given id as ended in the list, stops
+// showing it, and reads the list again.
+func (p *meetingsPage) ended(id string) {
+	for i := range p.list {
+		if p.list[i].ID == id && !p.list[i].ended() {
+			p.list[i].Status, p.list[i].Ended = MeetingEnded, time.Now()
+		}
+	}
+	delete(p.links, id)
+	if p.current != nil && p.current.info.ID == id {
+		p.stopPolling()
+		p.current = nil
+	}
+	p.showGuests()
+	p.render()
+	p.load()
+}
+
+// join joins the shown meeting's call off the UI thread and shows the
+// call view in the window until the advisor leaves.
+func (p *meetingsPage) join() {
+	m := p.current
+	if m == nil || p.joinCall == nil || p.joinCall.busy || p.call != nil {
+		return
+	}
+	u, s := p.u, p.s
+	p.joinCall.set(true)
+	p.status.info("Joining the call …")
+	run(u, s.ctx, func(ctx context.Context) (Call, error) {
+		return u.opts.Calls.JoinCall(ctx, m.info.ID)
+	}, func(c Call, err error) {
+		if s.ctx.Err() != nil {
+			if c != nil {
+				go func() { _ = c.Leave() }()
+			}
+			return
+		}
+		p.joinCall.set(false)
+		if err != nil {
+			p.status.fail("The call could not be joined: " + message(err))
+			return
+		}
+		p.status.info("")
+		p.stopPolling()
+		p.call = newCallView(u, s, m.info, c, p.frameTicks, func(ended bool, note string) {
+			p.call = nil
+			if s.ctx.Err() != nil {
+				return
+			}
+			u.setContent(s.work.content, nil)
+			if ended {
+				p.ended(m.info.ID)
+				p.startStatus.ok(meetingName(m.info) + " has ended; its link no longer works.")
+				return
+			}
+			if note != "" {
+				p.status.info(note)
+			}
+			p.shown()
+		})
+		u.setContent(p.call.content, p.call.chatEntry)
+	})
 }

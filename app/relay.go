@@ -41,6 +41,9 @@ type Relay interface {
 	// (admins only).
 	AuditLog(ctx context.Context) ([]AuditEntry, error)
 
+	// Meetings returns up to limit of the signed-in user's own meetings,
+	// newest first.
+	Meetings(ctx context.Context, limit int) ([]MeetingInfo, error)
 	// StartMeeting creates an instant meeting owned by the signed-in user,
 	// with an optional title, and returns it with its join link.
 	StartMeeting(ctx context.Context, title string) (MeetingInfo, JoinLinkInfo, error)
@@ -60,17 +63,33 @@ type Relay interface {
 	RemoveGuest(ctx context.Context, meetingID, guestID string) error
 }
 
-// MeetingInfo describes a meeting the signed-in user started.
+// Meeting statuses, as reported in [MeetingInfo.Status].
+const (
+	MeetingScheduled = "scheduled" // booked, not started yet
+	MeetingOpen      = "open"      // started
+	MeetingEnded     = "ended"     // over; its link no longer works
+)
+
+// MeetingInfo describes a meeting of the signed-in user.
 type MeetingInfo struct {
 	// ID is the relay's identifier of the meeting.
 	ID string
 	// Title is the optional title given when the meeting was started.
 	Title string
+	// Status is one of the Meeting… statuses; empty means open.
+	Status string
 	// Created is when the meeting was started.
 	Created time.Time
+	// Scheduled is a booked meeting's start; zero for instant meetings.
+	Scheduled time.Time
+	// Ended is when the meeting ended; zero while it has not.
+	Ended time.Time
 	// LinkExpiresAt is when the join link stops working.
 	LinkExpiresAt time.Time
 }
+
+// ended reports whether the meeting is over.
+func (m MeetingInfo) ended() bool { return m.Status == MeetingEnded }
 
 // JoinLinkInfo is a meeting's join link as handed to customers.
 type JoinLinkInfo struct {
@@ -193,6 +212,9 @@ type Options struct {
 	// relay and shows its one-time password, and nothing is remembered in
 	// Prefs (the local values come anew with every start).
 	Local *LocalRelay
+	// Calls joins meetings' video calls; nil hides "Join call" (the
+	// Meetings page then manages links and the waiting room only).
+	Calls CallStarter
 	// Kiosk is reserved for the full-screen kiosk shell; it is only stored
 	// for now.
 	Kiosk bool
