@@ -66,22 +66,39 @@ var markup = []string{"<script", "<svg", "<html", "<!doctype", "<iframe", "<?xml
 // maxMarkup is the length of the longest markup marker.
 const maxMarkup = len("<!doctype")
 
-// textCheck follows a text file chunk by chunk: it refuses binary control
-// characters and markup anywhere, and notes whether the text is UTF-8.
+// textCheck follows a text file chunk by chunk: it refuses markup
+// documents and markup or binary control characters anywhere, and notes
+// whether the text is UTF-8. Its verdict does not depend on how the text
+// is cut into chunks.
 type textCheck struct {
-	started bool
+	decided bool   // the first character after BOM and white space was seen
+	bomDone bool   // the start was checked for a byte-order mark
+	head    []byte // the first bytes while a BOM is still possible
 	notUTF8 bool
 	partial []byte // an incomplete UTF-8 sequence at the end of the last chunk
 	tail    []byte // the last bytes of the last chunk, lower-cased, for markers across chunks
 }
 
+const bom = "\xef\xbb\xbf"
+
 // write checks the next chunk; false means the file is not acceptable text.
 func (t *textCheck) write(b []byte) bool {
-	if !t.started {
-		t.started = true
-		lead := bytes.TrimLeft(bytes.TrimPrefix(b, []byte("\xef\xbb\xbf")), " \t\r\n\f")
-		if len(lead) > 0 && lead[0] == '<' {
-			return false // a markup document
+	if !t.decided {
+		data := b
+		if !t.bomDone {
+			t.head = append(t.head, b...)
+			data = nil
+			if len(t.head) >= len(bom) || !bytes.HasPrefix([]byte(bom), t.head) {
+				t.bomDone = true
+				data = bytes.TrimPrefix(t.head, []byte(bom))
+				t.head = nil
+			}
+		}
+		if rest := bytes.TrimLeft(data, " \t\r\n\f"); len(rest) > 0 {
+			t.decided = true
+			if rest[0] == '<' {
+				return false // a markup document
+			}
 		}
 	}
 	for _, c := range b {
@@ -105,7 +122,12 @@ func (t *textCheck) write(b []byte) bool {
 		}
 		t.partial = bytes.Clone(data[cut:])
 	}
-	lower := bytes.ToLower(append(bytes.Clone(t.tail), b...))
+	lower := append(bytes.Clone(t.tail), b...)
+	for i, c := range lower {
+		if 'A' <= c && c <= 'Z' {
+			lower[i] = c + 'a' - 'A'
+		}
+	}
 	for _, m := range markup {
 		if bytes.Contains(lower, []byte(m)) {
 			return false
