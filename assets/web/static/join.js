@@ -1,10 +1,12 @@
 // The customer's join page (/j/{token}): resolves the link, takes a name
-// and an optional phone number, waits in the waiting room until the
-// advisor admits, and leaves #call for the SFU slice to fill.
+// and an optional phone number, waits in the waiting room (with camera
+// and microphone set-up) until the advisor admits, then runs the meeting
+// through call.js (ParleyCall) in #call.
 //
 // Privacy: the participant secret is kept in sessionStorage only (this
 // tab, survives a reload, nothing else); no cookies, no localStorage, no
-// requests anywhere but this relay. No camera or microphone is requested.
+// requests anywhere but this relay. Camera and microphone are requested
+// only once the customer is in the waiting room.
 (function () {
   'use strict';
 
@@ -40,7 +42,7 @@
       waitingStatus: 'Your advisor will admit you shortly.',
       waitingHint: 'Please keep this page open. You do not need to do anything else.',
       admittedHeading: 'You are in the meeting',
-      admittedStatus: 'You have been admitted — the video call starts here.',
+      admittedStatus: 'You have been admitted.',
       reconnecting: 'Connection interrupted. Trying again…',
       linkInvalidHeading: 'This link does not work',
       linkInvalid: 'This meeting link is not valid. Please ask your advisor for a new link.',
@@ -93,7 +95,7 @@
       waitingStatus: 'Ihr Berater lässt Sie gleich eintreten.',
       waitingHint: 'Bitte lassen Sie diese Seite geöffnet. Sie müssen sonst nichts tun.',
       admittedHeading: 'Sie sind im Termin',
-      admittedStatus: 'Sie wurden eingelassen — hier beginnt das Videogespräch.',
+      admittedStatus: 'Sie wurden eingelassen.',
       reconnecting: 'Verbindung unterbrochen. Neuer Versuch…',
       linkInvalidHeading: 'Dieser Link funktioniert nicht',
       linkInvalid: 'Dieser Termin-Link ist ungültig. Bitte fragen Sie Ihren Berater nach einem neuen Link.',
@@ -119,6 +121,13 @@
     }
   };
 
+  // The meeting's own texts (call.js) join the page's.
+  var CALL = window.ParleyCall;
+  ['en', 'de'].forEach(function (l) {
+    var extra = CALL.TEXTS[l];
+    Object.keys(extra).forEach(function (k) { TEXTS[l][k] = extra[k]; });
+  });
+
   // The server's limits (relay/meeting/validate.go), mirrored.
   var MAX_NAME = 80;
   var MIN_PHONE_DIGITS = 6;
@@ -134,8 +143,9 @@
   var VIEWS = {
     loading: { heading: 'loadingHeading', status: 'loadingStatus' },
     form: { heading: 'formHeading', status: 'formStatus', meeting: true, form: true },
-    waiting: { heading: 'waitingHeading', status: 'waitingStatus', meeting: true, waiting: true, leave: true },
-    admitted: { heading: 'admittedHeading', status: 'admittedStatus', meeting: true, call: true, leave: true },
+    waiting: { heading: 'waitingHeading', status: 'waitingStatus', meeting: true, waiting: true, setup: true, leave: true },
+    admitted: { heading: 'admittedHeading', status: 'admittedStatus', call: true },
+    replaced: { heading: 'replacedHeading', status: 'replaced', meeting: true, retry: true, retryKey: 'continueHere', leave: true },
     link_invalid: { heading: 'linkInvalidHeading', status: 'linkInvalid', problem: true },
     link_not_yet_open: { heading: 'notYetOpenHeading', status: 'notYetOpen', early: true },
     link_expired: { heading: 'expiredHeading', status: 'expired', problem: true },
@@ -154,7 +164,8 @@
     advisorName: $('advisor-name'), initials: $('advisor-initials'), title: $('meeting-title'),
     form: $('join-form'), name: $('name'), phone: $('phone'), nameError: $('name-error'),
     phoneError: $('phone-error'), formError: $('form-error'), joinButton: $('join-button'),
-    waiting: $('waiting'), call: $('call'), conn: $('conn'), leave: $('leave'), retry: $('retry')
+    waiting: $('waiting'), setup: $('setup'), call: $('call'), conn: $('conn'), leave: $('leave'), retry: $('retry'),
+    callLeave: $('btn-leave')
   };
 
   var token = (function () {
@@ -173,7 +184,9 @@
     reconnecting: false,
     pollTimer: 0,
     pollDelay: POLL_MS,
-    openTimer: 0
+    openTimer: 0,
+    secret: '',        // the participant secret, also kept in sessionStorage
+    participantId: ''
   };
 
   function pickLanguage() {
@@ -209,12 +222,16 @@
   }
 
   function saveSecret(secret, participantID) {
+    state.secret = secret;
+    state.participantId = participantID || '';
     try {
       sessionStorage.setItem(SECRET_KEY, JSON.stringify({ token: token, secret: secret, participant_id: participantID }));
     } catch (e) { /* without storage a reload starts over */ }
   }
 
   function clearSecret() {
+    state.secret = '';
+    state.participantId = '';
     try { sessionStorage.removeItem(SECRET_KEY); } catch (e) { /* nothing kept */ }
   }
 
@@ -254,7 +271,12 @@
     var v = VIEWS[state.view];
     document.documentElement.lang = state.lang;
     document.title = t('pageTitle');
-    document.querySelectorAll('[data-t]').forEach(function (n) { n.textContent = t(n.dataset.t); });
+    document.querySelectorAll('[data-t]').forEach(function (n) {
+      var text = t(n.dataset.t, n.dataset);
+      if (n.textContent !== text) n.textContent = text;
+    });
+    document.querySelectorAll('[data-ta]').forEach(function (n) { n.setAttribute('aria-label', t(n.dataset.ta, n.dataset)); });
+    document.querySelectorAll('[data-tp]').forEach(function (n) { n.setAttribute('placeholder', t(n.dataset.tp, n.dataset)); });
     document.querySelectorAll('.lang-switch button').forEach(function (b) {
       b.setAttribute('aria-pressed', String(b.dataset.lang === state.lang));
     });
@@ -287,9 +309,13 @@
     el.joinButton.textContent = state.busy ? t('joining') : t('joinButton');
 
     show(el.waiting, !!v.waiting);
+    show(el.setup, !!v.setup);
     show(el.call, !!v.call);
+    document.body.classList.toggle('in-call', !!v.call);
     show(el.leave, !!v.leave);
     show(el.retry, !!v.retry);
+    el.retry.textContent = t(v.retryKey || 'retryButton');
+    if (call) call.render();
     el.conn.textContent = state.reconnecting && (v.waiting || v.call) ? t('reconnecting') : '';
   }
 
@@ -403,8 +429,7 @@
       if (r.status === 201 && r.body.secret) {
         saveSecret(r.body.secret, r.body.participant_id);
         el.form.reset();
-        go('waiting');
-        startPolling(r.body.secret, 0);
+        wait(r.body.secret);
         return;
       }
       if (showLinkError(r)) return;
@@ -439,20 +464,39 @@
 
   function finish(view) {
     stopPolling();
+    call.stop();
     clearSecret();
     state.reconnecting = false;
     go(view);
   }
 
+  // wait shows the waiting room and opens camera and microphone for the
+  // preview.
+  function wait(secret) {
+    go('waiting');
+    call.prepare();
+    startPolling(secret, 0);
+  }
+
+  // enterCall starts the meeting: from here on the signalling connection
+  // says what happens (admitted, ended, removed), not the polling.
+  function enterCall() {
+    stopPolling();
+    state.reconnecting = false;
+    go('admitted');
+    call.join();
+  }
+
   function poll(secret) {
     api('GET', '/api/v1/participant', null, secret).then(function (r) {
-      if (!loadSecret()) return; // left meanwhile
+      if (!loadSecret() && !state.secret) return; // left meanwhile
+      if (state.view !== 'waiting') return;
       if (r.status === 200) {
         state.reconnecting = false;
         state.pollDelay = POLL_MS;
         switch (r.body.state) {
           case 'waiting': go('waiting'); break;
-          case 'admitted': go('admitted'); break;
+          case 'admitted': enterCall(); return;
           case 'rejected': finish('rejected'); return;
           case 'removed': finish('removed'); return;
           case 'left': finish('left'); return;
@@ -466,7 +510,8 @@
       }
       state.pollTimer = setTimeout(function () { poll(secret); }, state.pollDelay);
     }, function () {
-      if (!loadSecret()) return;
+      if (!loadSecret() && !state.secret) return;
+      if (state.view !== 'waiting') return;
       backOff();
       state.pollTimer = setTimeout(function () { poll(secret); }, state.pollDelay);
     });
@@ -482,14 +527,44 @@
   // forgets the secret whatever the answer: leaving never waits on the
   // network.
   function onLeave() {
-    var saved = loadSecret();
-    if (saved) {
-      api('POST', '/api/v1/participant/leave', null, saved.secret).then(function () {}, function () {});
+    var secret = state.secret;
+    call.leave();
+    if (secret) {
+      api('POST', '/api/v1/participant/leave', null, secret).then(function () {}, function () {});
     }
     finish('left');
   }
 
+  // onCallEnded: the relay ended the meeting's connection.
+  function onCallEnded(reason) {
+    switch (reason) {
+      case 'meeting_ended': finish('meeting_ended'); break;
+      case 'removed': finish('removed'); break;
+      case 'left': finish('left'); break;
+      case 'replaced':
+        // Another tab of this browser took over; the secret stays so that
+        // "Continue here" can take the meeting back.
+        call.stop();
+        go('replaced');
+        break;
+      case 'not_admitted':
+        // Not (or no longer) admitted: the waiting room finds out what
+        // happened.
+        if (state.secret) wait(state.secret); else finish('gone');
+        break;
+      default: finish('gone');
+    }
+  }
+
   // ---- start ----
+
+  var call = CALL.create({
+    t: t,
+    lang: function () { return state.lang; },
+    secret: function () { return state.secret; },
+    participantId: function () { return state.participantId; },
+    ended: onCallEnded
+  });
 
   document.querySelectorAll('.lang-switch button').forEach(function (b) {
     b.addEventListener('click', function () {
@@ -500,18 +575,22 @@
   });
   el.form.addEventListener('submit', onSubmit);
   el.leave.addEventListener('click', onLeave);
+  el.callLeave.addEventListener('click', onLeave);
   el.retry.addEventListener('click', function () {
+    if (state.view === 'replaced' && state.secret) { enterCall(); return; }
     var saved = loadSecret();
-    if (saved) { go('waiting'); startPolling(saved.secret, 0); } else { go('loading'); resolve(); }
+    if (saved) { wait(saved.secret); } else { go('loading'); resolve(); }
   });
 
   render();
   var saved = loadSecret();
   if (saved) {
-    // A reload of this tab: go straight back to the waiting room; the
-    // link is resolved only for the advisor's name.
-    go('waiting');
-    startPolling(saved.secret, 0);
+    // A reload of this tab: go straight back to the waiting room (which
+    // moves on to the meeting if already admitted); the link is resolved
+    // only for the advisor's name.
+    state.secret = saved.secret;
+    state.participantId = saved.participant_id || '';
+    wait(saved.secret);
     api('GET', '/api/v1/join/' + encodeURIComponent(token)).then(function (r) {
       if (r.status === 200) { state.info = r.body; render(); }
     }, function () { /* the name is a nicety */ });
