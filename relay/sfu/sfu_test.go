@@ -17,6 +17,7 @@ import (
 	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
 
@@ -112,7 +113,7 @@ type client struct {
 	last   map[string]uint16
 	ended  map[string]bool
 	remote map[string]*webrtc.TrackRemote
-	tracks map[string]int       // OnTrack calls per stream
+	tracks map[string]int        // OnTrack calls per stream
 	rx     map[string][]rxPacket // with clientConfig.record
 }
 
@@ -135,7 +136,8 @@ type clientConfig struct {
 	// the layer's index in each payload's third byte, instead of the
 	// single track.
 	simulcast bool
-	// none publishes nothing.
+	// none publishes nothing (the offer has one receive-only video
+	// m-line).
 	none bool
 	// record keeps every received packet in rx.
 	record bool
@@ -156,7 +158,10 @@ func newClientWith(ctx context.Context, t *testing.T, api *webrtc.API, room *Roo
 	c := &client{t: t, name: name, pc: pc, rembs: make(chan float32, 64), got: map[string]int{}, dups: map[string]int{}, seen: map[string]map[uint16]bool{}, last: map[string]uint16{}, ended: map[string]bool{}, remote: map[string]*webrtc.TrackRemote{}, tracks: map[string]int{}, rx: map[string][]rxPacket{}}
 
 	switch {
-	case cfg.none:
+	case cfg.none: // a receive-only m-line, so that the offer has ICE credentials
+		if _, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeVideo, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
+			t.Fatal(err)
+		}
 	case cfg.simulcast:
 		c.publishSimulcast(ctx, pc)
 	default:
@@ -325,7 +330,9 @@ var simulcastLayers = []struct {
 // publishSimulcast sends one VP8 track as three rid layers of hand-made
 // RTP packets at 30 fps, a keyframe every 15 frames. Each payload carries
 // a VP8 payload descriptor, the VP8 header's first byte (P bit) and the
-// layer's index. The layers share timestamps but not sequence numbers.
+// layer's index, and the mid and rid header extensions the SFU identifies
+// the layers by (pion's sender leaves them to the application). The layers
+// share timestamps but not sequence numbers.
 func (c *client) publishSimulcast(ctx context.Context, pc *webrtc.PeerConnection) {
 	var tracks []*webrtc.TrackLocalStaticRTP
 	var sender *webrtc.RTPSender
@@ -349,11 +356,31 @@ func (c *client) publishSimulcast(ctx context.Context, pc *webrtc.PeerConnection
 		tick := time.NewTicker(33 * time.Millisecond)
 		defer tick.Stop()
 		seqs := []uint16{1000, 20000, 40000}
+		var midExt, ridExt int
+		var mid string
 		for frame := 0; ; frame++ {
 			select {
 			case <-ctx.Done():
 				return
 			case <-tick.C:
+			}
+			if midExt == 0 || ridExt == 0 {
+				for _, e := range sender.GetParameters().HeaderExtensions {
+					switch e.URI {
+					case sdp.SDESMidURI:
+						midExt = e.ID
+					case sdp.SDESRTPStreamIDURI:
+						ridExt = e.ID
+					}
+				}
+				for _, tr := range pc.GetTransceivers() {
+					if tr.Sender() == sender {
+						mid = tr.Mid()
+					}
+				}
+				if midExt == 0 || ridExt == 0 || mid == "" {
+					continue // not negotiated yet
+				}
 			}
 			ts := uint32(frame * 3000)
 			for i, l := range simulcastLayers {
@@ -368,6 +395,14 @@ func (c *client) publishSimulcast(ctx context.Context, pc *webrtc.PeerConnection
 					payload[2] = byte(i)
 					pkt := &rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: seqs[i], Timestamp: ts, Marker: k == l.packets-1}, Payload: payload}
 					seqs[i]++
+					if err := pkt.SetExtension(uint8(midExt), []byte(mid)); err != nil {
+						c.t.Error(err)
+						return
+					}
+					if err := pkt.SetExtension(uint8(ridExt), []byte(l.rid)); err != nil {
+						c.t.Error(err)
+						return
+					}
 					if err := tracks[i].WriteRTP(pkt); err != nil && ctx.Err() == nil && !errors.Is(err, io.ErrClosedPipe) {
 						c.t.Errorf("%s: writing layer %s: %v", c.name, l.rid, err)
 						return
