@@ -66,6 +66,12 @@ type Options struct {
 	Web fs.FS
 	// Signal serves the signalling protocol; nil answers 404.
 	Signal Signal
+	// Chat keeps the meetings' timelines (chat and files); nil answers
+	// 404 on the file and timeline routes.
+	Chat Chat
+	// Announcer hears about every uploaded file (the signalling hub);
+	// nil announces nothing.
+	Announcer Announcer
 	// PublicURL is the base URL customers reach the relay at, used in join
 	// links (e.g. "https://beratung.example-bank.de"); empty means the
 	// Host the request came to.
@@ -84,6 +90,8 @@ type handler struct {
 	audit     Auditor
 	meetings  Meetings
 	signal    Signal
+	chat      Chat
+	announcer Announcer
 	log       *slog.Logger
 	clock     clock.Clock
 	metrics   *metrics
@@ -130,6 +138,12 @@ var routes = []route{
 	{"POST", "/api/v1/join/{token}", public, (*handler).joinMeeting},
 	{"GET", "/api/v1/participant", public, (*handler).participantState},
 	{"POST", "/api/v1/participant/leave", public, (*handler).leaveMeeting},
+	{"POST", "/api/v1/participant/files", public, (*handler).participantUpload},
+	{"GET", "/api/v1/participant/files/{file}", public, (*handler).participantDownload},
+	{"GET", "/api/v1/participant/timeline", public, (*handler).participantTimeline},
+	{"POST", "/api/v1/meetings/{id}/files", active, (*handler).meetingUpload},
+	{"GET", "/api/v1/meetings/{id}/files/{file}", active, (*handler).meetingDownload},
+	{"GET", "/api/v1/meetings/{id}/timeline", active, (*handler).meetingTimeline},
 	{"GET", "/api/v1/signal", public, (*handler).signalWebSocket},
 	{"POST", "/api/v1/signal", active, (*handler).signalStream},
 }
@@ -144,7 +158,7 @@ func New(opts Options) http.Handler {
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
-	h := &handler{publicURL: strings.TrimRight(opts.PublicURL, "/"), auth: opts.Auth, audit: opts.Audit, meetings: opts.Meetings, signal: opts.Signal, log: log, clock: clock.Or(opts.Clock), metrics: newMetrics(reg)}
+	h := &handler{publicURL: strings.TrimRight(opts.PublicURL, "/"), auth: opts.Auth, audit: opts.Audit, meetings: opts.Meetings, signal: opts.Signal, chat: opts.Chat, announcer: opts.Announcer, log: log, clock: clock.Or(opts.Clock), metrics: newMetrics(reg)}
 
 	mux := http.NewServeMux()
 	byPattern := map[string]map[string]route{}

@@ -2,8 +2,12 @@ package api
 
 import (
 	"errors"
+	"mime"
+	"strconv"
 	"strings"
 	"testing"
+
+	"parley/relay/chat"
 )
 
 func seedBodies(f *testing.F) {
@@ -91,6 +95,51 @@ func FuzzDecodeJoin(f *testing.F) {
 		checkDecodeErr(t, err)
 		if err == nil && (req.Name == "" || len(req.Name) > 400) {
 			t.Fatalf("accepted join %+v", req)
+		}
+	})
+}
+
+// FuzzContentDisposition checks that every sanitised file name makes a
+// header that is plain ASCII, cannot be split, and parses back to the name.
+func FuzzContentDisposition(f *testing.F) {
+	for _, s := range []string{"Vertrag.pdf", `a"b\c.txt`, "Kontoauszug März 100%.pdf", "日本語.docx", "x;filename=evil.exe", "a\r\nSet-Cookie: x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		name, err := chat.SanitizeName(in)
+		if err != nil {
+			return
+		}
+		h := contentDisposition(name)
+		for i := 0; i < len(h); i++ {
+			if h[i] < 0x20 || h[i] > 0x7e {
+				t.Fatalf("header %q has byte %#x", h, h[i])
+			}
+		}
+		disp, params, err := mime.ParseMediaType(h)
+		if err != nil || disp != "attachment" || params["filename"] != name {
+			t.Fatalf("header %q parses to %q %q, %v; want %q", h, disp, params, err, name)
+		}
+	})
+}
+
+// FuzzParseSince checks the timeline's since parameter.
+func FuzzParseSince(f *testing.F) {
+	for _, s := range []string{"", "0", "17", "-1", "18446744073709551616", "1e3", " 1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		n, err := parseSince(in)
+		checkDecodeErr(t, err)
+		if err != nil {
+			return
+		}
+		canon := strings.TrimLeft(in, "0")
+		if canon == "" {
+			canon = "0"
+		}
+		if strconv.FormatUint(n, 10) != canon {
+			t.Fatalf("parseSince(%q) = %d", in, n)
 		}
 	})
 }
