@@ -193,13 +193,15 @@ func (v *callView) build() {
 }
 
 // readEvents hands the call's events to the UI thread until the call
-// closes its channel or the view closes.
+// closes its channel, or the view closes (the advisor left, or the session
+// or window ended): then it leaves the call.
 func (v *callView) readEvents() {
 	defer close(v.eventsDone)
 	evs := v.call.Events()
 	for {
 		select {
 		case <-v.ctx.Done():
+			_ = v.call.Leave()
 			return
 		case ev, ok := <-evs:
 			if !ok {
@@ -233,8 +235,14 @@ func (v *callView) handle(ev CallEvent) {
 	case EntryEvent:
 		v.addEntry(e.Entry)
 	case WaitingEvent:
+		arrived := slices.ContainsFunc(e.Guests, func(g Guest) bool {
+			return !slices.ContainsFunc(v.waiting, func(w Guest) bool { return w.ID == g.ID })
+		})
 		v.waiting = e.Guests
 		v.showWaiting()
+		if arrived {
+			v.notice.info(waitingNotice(v.waiting))
+		}
 	case LocalMediaEvent:
 		v.muted, v.camera, v.screen = e.Muted, e.Camera, e.Screen
 		v.showToggles()
@@ -255,8 +263,8 @@ func (v *callView) handle(ev CallEvent) {
 	}
 }
 
-// close stops the view's goroutines, leaves the call (off the UI
-// thread) and hands back to the workspace. It runs once.
+// close stops the view's goroutines (the event goroutine then leaves the
+// call) and hands back to the workspace. It runs once.
 func (v *callView) close(ended bool, note string) {
 	if v.closed {
 		return
@@ -266,8 +274,6 @@ func (v *callView) close(ended bool, note string) {
 	cv := v.u.win.Canvas()
 	cv.RemoveShortcut(shortcutMute)
 	cv.RemoveShortcut(shortcutCamera)
-	c := v.call
-	go func() { _ = c.Leave() }()
 	v.onClose(ended, note)
 }
 
@@ -552,7 +558,6 @@ func (v *callView) showWaiting() {
 	} else {
 		v.waitingNone.Hide()
 		v.waitingTab.Text = fmt.Sprintf("Waiting room (%d)", len(v.waiting))
-		v.notice.info(waitingNotice(v.waiting))
 	}
 	v.tabs.Refresh()
 }
