@@ -153,8 +153,9 @@ func TestREMBFollowsWeakestSubscriber(t *testing.T) {
 
 // checkSwitches checks the packets a subscriber received from a simulcast
 // track: across every change of layer the sequence numbers and timestamps
-// continue (they would jump by thousands if the layers' own numbering
-// leaked through), and, on a lossless link (atKeyframe), the first packet
+// continue (they would jump by thousands, or a billion for timestamps, if
+// the layers' own numbering leaked through; a lossy link may still skip a
+// few hundred packets or a few seconds), and, on a lossless link (atKeyframe), the first packet
 // of each new layer starts a keyframe. It returns the number of switches.
 func checkSwitches(t *testing.T, who string, rx []rxPacket, atKeyframe bool) int {
 	t.Helper()
@@ -165,10 +166,10 @@ func checkSwitches(t *testing.T, who string, rx []rxPacket, atKeyframe bool) int
 			continue
 		}
 		switches++
-		if d := int16(q.seq - p.seq); d <= 0 || d > 100 {
+		if d := int16(q.seq - p.seq); d <= 0 || d > 1000 {
 			t.Errorf("%s: sequence number jumps by %d when switching from layer %d to %d", who, d, p.layer, q.layer)
 		}
-		if d := int32(q.ts - p.ts); d < 0 || d > 90000 {
+		if d := int32(q.ts - p.ts); d < 0 || d > 10*90000 {
 			t.Errorf("%s: timestamp jumps by %d when switching from layer %d to %d", who, d, p.layer, q.layer)
 		}
 		if atKeyframe && !q.key {

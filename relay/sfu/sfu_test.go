@@ -331,8 +331,8 @@ var simulcastLayers = []struct {
 // RTP packets at 30 fps, a keyframe every 15 frames. Each payload carries
 // a VP8 payload descriptor, the VP8 header's first byte (P bit) and the
 // layer's index, and the mid and rid header extensions the SFU identifies
-// the layers by (pion's sender leaves them to the application). The layers
-// share timestamps but not sequence numbers.
+// the layers by (pion's sender leaves them to the application). Each layer
+// has its own sequence numbers and timestamp base, as a browser's have.
 func (c *client) publishSimulcast(ctx context.Context, pc *webrtc.PeerConnection) {
 	var tracks []*webrtc.TrackLocalStaticRTP
 	var sender *webrtc.RTPSender
@@ -393,7 +393,7 @@ func (c *client) publishSimulcast(ctx context.Context, pc *webrtc.PeerConnection
 						payload[1] = 0x01 // P: interframe
 					}
 					payload[2] = byte(i)
-					pkt := &rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: seqs[i], Timestamp: ts, Marker: k == l.packets-1}, Payload: payload}
+					pkt := &rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: seqs[i], Timestamp: ts + uint32(i)*1_000_000_000, Marker: k == l.packets-1}, Payload: payload}
 					seqs[i]++
 					if err := pkt.SetExtension(uint8(midExt), []byte(mid)); err != nil {
 						c.t.Error(err)
