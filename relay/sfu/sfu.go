@@ -19,13 +19,25 @@
 //
 // # Media
 //
-// One forwarder per published track reads its RTP, keeps the last 512
-// packets in one packet cache (package packetcache) and writes each packet to
-// every subscriber's local track. Subscribers' NACKs are answered from that
-// cache; their PLI and FIR reach the publisher as a PLI at most once per
-// 500 ms per track. Sequence numbers and timestamps pass through unchanged;
-// RTP header extensions are stripped, since their ids are negotiated per
-// peer connection (the SFU adds its own transport-wide sequence numbers).
+// One forwarder per published track reads its RTP and writes each packet to
+// every subscriber's local track. A simulcast track has one layer per
+// encoding (rid), each with its own packet cache (package packetcache) of
+// the last 512 packets; a subscriber receives one layer at a time, switches
+// at a keyframe, and sees one continuous run of sequence numbers and
+// timestamps (the first layer's pass through unchanged). Subscribers' NACKs
+// are answered from the cache; their PLI and FIR, and every new
+// subscription to a video track, reach the publisher as a PLI at most once
+// per 500 ms per layer. RTP header extensions are stripped, since their ids
+// are negotiated per peer connection (the SFU adds its own transport-wide
+// sequence numbers).
+//
+// # Bandwidth
+//
+// A send-side estimate per subscriber (pion's Google Congestion Control,
+// fed by the subscriber's TWCC feedback) sets its budget per video track.
+// Once a second each publisher receives a REMB capping its single-layer
+// video at the smallest budget among each track's subscribers, and each
+// subscriber of a simulcast track is moved to the best layer that fits.
 package sfu
 
 import (
