@@ -87,7 +87,7 @@ func startMedia(opts Options, apiAddr, dataDir string, log *slog.Logger) (*media
 	}
 	m.ips = ips
 	loopback := ip != nil && ip.IsLoopback()
-	m.sfu, err = sfu.New(sfu.Options{Logger: log.With("component", "sfu"), UDP: m.udp, PublicIPs: ips, LoopbackOnly: loopback})
+	m.sfu, err = sfu.New(sfu.Options{Logger: log.With("component", "sfu"), UDP: m.udp, TCP: m.tcp, PublicIPs: ips, LoopbackOnly: loopback})
 	if err != nil {
 		return fail(fmt.Errorf("server: sfu: %w", err))
 	}

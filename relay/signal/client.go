@@ -234,9 +234,7 @@ func (c *client) handle(ctx context.Context, m msg.Message) (done bool) {
 		c.mu.Lock()
 		c.media = *m.Media
 		c.mu.Unlock()
-		if s, ok := any(c.peer).(interface{ SetScreenStream(string) }); ok {
-			s.SetScreenStream(m.Media.ScreenStream)
-		}
+		c.peer.SetScreenStream(m.Media.ScreenStream)
 		c.room.broadcastRoster()
 	case msg.TypeChat:
 		c.chat(ctx, m)

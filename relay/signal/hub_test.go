@@ -291,7 +291,8 @@ func TestMeetingFlow(t *testing.T) {
 		t.Fatalf("customer welcome %+v", w)
 	}
 	r := cust.next(msg.TypeRoster)
-	if len(r.Peers) != 2 || r.Peers[0].Role != msg.RoleAdvisor || r.Peers[1].Name != "Max Mustermann" {
+	if len(r.Peers) != 2 || r.Peers[0].Role != msg.RoleAdvisor || r.Peers[1].Name != "Max Mustermann" ||
+		r.Peers[0].ParticipantID != "" || r.Peers[1].ParticipantID != j.ParticipantID {
 		t.Fatalf("roster %+v", r.Peers)
 	}
 

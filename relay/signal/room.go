@@ -90,7 +90,11 @@ func (r *room) broadcastRoster() {
 	peers := make([]msg.Peer, 0, len(cs))
 	for _, c := range cs {
 		c.mu.Lock()
-		peers = append(peers, msg.Peer{PeerID: c.peerID, Name: c.id.name, Role: c.id.role,
+		pid := ""
+		if c.id.role == msg.RoleCustomer {
+			pid = c.id.authorID
+		}
+		peers = append(peers, msg.Peer{PeerID: c.peerID, ParticipantID: pid, Name: c.id.name, Role: c.id.role,
 			Audio: c.media.Audio, Video: c.media.Video, Screen: c.media.ScreenStream != ""})
 		c.mu.Unlock()
 	}

@@ -141,6 +141,8 @@ func readLine(br *bufio.Reader, max int) ([]byte, error) {
 		switch {
 		case err == nil:
 			return bytes.TrimSuffix(line, []byte("\n")), nil
+		case errors.Is(err, io.EOF) && len(line) > max:
+			return nil, errLineTooLong
 		case errors.Is(err, bufio.ErrBufferFull):
 			continue
 		case errors.Is(err, io.EOF) && len(line) > 0:

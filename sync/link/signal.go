@@ -163,6 +163,8 @@ func readSignalLine(br *bufio.Reader, max int) ([]byte, error) {
 		switch {
 		case err == nil:
 			return bytes.TrimSuffix(line, []byte("\n")), nil
+		case errors.Is(err, io.EOF) && len(line) > max:
+			return nil, errSignalLine
 		case errors.Is(err, bufio.ErrBufferFull):
 		case errors.Is(err, io.EOF) && len(line) > 0:
 			return line, nil

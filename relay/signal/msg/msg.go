@@ -151,11 +151,14 @@ type MediaState struct {
 // Peer is one roster entry.
 type Peer struct {
 	PeerID string `json:"peer_id"`
-	Name   string `json:"name"`
-	Role   string `json:"role"`
-	Audio  bool   `json:"audio"`
-	Video  bool   `json:"video"`
-	Screen bool   `json:"screen"`
+	// ParticipantID is a customer's participant id (what the advisor
+	// admits or removes); empty for the advisor.
+	ParticipantID string `json:"participant_id,omitempty"`
+	Name          string `json:"name"`
+	Role          string `json:"role"`
+	Audio         bool   `json:"audio"`
+	Video         bool   `json:"video"`
+	Screen        bool   `json:"screen"`
 }
 
 // Entry is one item of a meeting's timeline: a chat message or a file.
