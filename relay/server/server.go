@@ -27,6 +27,7 @@ import (
 	"parley/relay/audit"
 	"parley/relay/auth"
 	"parley/relay/certs"
+	"parley/relay/chat"
 	"parley/relay/clock"
 	"parley/relay/meeting"
 	"parley/relay/signal"
@@ -95,6 +96,7 @@ type Server struct {
 	sweeper   *sweeper
 	auth      *auth.Service
 	audit     *audit.Log
+	chat      *chat.Service
 	tcp       net.Listener
 	udp       net.PacketConn
 	media     *media
@@ -170,6 +172,10 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if err != nil {
 		return fail(fmt.Errorf("server: meetings: %w", err))
 	}
+	s.chat, err = chat.New(chat.Options{Store: st, Clock: clk, Logger: log.With("component", "chat")})
+	if err != nil {
+		return fail(fmt.Errorf("server: chat: %w", err))
+	}
 	s.bootstrap, err = s.auth.Bootstrap(ctx, slug, name, opts.AdminPassword)
 	if err != nil {
 		return fail(fmt.Errorf("server: first start: %w", err))
@@ -201,7 +207,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		return fail(err)
 	}
 	s.hub = signal.New(signal.Options{SFU: s.media.sfu, Meetings: meetings, Sessions: s.auth, ICE: s.media.ice, Logger: log.With("component", "signal"), Clock: clk})
-	handler := api.New(api.Options{Auth: s.auth, Audit: s.audit, Meetings: meetings, Signal: s.hub, PublicURL: opts.PublicURL, Logger: log, Clock: clk, Registry: reg, Web: assets.Web()})
+	handler := api.New(api.Options{Auth: s.auth, Audit: s.audit, Meetings: meetings, Signal: s.hub, Chat: s.chat, Announcer: s.hub, PublicURL: opts.PublicURL, Logger: log, Clock: clk, Registry: reg, Web: assets.Web()})
 	altSvc := `h3=":` + strconv.Itoa(port) + `"; ma=86400`
 	withAltSvc := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ProtoMajor < 3 {

@@ -2,17 +2,20 @@ package server
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"parley/relay/audit"
+	"parley/relay/chat"
 	"parley/relay/meeting"
 )
 
 // DefaultSweepInterval is how often the relay applies the retention rules
-// that exist so far (meeting metadata: anonymised 2 days after the end).
+// that exist so far (meeting metadata: anonymised 2 days after the end;
+// meeting content: deleted 7 days after it was posted).
 const DefaultSweepInterval = 10 * time.Minute
 
 // sweeper enforces retention deadlines on a timer. The full privacy engine
@@ -38,10 +41,17 @@ func newSweeper(s *Server, m *meeting.Service, a *audit.Log, reg *prometheus.Reg
 	return sw
 }
 
-// sweep applies the retention rules once, at the relay clock's now.
+// sweep applies the retention rules once, at the relay clock's now: meeting
+// metadata is anonymised and meeting content (chat, files) deleted. A
+// failing rule does not keep the other from running.
 func (sw *sweeper) sweep(ctx context.Context) error {
 	sw.runs.Inc()
-	res, err := sw.meetings.AnonymiseMetadata(ctx, sw.s.clock.Now())
+	now := sw.s.clock.Now()
+	return errors.Join(sw.sweepMetadata(ctx, now), sw.sweepContent(ctx, now))
+}
+
+func (sw *sweeper) sweepMetadata(ctx context.Context, now time.Time) error {
+	res, err := sw.meetings.AnonymiseMetadata(ctx, now)
 	if err != nil {
 		sw.failures.Inc()
 		sw.s.log.Error("retention sweep failed", "class", meeting.ClassMeetingMetadata, "error", err)
@@ -60,6 +70,34 @@ func (sw *sweeper) sweep(ctx context.Context) error {
 	}
 	sw.s.log.Info("retention sweep", "class", meeting.ClassMeetingMetadata, "anonymised", res.Meetings)
 	return nil
+}
+
+// sweepContent deletes chat messages and files 7 days after they were
+// posted, and the chunks of uploads that never finished.
+func (sw *sweeper) sweepContent(ctx context.Context, now time.Time) error {
+	if sw.s.chat == nil {
+		return nil
+	}
+	res, err := sw.s.chat.DeleteExpired(ctx, now)
+	if res.Entries > 0 {
+		sw.processed.WithLabelValues(chat.ClassMeetingContent, meeting.ActionDelete).Add(float64(res.Entries))
+	}
+	if err != nil {
+		sw.failures.Inc()
+		sw.s.log.Error("retention sweep failed", "class", chat.ClassMeetingContent, "error", err)
+	}
+	if res.Entries == 0 && res.Uploads == 0 {
+		return err
+	}
+	_, aerr := sw.audit.Append(ctx, audit.Record{Actor: "system", Action: "retention.delete", Details: map[string]string{
+		"class": chat.ClassMeetingContent, "entries": strconv.Itoa(res.Entries),
+		"files": strconv.Itoa(res.Files), "unfinished_uploads": strconv.Itoa(res.Uploads),
+	}})
+	if aerr != nil {
+		sw.s.log.Error("audit append failed", "action", "retention.delete", "error", aerr)
+	}
+	sw.s.log.Info("retention sweep", "class", chat.ClassMeetingContent, "deleted", res.Entries, "files", res.Files, "unfinished_uploads", res.Uploads)
+	return err
 }
 
 // run sweeps at start and then every interval until the relay stops.
