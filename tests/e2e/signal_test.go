@@ -1,8 +1,10 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 	"sync"
@@ -273,6 +275,30 @@ func TestSignalAndMediaThroughRelay(t *testing.T) {
 				return false
 			})
 
+			// The advisor shares a PDF over the desktop's transport; the
+			// customer hears of it and downloads the same bytes.
+			pdf := []byte("%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n")
+			var progressed int64
+			e, err := adv.UploadMeetingFile(ctx(t), m.ID, "Angebot.pdf", bytes.NewReader(pdf), int64(len(pdf)), func(sent, _ int64) { progressed = sent })
+			if err != nil || e.FileName != "Angebot.pdf" || progressed != int64(len(pdf)) {
+				t.Fatalf("upload: %+v %v (progress %d)", e, err, progressed)
+			}
+			c.waitFor("the file announcement", func(ms map[string][]msg.Message) bool {
+				f := ms[msg.TypeFile]
+				return len(f) == 1 && f[0].Entry.ID == e.ID
+			})
+			guest := &testenv.API{Base: s.URL(), HTTP: customer.HTTP, Token: joined.Secret}
+			if st, body := guest.Call(t, http.MethodGet, "/api/v1/participant/files/"+e.ID, nil); st != http.StatusOK || !bytes.Equal(body, pdf) {
+				t.Fatalf("customer download: %d, %d bytes", st, len(body))
+			}
+			var back bytes.Buffer
+			if n, err := adv.DownloadMeetingFile(ctx(t), m.ID, e.ID, &back, nil); err != nil || n != int64(len(pdf)) || !bytes.Equal(back.Bytes(), pdf) {
+				t.Fatalf("advisor download: %d %v", n, err)
+			}
+			if _, err := adv.UploadMeetingFile(ctx(t), m.ID, "setup.pdf", strings.NewReader("MZ\x90\x00 not a pdf"), -1, nil); !hasAPICode(err, "file_type_not_allowed") {
+				t.Fatalf("disguised executable: %v", err)
+			}
+
 			if err := adv.EndMeeting(ctx(t), m.ID); err != nil {
 				t.Fatal(err)
 			}
@@ -297,4 +323,9 @@ func TestSignalRefusesCrossOriginWebSocket(t *testing.T) {
 	if err == nil || resp == nil || resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("cross-origin upgrade: %v, response %v", err, resp)
 	}
+}
+
+func hasAPICode(err error, code string) bool {
+	var ae *link.APIError
+	return errors.As(err, &ae) && ae.Code == code
 }
