@@ -68,7 +68,7 @@ type callView struct {
 	end         *busyButton
 	connDot     *canvas.Circle
 	connLabel   *widget.Label
-	notice      statusLabel
+	notice      callNotice
 
 	tabs        *container.AppTabs
 	peopleTab   *container.TabItem
@@ -118,14 +118,13 @@ func (v *callView) build() {
 	title.SizeName = theme.SizeNameSubHeadingText
 	title.Truncation = fyne.TextTruncateEllipsis
 	since := widget.NewLabel("Started at " + v.meeting.Created.Local().Format("15:04"))
-	since.Importance = widget.LowImportance
 	v.connDot = canvas.NewCircle(theme.Color(theme.ColorNameWarning))
 	v.connLabel = widget.NewLabel("")
 	conn := container.NewHBox(container.NewCenter(withSize(10, 10, v.connDot)), v.connLabel)
-	v.notice = newStatusLabel()
+	v.notice = callNotice{statusLabel: newStatusLabel()}
 	v.notice.Truncation = fyne.TextTruncateEllipsis
 	v.notice.Wrapping = fyne.TextWrapOff
-	top := container.NewBorder(nil, nil, container.NewHBox(withMinWidth(120, title), since), conn, v.notice.Label)
+	top := container.NewBorder(nil, nil, nil, container.NewHBox(since, conn), title)
 
 	// Stage: remote tiles, a placeholder while there are none, own preview.
 	v.stage = container.New(tileLayout{big: v.isScreenTile})
@@ -139,9 +138,16 @@ func (v *callView) build() {
 	icon.SetMinSize(fyne.NewSize(56, 56))
 	v.placeholder = container.NewCenter(container.NewVBox(icon, wait, hint))
 	v.self = newVideoTile("self", "You", false)
-	preview := container.NewBorder(nil, container.NewHBox(spacer(), withSize(224, 126+tileLabel(), v.self.obj)), nil, nil)
+	preview := container.NewBorder(nil, container.NewHBox(spacer(), withSize(192, 108+tileLabel(), v.self.obj)), nil, nil)
 	bg := canvas.NewRectangle(stageColor)
 	stage := container.NewStack(bg, container.NewPadded(container.NewPadded(v.stage)), v.placeholder, container.NewPadded(preview))
+	// Notices (someone waits, an action failed) sit above the stage.
+	v.notice.action = widget.NewButton("Open waiting room", func() { v.tabs.Select(v.waitingTab) })
+	v.notice.action.Hide()
+	v.notice.box = container.NewPadded(container.NewBorder(nil, nil, nil, v.notice.action, v.notice.Label))
+	v.notice.box.Hide()
+	withNotice := container.NewBorder(v.notice.box, nil, nil, nil, stage)
+	v.notice.parent = withNotice
 
 	// Controls.
 	v.muteBtn = widget.NewButtonWithIcon("", iconMic, v.toggleMute)
@@ -151,7 +157,7 @@ func (v *callView) build() {
 	v.end = newBusyButton("End meeting", theme.MediaStopIcon(), v.endMeeting)
 	v.end.btn.Importance = widget.DangerImportance
 	keys := widget.NewLabel("Ctrl+D mute · Ctrl+E camera")
-	keys.Importance = widget.LowImportance
+	keys.SizeName = theme.SizeNameCaptionText
 	controls := container.NewBorder(widget.NewSeparator(), nil, keys, container.NewHBox(v.leave.row(), v.end.row()),
 		container.NewCenter(container.NewHBox(v.muteBtn, v.cameraBtn, v.screenBtn)))
 	v.showToggles()
@@ -184,12 +190,50 @@ func (v *callView) build() {
 	v.peopleTab = container.NewTabItem("People", container.NewVScroll(v.peopleRows))
 	v.waitingTab = container.NewTabItem("Waiting room", container.NewVScroll(container.NewVBox(v.waitingNone, v.waitingRows)))
 	v.tabs = container.NewAppTabs(container.NewTabItem("Chat", container.NewPadded(chat)), v.peopleTab, v.waitingTab)
+	v.tabs.OnSelected = func(t *container.TabItem) {
+		if t == v.waitingTab && v.notice.action.Visible() {
+			v.notice.info("")
+		}
+	}
 	side := container.NewBorder(nil, nil, widget.NewSeparator(), nil, withMinWidth(320, v.tabs))
 
 	v.showConnection(CallConnecting, "")
 	v.showPeople()
 	v.showWaiting()
-	v.content = container.NewBorder(container.NewPadded(top), container.NewPadded(controls), nil, side, stage)
+	v.content = container.NewBorder(container.NewPadded(top), container.NewPadded(controls), nil, side, withNotice)
+}
+
+// callNotice is the line above the stage; it takes no room while empty.
+type callNotice struct {
+	statusLabel
+	box    fyne.CanvasObject
+	parent *fyne.Container
+	// action is shown with waiting-room notices only.
+	action *widget.Button
+}
+
+func (n *callNotice) info(text string) { n.statusLabel.info(text); n.fit(false) }
+func (n *callNotice) fail(text string) { n.statusLabel.fail(text); n.fit(false) }
+func (n *callNotice) ok(text string)   { n.statusLabel.ok(text); n.fit(false) }
+
+// waiting tells that guests wait, with a button to the waiting room.
+func (n *callNotice) waiting(text string) { n.statusLabel.info(text); n.fit(true) }
+
+// fit shows the line only when it has something to say.
+func (n *callNotice) fit(action bool) {
+	if action {
+		n.action.Show()
+	} else {
+		n.action.Hide()
+	}
+	if n.Text == "" {
+		n.box.Hide()
+	} else {
+		n.box.Show()
+	}
+	if n.parent != nil {
+		n.parent.Refresh()
+	}
 }
 
 // readEvents hands the call's events to the UI thread until the call
@@ -240,8 +284,11 @@ func (v *callView) handle(ev CallEvent) {
 		})
 		v.waiting = e.Guests
 		v.showWaiting()
-		if arrived {
-			v.notice.info(waitingNotice(v.waiting))
+		switch {
+		case arrived && v.tabs.Selected() != v.waitingTab:
+			v.notice.waiting(waitingNotice(v.waiting))
+		case len(v.waiting) == 0 && v.notice.action.Visible():
+			v.notice.info("")
 		}
 	case LocalMediaEvent:
 		v.muted, v.camera, v.screen = e.Muted, e.Camera, e.Screen
@@ -632,27 +679,24 @@ func (v *callView) addEntry(e CallEntry) {
 
 // chatRow is one entry: who and when, then the text or the file.
 func chatRow(e CallEntry) fyne.CanvasObject {
-	who := e.Name
+	who, whoColor := e.Name, theme.ColorNameForeground
 	if e.Mine {
-		who = "You"
+		who, whoColor = "You", theme.ColorNamePrimary
 	}
-	head := widget.NewRichText(
-		&widget.TextSegment{Text: who, Style: widget.RichTextStyle{Inline: true, TextStyle: fyne.TextStyle{Bold: true}}},
-		&widget.TextSegment{Text: "  " + e.Sent.Local().Format("15:04"), Style: widget.RichTextStyle{Inline: true, ColorName: theme.ColorNamePlaceHolder}},
-	)
-	var body fyne.CanvasObject
-	if e.FileName != "" {
-		name := widget.NewLabel(e.FileName)
-		name.Truncation = fyne.TextTruncateEllipsis
-		size := widget.NewLabel(formatSize(e.FileSize))
-		size.Importance = widget.LowImportance
-		body = container.NewBorder(nil, nil, widget.NewIcon(theme.FileIcon()), size, name)
-	} else {
-		text := widget.NewLabel(e.Text)
+	head := []widget.RichTextSegment{
+		&widget.TextSegment{Text: who, Style: widget.RichTextStyle{Inline: true, ColorName: whoColor, TextStyle: fyne.TextStyle{Bold: true}}},
+		&widget.TextSegment{Text: "  " + e.Sent.Local().Format("15:04"), Style: widget.RichTextStyle{ColorName: theme.ColorNamePlaceHolder}},
+	}
+	if e.FileName == "" {
+		text := widget.NewRichText(append(head, &widget.TextSegment{Text: e.Text, Style: widget.RichTextStyleParagraph})...)
 		text.Wrapping = fyne.TextWrapWord
-		body = text
+		return text
 	}
-	return container.NewVBox(head, body)
+	name := widget.NewLabel(e.FileName)
+	name.Truncation = fyne.TextTruncateEllipsis
+	size := widget.NewLabel(formatSize(e.FileSize))
+	return container.NewVBox(widget.NewRichText(head...),
+		container.NewBorder(nil, nil, widget.NewIcon(theme.FileIcon()), size, name))
 }
 
 // formatSize is a file size for people, e.g. "1.4 MB".
