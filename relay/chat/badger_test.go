@@ -21,6 +21,10 @@ func openBadger(t *testing.T, dir string, key []byte) *store.Badger {
 	return db
 }
 
+func openBadgerB(b *testing.B) (*store.Badger, error) {
+	return store.Open(store.BadgerOptions{Dir: b.TempDir(), Key: bytes.Repeat([]byte{7}, 32)})
+}
+
 // TestBadgerConcurrentPostsGetDistinctSeqs posts from many goroutines at
 // once into one meeting on the real store: every post gets its own
 // sequence number and together they number the timeline 1..n.

@@ -48,7 +48,7 @@ func (s *syncBuffer) String() string {
 }
 
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	ctx   context.Context
 	clock *clock.Fake
 	kv    store.KV
@@ -56,7 +56,7 @@ type env struct {
 	logs  *syncBuffer
 }
 
-func newEnv(t *testing.T, kv store.KV, opts Options) *env {
+func newEnv(t testing.TB, kv store.KV, opts Options) *env {
 	t.Helper()
 	clk := clock.NewFake(time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC))
 	if kv == nil {
@@ -72,7 +72,7 @@ func newEnv(t *testing.T, kv store.KV, opts Options) *env {
 	return &env{t: t, ctx: context.Background(), clock: clk, kv: kv, svc: svc, logs: logs}
 }
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
