@@ -222,3 +222,20 @@ func waitFile(t *testing.T, path string, size int) []byte {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// twoInCall joins two customers, each in their own browser context, and
+// admits both; it returns their tabs once each sees the other's video.
+func (e *joinEnv) twoInCall(t *testing.T, m joinMeeting, lang string, nameA, nameB string) (context.Context, context.Context) {
+	t.Helper()
+	a := e.joinBrowser(t, lang, 1280, 900)
+	withTestHooks(t, a)
+	b := NewTab(t, a, true)
+	withTestHooks(t, b)
+	pa := e.joinWaiting(t, a, m, nameA)
+	pb := e.joinWaiting(t, b, m, nameB)
+	e.admit(t, m, pa)
+	e.admit(t, m, pb)
+	waitVideoFlowing(t, a, nameB, "camera", false)
+	waitVideoFlowing(t, b, nameA, "camera", false)
+	return a, b
+}

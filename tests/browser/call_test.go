@@ -142,3 +142,57 @@ func TestCallTwoCustomers(t *testing.T) {
 		t.Errorf("after the end %d video elements still hold streams (%v)", live, err)
 	}
 }
+
+// TestCallReplacedAndRemoved: the same participant opened in a second tab
+// takes the meeting over (the first tab says so and can take it back),
+// and a participant the advisor removes is told.
+func TestCallReplacedAndRemoved(t *testing.T) {
+	e := startJoinEnv(t)
+	m := e.newMeeting(t, "")
+	first := e.joinBrowser(t, "en-US", 1000, 800)
+	p := e.joinWaiting(t, first, m, "Clara Clausen")
+	e.admit(t, m, p)
+	waitView(t, first, "admitted")
+	waitIndicator(t, first, "connected")
+
+	// A second tab of the same browser with the first tab's session (as
+	// when the customer duplicates the tab).
+	kept, err := chromedp.Run(first, chromedp.Evaluate[string](`sessionStorage.getItem('parley.join.participant')`))
+	if err != nil || !strings.Contains(kept, "pmp_") {
+		t.Fatalf("the first tab keeps no participant secret: %q (%v)", kept, err)
+	}
+	second := NewTab(t, first, false)
+	if err := chromedp.Do(second, chromedp.Navigate(e.srv.URL()+"/")); err != nil {
+		t.Fatal(err)
+	}
+	run(t, second, `sessionStorage.setItem('parley.join.participant', `+jsString(kept)+`)`)
+	if err := chromedp.Do(second, chromedp.Navigate(m.JoinURL)); err != nil {
+		t.Fatal(err)
+	}
+	waitView(t, second, "admitted")
+	v := waitView(t, first, "replaced")
+	if v.Heading != "Opened in another tab" {
+		t.Errorf("replaced view: %+v", v)
+	}
+	if label, _ := chromedp.Run(first, chromedp.Text("#retry", chromedp.NodeVisible)); label != "Continue here" {
+		t.Errorf("the replaced view offers %q, want \"Continue here\"", label)
+	}
+	Screenshot(t, first, "call-replaced-en.png")
+
+	// Take it back.
+	if err := chromedp.Do(first, chromedp.Click("#retry", chromedp.NodeVisible)); err != nil {
+		t.Fatal(err)
+	}
+	waitView(t, first, "admitted")
+	waitIndicator(t, first, "connected")
+	waitView(t, second, "replaced")
+
+	// The advisor removes the customer.
+	e.advisor.Must(t, http.MethodPost, "/api/v1/meetings/"+m.ID+"/participants/"+p.ID+"/remove", nil, http.StatusNoContent, nil)
+	if v := waitView(t, first, "removed"); v.Heading != "You are no longer in the meeting" {
+		t.Errorf("removed view: %+v", v)
+	}
+	if st := readStorage(t, first); strings.Contains(strings.Join(st.Session, " "), "pmp_") {
+		t.Errorf("the secret is still kept after the removal: %q", st.Session)
+	}
+}

@@ -70,7 +70,8 @@
       fileUploading: function (p) { return 'Sending \u201c' + p.name + '\u201d…'; },
       fileCancel: 'Cancel',
       fileTooLarge: function (p) { return '\u201c' + p.name + '\u201d is too large to share here.'; },
-      fileTypeNotAllowed: function (p) { return 'Files like \u201c' + p.name + '\u201d cannot be shared here. PDF documents and images can.'; },
+      fileTypeNotAllowed: function (p) { return 'Files like \u201c' + p.name + '\u201d cannot be shared here. PDF, images, text and office documents can.'; },
+      fileQuota: 'This meeting has no room for more files.',
       fileEmpty: function (p) { return '\u201c' + p.name + '\u201d is empty.'; },
       fileFailed: function (p) { return '\u201c' + p.name + '\u201d could not be sent.' + (p.message ? ' ' + p.message : ''); },
       fileOffline: function (p) { return '\u201c' + p.name + '\u201d could not be sent: the meeting service cannot be reached.'; },
@@ -136,7 +137,8 @@
       fileUploading: function (p) { return '\u201e' + p.name + '\u201c wird gesendet…'; },
       fileCancel: 'Abbrechen',
       fileTooLarge: function (p) { return '\u201e' + p.name + '\u201c ist zu groß, um es hier zu teilen.'; },
-      fileTypeNotAllowed: function (p) { return 'Dateien wie \u201e' + p.name + '\u201c können hier nicht geteilt werden. PDF-Dokumente und Bilder schon.'; },
+      fileTypeNotAllowed: function (p) { return 'Dateien wie \u201e' + p.name + '\u201c können hier nicht geteilt werden. PDF, Bilder, Text- und Office-Dokumente schon.'; },
+      fileQuota: 'In diesem Termin ist kein Platz für weitere Dateien.',
       fileEmpty: function (p) { return '\u201e' + p.name + '\u201c ist leer.'; },
       fileFailed: function (p) { return '\u201e' + p.name + '\u201c konnte nicht gesendet werden.' + (p.message ? ' ' + p.message : ''); },
       fileOffline: function (p) { return '\u201e' + p.name + '\u201c konnte nicht gesendet werden: Der Termindienst ist nicht erreichbar.'; },
@@ -1088,6 +1090,7 @@
       var code = err.code || '';
       if (xhr.status === 413 || /too_large|too_big/.test(code)) return { key: 'fileTooLarge', params: { name: name } };
       if (xhr.status === 415 || /type/.test(code)) return { key: 'fileTypeNotAllowed', params: { name: name } };
+      if (code === 'meeting_quota_exceeded') return { key: 'fileQuota' };
       if (xhr.status === 429) return { key: 'rateLimited' };
       return { key: 'fileFailed', params: { name: name, message: err.message || '' } };
     }
