@@ -10,7 +10,9 @@
 // are measured alone; publisher and subscribers run in this process. It
 // prints one markdown table row per N:
 //
-//   - out pkt/s: packets the SFU forwarded per second (its own counter);
+//   - in pkt/s, out pkt/s: packets the SFU received and forwarded per
+//     second (its own counters); in falls below 200 when this process is
+//     starved of CPU and the publisher's tickers fall behind;
 //   - SFU CPU: CPU-seconds the SFU process used per second (1.0 = a core);
 //   - pkt per CPU-s: forwarded packets per SFU CPU-second;
 //   - latency p50/p99: from the publisher's write to the subscriber's read,
@@ -79,16 +81,16 @@ func main() {
 		counts = append(counts, n)
 	}
 	fmt.Printf("SFU fan-out on loopback: VP8 ~1.2 Mbit/s (150 pkt/s) + Opus 50 pkt/s, %v per N, GOMAXPROCS %d, %d CPUs\n\n", *d, runtime.GOMAXPROCS(0), runtime.NumCPU())
-	fmt.Println("| N | out pkt/s | SFU CPU (cores) | pkt per SFU CPU-s | latency p50 | latency p99 | received | SFU heap/sub | SFU RSS/sub |")
-	fmt.Println("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Println("| N | in pkt/s | out pkt/s | SFU CPU (cores) | pkt per SFU CPU-s | latency p50 | latency p99 | received | SFU heap/sub | SFU RSS/sub |")
+	fmt.Println("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, n := range counts {
 		r, err := measure(n, *d, *warmup)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "fanout: N=%d: %v\n", n, err)
 			os.Exit(1)
 		}
-		fmt.Printf("| %d | %.0f | %.3f | %.0f | %s | %s | %.1f%% | %s | %s |\n",
-			n, r.outRate, r.cores, r.perCPU, ms(r.p50), ms(r.p99), 100*r.received, kib(r.heapPerSub), kib(r.rssPerSub))
+		fmt.Printf("| %d | %.0f | %.0f | %.3f | %.0f | %s | %s | %.1f%% | %s | %s |\n",
+			n, r.inRate, r.outRate, r.cores, r.perCPU, ms(r.p50), ms(r.p99), 100*r.received, kib(r.heapPerSub), kib(r.rssPerSub))
 	}
 }
 
@@ -239,9 +241,9 @@ func rss() uint64 {
 
 // result is one table row.
 type result struct {
-	outRate, cores, perCPU, received float64
-	p50, p99                         time.Duration
-	heapPerSub, rssPerSub            float64
+	inRate, outRate, cores, perCPU, received float64
+	p50, p99                                 time.Duration
+	heapPerSub, rssPerSub                    float64
 }
 
 // sfuProc is the SFU's child process.
@@ -400,6 +402,7 @@ func measure(n int, d, warmup time.Duration) (result, error) {
 	out := float64(s2.PacketsOut - s1.PacketsOut)
 	in := float64(s2.PacketsIn - s1.PacketsIn)
 	cpu := (s2.CPU - s1.CPU).Seconds()
+	r.inRate = in / elapsed.Seconds()
 	r.outRate = out / elapsed.Seconds()
 	r.cores = cpu / elapsed.Seconds()
 	if cpu > 0 {
