@@ -154,9 +154,9 @@ type CallEntry struct {
 	Sent time.Time
 	// Text is a chat message's text; empty for files.
 	Text string
-	// FileName and FileSize describe a file; FileName is empty for chat
-	// messages.
+	// FileName is a file's name; empty for chat messages.
 	FileName string
+	// FileSize is a file's size in bytes.
 	FileSize int64
 }
 
