@@ -25,9 +25,11 @@ type wiring struct {
 	opts  app.Options
 	local *server.Server
 	link  *link.Client
+	calls *linkCalls
 }
 
 func (w *wiring) close() {
+	w.calls.close()
 	_ = w.link.Close()
 	if w.local != nil {
 		_ = w.local.Close()
@@ -43,7 +45,8 @@ func wire(a fyne.App, relayURL string, kiosk bool) (*wiring, error) {
 	w := &wiring{}
 	w.link = link.New(link.Options{Pins: pins, Logger: log})
 	relay := &linkRelay{c: w.link}
-	w.opts = app.Options{Relay: relay, Prefs: prefs, DefaultAddr: relayURL, DefaultTenant: os.Getenv("PARLEY_TENANT"), Kiosk: kiosk}
+	w.calls = &linkCalls{c: w.link, log: log, synthetic: os.Getenv("PARLEY_SYNTHETIC_MEDIA") != ""}
+	w.opts = app.Options{Relay: relay, Prefs: prefs, DefaultAddr: relayURL, DefaultTenant: os.Getenv("PARLEY_TENANT"), Kiosk: kiosk, Calls: w.calls}
 
 	if relayURL != "" {
 		// Launched by run.sh (or a deployment) with the relay's fingerprint:

@@ -159,11 +159,13 @@ var ErrClosed = errors.New("signal: hub closed")
 // ProtocolError is a signalling error sent to the client as an error
 // message.
 type ProtocolError struct {
-	Code, Message string
+	Code    string // msg error code
+	Message string // for a person
 	// Fatal errors close the connection.
 	Fatal bool
 }
 
+// Error implements error.
 func (e *ProtocolError) Error() string { return "signal: " + e.Code + ": " + e.Message }
 
 func fatal(code, message string) *ProtocolError {

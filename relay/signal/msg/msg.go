@@ -76,6 +76,7 @@ const ScreenSuffix = "/screen"
 // Message is one signalling message. Type says which of the other fields
 // are meaningful; the rest are empty.
 type Message struct {
+	// Type is one of the Type* constants.
 	Type string `json:"type"`
 
 	// Hello: the participant's secret (pmp_…) or the advisor's session
@@ -90,8 +91,10 @@ type Message struct {
 
 	// Welcome: this connection's peer id in the room, the participant's
 	// role, and ICE servers (TURN with short-lived credentials).
-	PeerID     string      `json:"peer_id,omitempty"`
-	Role       string      `json:"role,omitempty"`
+	PeerID string `json:"peer_id,omitempty"`
+	// Role is RoleAdvisor or RoleCustomer (Welcome).
+	Role string `json:"role,omitempty"`
+	// ICEServers are the STUN/TURN servers to use (Welcome).
 	ICEServers []ICEServer `json:"ice_servers,omitempty"`
 
 	// Offer, Answer: the session description.
@@ -108,8 +111,10 @@ type Message struct {
 	// Chat (client → relay): Text and a client-chosen Nonce; sending the
 	// same nonce again (after a reconnect) does not post twice.
 	// Chat and File (relay → client): Entry.
-	Text  string `json:"text,omitempty"`
+	Text string `json:"text,omitempty"`
+	// Nonce makes a chat message idempotent (Chat from a client).
 	Nonce string `json:"nonce,omitempty"`
+	// Entry is the timeline entry (Chat and File from the relay).
 	Entry *Entry `json:"entry,omitempty"`
 
 	// Waiting (advisor only): who is in the waiting room now.
@@ -120,22 +125,30 @@ type Message struct {
 
 	// Error: a stable code and a human-readable message. Errors about one
 	// message leave the connection open; fatal ones are followed by a close.
-	Code    string `json:"code,omitempty"`
+	Code string `json:"code,omitempty"`
+	// Message explains an Error to a person.
 	Message string `json:"message,omitempty"`
 }
 
 // ICEServer is an ICE server as in RTCIceServer.
 type ICEServer struct {
-	URLs       []string `json:"urls"`
-	Username   string   `json:"username,omitempty"`
-	Credential string   `json:"credential,omitempty"`
+	// URLs are stun:, turn: or turns: URLs.
+	URLs []string `json:"urls"`
+	// Username is the TURN user name ("<expiry>:<peer id>").
+	Username string `json:"username,omitempty"`
+	// Credential is the TURN password for Username.
+	Credential string `json:"credential,omitempty"`
 }
 
 // Candidate is an ICE candidate as in RTCIceCandidateInit.
 type Candidate struct {
-	Candidate        string  `json:"candidate"`
-	SDPMid           *string `json:"sdpMid,omitempty"`
-	SDPMLineIndex    *uint16 `json:"sdpMLineIndex,omitempty"`
+	// Candidate is the a=candidate line's value; empty ends gathering.
+	Candidate string `json:"candidate"`
+	// SDPMid is the media section's mid.
+	SDPMid *string `json:"sdpMid,omitempty"`
+	// SDPMLineIndex is the media section's index.
+	SDPMLineIndex *uint16 `json:"sdpMLineIndex,omitempty"`
+	// UsernameFragment is the ICE ufrag the candidate belongs to.
 	UsernameFragment *string `json:"usernameFragment,omitempty"`
 }
 
@@ -143,45 +156,52 @@ type Candidate struct {
 // of the peer's screen-share track in its offers (empty when not sharing);
 // the client sends it before the offer that adds the track.
 type MediaState struct {
-	Audio        bool   `json:"audio"`
-	Video        bool   `json:"video"`
+	// Audio is true while the microphone is on (not muted).
+	Audio bool `json:"audio"`
+	// Video is true while the camera is on.
+	Video bool `json:"video"`
+	// ScreenStream is the msid stream id of the screen share.
 	ScreenStream string `json:"screen_stream,omitempty"`
 }
 
 // Peer is one roster entry.
 type Peer struct {
+	// PeerID is the connection's id; forwarded tracks carry it as stream id.
 	PeerID string `json:"peer_id"`
 	// ParticipantID is a customer's participant id (what the advisor
 	// admits or removes); empty for the advisor.
 	ParticipantID string `json:"participant_id,omitempty"`
-	Name          string `json:"name"`
-	Role          string `json:"role"`
-	Audio         bool   `json:"audio"`
-	Video         bool   `json:"video"`
-	Screen        bool   `json:"screen"`
+	// Name is the participant's display name.
+	Name string `json:"name"`
+	// Role is RoleAdvisor or RoleCustomer.
+	Role string `json:"role"`
+	// Audio, Video and Screen mirror the peer's MediaState.
+	Audio  bool `json:"audio"`
+	Video  bool `json:"video"`  // camera on
+	Screen bool `json:"screen"` // sharing the screen
 }
 
 // Entry is one item of a meeting's timeline: a chat message or a file.
 // Seq numbers the meeting's timeline from 1 without gaps.
 type Entry struct {
-	ID       string    `json:"id"`
-	Seq      uint64    `json:"seq"`
-	From     string    `json:"from"` // participant id, or the advisor's user id
-	Name     string    `json:"name"`
-	Role     string    `json:"role"`
-	Sent     time.Time `json:"sent"`
-	Text     string    `json:"text,omitempty"`
-	Nonce    string    `json:"nonce,omitempty"`
-	FileName string    `json:"file_name,omitempty"`
-	FileSize int64     `json:"file_size,omitempty"`
-	FileType string    `json:"file_type,omitempty"`
+	ID       string    `json:"id"`                  // the entry's (and file's) id
+	Seq      uint64    `json:"seq"`                 // position in the meeting's timeline
+	From     string    `json:"from"`                // participant id, or the advisor's user id
+	Name     string    `json:"name"`                // the author's display name
+	Role     string    `json:"role"`                // the author's role
+	Sent     time.Time `json:"sent"`                // when the relay stored it
+	Text     string    `json:"text,omitempty"`      // a chat message's text
+	Nonce    string    `json:"nonce,omitempty"`     // the author's nonce, only to the author
+	FileName string    `json:"file_name,omitempty"` // a file's (sanitised) name
+	FileSize int64     `json:"file_size,omitempty"` // a file's size in bytes
+	FileType string    `json:"file_type,omitempty"` // a file's sniffed media type
 }
 
 // Waiting is one customer in the waiting room.
 type Waiting struct {
-	ID     string    `json:"id"`
-	Name   string    `json:"name"`
-	Joined time.Time `json:"joined"`
+	ID     string    `json:"id"`     // participant id, to admit or turn away
+	Name   string    `json:"name"`   // the name the customer gave
+	Joined time.Time `json:"joined"` // when the customer arrived
 }
 
 // ErrInvalid is wrapped by every error Decode returns.

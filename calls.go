@@ -1,0 +1,232 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"image"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+
+	"parley/app"
+	"parley/mediaengine"
+	"parley/mediaengine/playout"
+	"parley/mediaengine/source"
+	"parley/relay/signal/msg"
+	"parley/sync/link"
+)
+
+// linkCalls joins meetings' calls through the media engine, signalling
+// over the relay link (HTTP/3 on QUIC, or HTTP/2).
+type linkCalls struct {
+	c   *link.Client
+	log *slog.Logger
+	// synthetic publishes the test pattern and a tone instead of devices
+	// (PARLEY_SYNTHETIC_MEDIA=1, or no camera/microphone found).
+	synthetic bool
+
+	mu     sync.Mutex
+	player *playout.Player
+}
+
+func (lc *linkCalls) playerOnce() *playout.Player {
+	lc.mu.Lock()
+	defer lc.mu.Unlock()
+	if lc.player == nil {
+		p, err := playout.New(playout.Options{Logger: lc.log})
+		if err != nil {
+			lc.log.Warn("no audio output", "err", err)
+			return nil
+		}
+		lc.player = p
+	}
+	return lc.player
+}
+
+func (lc *linkCalls) close() {
+	lc.mu.Lock()
+	defer lc.mu.Unlock()
+	if lc.player != nil {
+		_ = lc.player.Close()
+	}
+}
+
+// sources picks the camera and microphone: the first real ones, else
+// synthetic ones (with a note for the UI).
+func (lc *linkCalls) sources() (source.Video, source.Audio, string) {
+	if lc.synthetic {
+		return source.TestPattern{}, source.Tone{}, ""
+	}
+	var note string
+	var cam source.Video = source.TestPattern{Label: "Test pattern (no camera found)"}
+	if cams := source.Cameras(); len(cams) > 0 {
+		cam = cams[0]
+	} else {
+		note = "No camera found: sending a test pattern."
+	}
+	var mic source.Audio
+	if mics, err := source.Microphones(); err == nil && len(mics) > 0 {
+		mic = mics[0]
+	} else {
+		if note != "" {
+			note += " "
+		}
+		note += "No microphone found."
+	}
+	return cam, mic, note
+}
+
+// JoinCall implements app.CallStarter.
+func (lc *linkCalls) JoinCall(ctx context.Context, meetingID string) (app.Call, error) {
+	cam, mic, note := lc.sources()
+	dial := func(ctx context.Context) (mediaengine.Conn, error) {
+		sc, err := lc.c.Signal(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return sc, nil
+	}
+	call, err := mediaengine.Start(context.Background(), mediaengine.Options{
+		Dial: dial, MeetingID: meetingID, Camera: cam, Microphone: mic,
+		Player: lc.playerOnce(), Logger: lc.log.With("meeting", meetingID),
+	})
+	if err != nil {
+		return nil, forUI(err)
+	}
+	ac := &appCall{call: call, c: lc.c, meetingID: meetingID, events: make(chan app.CallEvent, 64)}
+	go ac.translate(note, mic == nil)
+	return ac, nil
+}
+
+// appCall adapts a mediaengine.Call to app.Call.
+type appCall struct {
+	call      *mediaengine.Call
+	c         *link.Client
+	meetingID string
+	events    chan app.CallEvent
+
+	mu     sync.Mutex
+	selfID string
+}
+
+func (a *appCall) Events() <-chan app.CallEvent { return a.events }
+
+func (a *appCall) SetMuted(m bool) error  { return a.call.SetMuted(m) }
+func (a *appCall) SetCamera(on bool) error { return a.call.SetCamera(on) }
+
+func (a *appCall) SetScreenShare(on bool) error {
+	if !on {
+		return a.call.StopScreenShare()
+	}
+	var scr source.Video = source.TestScreen{}
+	if os.Getenv("PARLEY_SYNTHETIC_MEDIA") == "" {
+		if s := source.Screens(); len(s) > 0 {
+			scr = s[0]
+		}
+	}
+	return a.call.StartScreenShare(scr)
+}
+
+func (a *appCall) SendChat(_ context.Context, text string) error {
+	_, err := a.call.SendChat(text)
+	return err
+}
+
+func (a *appCall) SendFile(ctx context.Context, name string, r io.Reader, progress func(sent, total int64)) error {
+	size := int64(-1)
+	if s, ok := r.(interface{ Stat() (os.FileInfo, error) }); ok {
+		if fi, err := s.Stat(); err == nil {
+			size = fi.Size()
+		}
+	}
+	_, err := a.c.UploadMeetingFile(ctx, a.meetingID, name, r, size, progress)
+	return forUI(err)
+}
+
+func (a *appCall) LocalVideo() app.VideoSource { return nil }
+
+func (a *appCall) Leave() error {
+	err := a.call.Close()
+	if errors.Is(err, mediaengine.ErrEnded) {
+		return nil
+	}
+	return err
+}
+
+// translate turns the engine's events into the UI's until the call ends.
+func (a *appCall) translate(note string, noMic bool) {
+	defer close(a.events)
+	if note != "" {
+		a.events <- app.LocalMediaEvent{Muted: noMic, Camera: true, Note: note}
+	}
+	for ev := range a.call.Events() {
+		switch e := ev.(type) {
+		case mediaengine.StateChanged:
+			switch e.State {
+			case mediaengine.StateConnecting:
+				a.events <- app.ConnectionEvent{State: app.CallConnecting}
+			case mediaengine.StateJoined:
+				a.mu.Lock()
+				a.selfID = e.PeerID
+				a.mu.Unlock()
+			case mediaengine.StateMediaConnected:
+				a.events <- app.ConnectionEvent{State: app.CallConnected}
+			case mediaengine.StateReconnecting:
+				a.events <- app.ConnectionEvent{State: app.CallReconnecting, Detail: link.UserMessage(e.Err)}
+			case mediaengine.StateEnded:
+				reason := e.Reason
+				if reason == "" {
+					reason = app.CallEndedLeft
+				}
+				a.events <- app.EndedEvent{Reason: reason}
+			}
+		case mediaengine.RosterChanged:
+			a.mu.Lock()
+			self := a.selfID
+			a.mu.Unlock()
+			ps := make([]app.CallParticipant, 0, len(e.Peers))
+			for _, p := range e.Peers {
+				ps = append(ps, app.CallParticipant{ID: p.PeerID, GuestID: p.ParticipantID, Name: p.Name, Role: p.Role,
+					Self: p.PeerID == self, Audio: p.Audio, Video: p.Video, Screen: p.Screen})
+			}
+			a.events <- app.RosterEvent{Participants: ps}
+		case mediaengine.TrackAdded:
+			if e.Track.Kind == mediaengine.KindAudio {
+				continue
+			}
+			a.events <- app.VideoAddedEvent{ID: e.Track.StreamID, ParticipantID: e.Track.PeerID,
+				Screen: e.Track.Kind == mediaengine.KindScreen, Source: &trackSource{t: e.Track}}
+		case mediaengine.TrackRemoved:
+			if e.Track.Kind != mediaengine.KindAudio {
+				a.events <- app.VideoRemovedEvent{ID: e.Track.StreamID}
+			}
+		case mediaengine.ChatReceived:
+			a.events <- app.EntryEvent{Entry: toCallEntry(e.Entry, e.Own)}
+		case mediaengine.FileReceived:
+			a.events <- app.EntryEvent{Entry: toCallEntry(e.Entry, false)}
+		case mediaengine.WaitingChanged:
+			gs := make([]app.Guest, 0, len(e.Waiting))
+			for _, w := range e.Waiting {
+				gs = append(gs, app.Guest{ID: w.ID, Name: w.Name, State: app.GuestWaiting, Joined: w.Joined})
+			}
+			a.events <- app.WaitingEvent{Guests: gs}
+		}
+	}
+}
+
+func toCallEntry(e msg.Entry, own bool) app.CallEntry {
+	return app.CallEntry{ID: e.ID, Seq: e.Seq, Name: e.Name, Role: e.Role, Mine: own, Sent: e.Sent,
+		Text: e.Text, FileName: e.FileName, FileSize: e.FileSize}
+}
+
+// trackSource hands the UI a remote track's latest decoded frame.
+type trackSource struct{ t *mediaengine.RemoteTrack }
+
+func (s *trackSource) Latest() (image.Image, uint64) {
+	n := s.t.Decoded()
+	if n == 0 {
+		return nil, 0
+	}
+	return s.t.Latest(), n
+}
