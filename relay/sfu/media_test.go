@@ -84,6 +84,10 @@ func TestScreenShareStream(t *testing.T) {
 	if n := a.trackCount("b/screen"); n != 0 {
 		t.Fatalf("a got %d screen tracks from b, which shares none", n)
 	}
+	// Three tracks are forwarded to one subscriber each.
+	if st := s.Stats(); st.PacketsIn == 0 || st.PacketsOut < uint64(a.count("b")+b.count("a")+b.count("a/screen")) {
+		t.Fatalf("stats %+v for %d packets received by the clients", st, a.count("b")+b.count("a")+b.count("a/screen"))
+	}
 }
 
 func TestKeyframeRequestOnSubscribe(t *testing.T) {

@@ -42,12 +42,12 @@ func (r *Room) Join(ctx context.Context, peerID string, sig Signaller) (*Peer, e
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()
-		_ = pc.Close()
+		p.Close() // ends its goroutines; it is in no room
 		return nil, ErrRoomClosed
 	}
 	if _, ok := r.peers[peerID]; ok {
 		r.mu.Unlock()
-		_ = pc.Close()
+		p.Close()
 		return nil, fmt.Errorf("%w: %s", ErrPeerExists, peerID)
 	}
 	r.peers[peerID] = p
