@@ -29,6 +29,7 @@ type Meetings interface {
 	Join(ctx context.Context, token string, req meeting.JoinRequest) (meeting.Joined, error)
 	Leave(ctx context.Context, secret string) error
 	ParticipantBySecret(ctx context.Context, secret string) (meeting.Customer, error)
+	Subscribe(meetingID string) (<-chan meeting.Event, func())
 }
 
 // meetingError maps the meetings service's errors for toError; nil when
@@ -313,6 +314,11 @@ func (h *handler) participantState(w http.ResponseWriter, r *http.Request, _ aut
 		writeError(w, errUnauth)
 		return
 	}
+	wait, err := parseWait(r.URL.Query().Get("wait"))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
 	ctx, cancel := reqContext(r)
 	defer cancel()
 	c, err := h.meetings.ParticipantBySecret(ctx, secret)
@@ -320,7 +326,60 @@ func (h *handler) participantState(w http.ResponseWriter, r *http.Request, _ aut
 		writeError(w, err)
 		return
 	}
+	if wait > 0 && c.Participant.State == meeting.StateWaiting {
+		c, err = h.awaitChange(ctx, secret, c, wait)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+	}
 	writeJSON(w, http.StatusOK, map[string]string{"participant_id": c.Participant.ID, "state": string(c.Participant.State), "meeting_status": string(c.Meeting.Status)})
+}
+
+// maxWait bounds a long poll of the participant's state.
+const maxWait = 25 * time.Second
+
+// parseWait reads the optional long-poll duration in seconds (0–25).
+func parseWait(v string) (time.Duration, error) {
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 || time.Duration(n)*time.Second > maxWait {
+		return 0, badRequest("Parameter \"wait\" must be a number of seconds from 0 to %d.", int(maxWait/time.Second))
+	}
+	return time.Duration(n) * time.Second, nil
+}
+
+// awaitChange holds a waiting customer's state request until the advisor
+// admits or turns them away, the meeting changes, or wait passes, so the
+// page learns of its admission at once instead of at its next poll.
+func (h *handler) awaitChange(ctx context.Context, secret string, c meeting.Customer, wait time.Duration) (meeting.Customer, error) {
+	events, unsubscribe := h.meetings.Subscribe(c.Meeting.ID)
+	defer unsubscribe()
+	// Read again after subscribing: a change in between is not missed.
+	c, err := h.meetings.ParticipantBySecret(ctx, secret)
+	if err != nil || c.Participant.State != meeting.StateWaiting {
+		return c, err
+	}
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return c, nil
+		case <-timer.C:
+			return c, nil
+		case ev, ok := <-events:
+			if !ok {
+				return c, nil
+			}
+			if ev.ParticipantID != "" && ev.ParticipantID != c.Participant.ID && !ev.Lagged {
+				continue
+			}
+			return h.meetings.ParticipantBySecret(ctx, secret)
+		}
+	}
 }
 
 // joinURL is the link a customer opens: the customer page at /j/{token}.

@@ -220,3 +220,45 @@ func TestListOwnMeetings(t *testing.T) {
 		t.Fatalf("limit=0: %d", r.status)
 	}
 }
+
+// TestParticipantLongPoll: a waiting customer's state request with wait
+// returns as soon as the advisor admits them, not at its timeout.
+func TestParticipantLongPoll(t *testing.T) {
+	f := newFixture(t)
+	admin := f.login("sparkasse", "admin", adminPass)
+	adv := f.advisor(admin, "paula")
+	var m created
+	if r := f.json("POST", "/api/v1/meetings", adv, map[string]string{}); r.status != 201 || json.Unmarshal(r.body, &m) != nil {
+		t.Fatalf("create: %d %s", r.status, r.body)
+	}
+	var j struct {
+		ParticipantID string `json:"participant_id"`
+		Secret        string
+	}
+	if r := f.json("POST", "/api/v1/join/"+m.JoinToken, "", map[string]string{"name": "Klara"}); r.status != 201 || json.Unmarshal(r.body, &j) != nil {
+		t.Fatalf("join: %d %s", r.status, r.body)
+	}
+	for _, bad := range []string{"-1", "x", "26", "99999999999999999999"} {
+		if r := f.json("GET", "/api/v1/participant?wait="+bad, j.Secret, nil); r.status != 400 {
+			t.Errorf("wait=%s: %d", bad, r.status)
+		}
+	}
+	// Nothing happens: the request ends at its timeout, still waiting.
+	if r := f.json("GET", "/api/v1/participant?wait=1", j.Secret, nil); r.status != 200 || !strings.Contains(string(r.body), `"state":"waiting"`) {
+		t.Fatalf("idle long poll: %d %s", r.status, r.body)
+	}
+	done := make(chan resp, 1)
+	go func() { done <- f.json("GET", "/api/v1/participant?wait=25", j.Secret, nil) }()
+	time.Sleep(100 * time.Millisecond) // let the request subscribe (a miss still ends at the timeout)
+	if r := f.json("POST", "/api/v1/meetings/"+m.Meeting.ID+"/participants/"+j.ParticipantID+"/admit", adv, nil); r.status != 204 {
+		t.Fatalf("admit: %d %s", r.status, r.body)
+	}
+	select {
+	case r := <-done:
+		if r.status != 200 || !strings.Contains(string(r.body), `"state":"admitted"`) {
+			t.Fatalf("long poll after admission: %d %s", r.status, r.body)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the long poll did not return on admission")
+	}
+}
