@@ -101,6 +101,29 @@ func callScreenshot(t *testing.T, name string, variant fyne.ThemeVariant) {
 		t.Errorf("the customer's video is not in the rendered window: pixel %v", px)
 	}
 
+	saveArtifact(t, name, img)
+}
+
+// TestCallScreenshotAlone renders the call before anyone joined, with the
+// advisor muted and the camera off, to tests/artifacts/desktop-call-alone.png.
+func TestCallScreenshotAlone(t *testing.T) {
+	c := newCallTest(t, &fakeRelay{})
+	c.ui.app.Settings().SetTheme(variantTheme{theme.DefaultTheme(), theme.VariantLight})
+	c.ui.Window().Resize(fyne.NewSize(1280, 800))
+	c.call.emit(ConnectionEvent{State: CallConnected},
+		RosterEvent{Participants: []CallParticipant{rosterSelf}},
+		LocalMediaEvent{Muted: true, Camera: false})
+	c.eventually("the muted state", func() bool { return c.button("Unmute") != nil && c.button("Start camera") != nil })
+	c.settle()
+	if !c.view.placeholder.Visible() || !c.view.self.avatar.Visible() || c.view.self.letter.Text != "EM" {
+		t.Errorf("placeholder %v, own initials %v %q", c.view.placeholder.Visible(), c.view.self.avatar.Visible(), c.view.self.letter.Text)
+	}
+	saveArtifact(t, "desktop-call-alone.png", c.ui.Window().Canvas().Capture())
+}
+
+// saveArtifact writes img to tests/artifacts/name (git-ignored).
+func saveArtifact(t *testing.T, name string, img image.Image) {
+	t.Helper()
 	dir := filepath.Join("..", "tests", "artifacts")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)

@@ -2,6 +2,7 @@ package app
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"image/color"
 	"io"
@@ -452,7 +453,12 @@ func TestCallEndedByRelay(t *testing.T) {
 		{CallEndedReplaced, "You joined this call from another device", false},
 	} {
 		t.Run(tc.reason, func(t *testing.T) {
-			c := newCallTest(t, &fakeRelay{})
+			f := &fakeRelay{}
+			c := newCallTest(t, f)
+			if tc.ended {
+				// The relay ended the meeting (e.g. from another device).
+				_ = f.EndMeeting(context.Background(), "m1")
+			}
 			c.call.emit(EndedEvent{Reason: tc.reason})
 			c.call.end()
 			c.eventually("the workspace", func() bool { return c.page.call == nil })

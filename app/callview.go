@@ -64,6 +64,7 @@ type callView struct {
 	muteBtn     *widget.Button
 	cameraBtn   *widget.Button
 	screenBtn   *widget.Button
+	toggleBox   *fyne.Container
 	leave       *busyButton
 	end         *busyButton
 	connDot     *canvas.Circle
@@ -138,6 +139,7 @@ func (v *callView) build() {
 	icon.SetMinSize(fyne.NewSize(56, 56))
 	v.placeholder = container.NewCenter(container.NewVBox(icon, wait, hint))
 	v.self = newVideoTile("self", "You", false)
+	v.self.letter.Text = initials(v.s.account.DisplayName)
 	preview := container.NewBorder(nil, container.NewHBox(spacer(), withSize(192, 108+tileLabel(), v.self.obj)), nil, nil)
 	bg := canvas.NewRectangle(stageColor)
 	stage := container.NewStack(bg, container.NewPadded(container.NewPadded(v.stage)), v.placeholder, container.NewPadded(preview))
@@ -153,20 +155,20 @@ func (v *callView) build() {
 	v.muteBtn = widget.NewButtonWithIcon("", iconMic, v.toggleMute)
 	v.cameraBtn = widget.NewButtonWithIcon("", iconCamera, v.toggleCamera)
 	v.screenBtn = widget.NewButtonWithIcon("", iconScreen, v.toggleScreen)
+	v.toggleBox = container.NewHBox(v.muteBtn, v.cameraBtn, v.screenBtn)
 	v.leave = newBusyButton("Leave", iconLeave, v.leaveCall)
 	v.end = newBusyButton("End meeting", theme.MediaStopIcon(), v.endMeeting)
 	v.end.btn.Importance = widget.DangerImportance
 	keys := widget.NewLabel("Ctrl+D mute · Ctrl+E camera")
 	keys.SizeName = theme.SizeNameCaptionText
 	controls := container.NewBorder(widget.NewSeparator(), nil, keys, container.NewHBox(v.leave.row(), v.end.row()),
-		container.NewCenter(container.NewHBox(v.muteBtn, v.cameraBtn, v.screenBtn)))
+		container.NewCenter(v.toggleBox))
 	v.showToggles()
 
 	// Side panel.
 	v.chatRows = container.NewVBox()
 	v.chatEmpty = widget.NewLabel("Messages and files you exchange in this meeting appear here. They are deleted 7 days after the meeting.")
 	v.chatEmpty.Wrapping = fyne.TextWrapWord
-	v.chatEmpty.Importance = widget.LowImportance
 	v.chatScroll = container.NewVScroll(container.NewVBox(v.chatEmpty, v.chatRows))
 	v.chatEntry = widget.NewEntry()
 	v.chatEntry.SetPlaceHolder("Write a message")
@@ -186,7 +188,6 @@ func (v *callView) build() {
 	v.waitingRows = container.NewVBox()
 	v.waitingNone = widget.NewLabel("No one is waiting. Guests appear here when they open the link.")
 	v.waitingNone.Wrapping = fyne.TextWrapWord
-	v.waitingNone.Importance = widget.LowImportance
 	v.peopleTab = container.NewTabItem("People", container.NewVScroll(v.peopleRows))
 	v.waitingTab = container.NewTabItem("Waiting room", container.NewVScroll(container.NewVBox(v.waitingNone, v.waitingRows)))
 	v.tabs = container.NewAppTabs(container.NewTabItem("Chat", container.NewPadded(chat)), v.peopleTab, v.waitingTab)
@@ -375,6 +376,8 @@ func (v *callView) showToggles() {
 		v.screenBtn.Importance = widget.MediumImportance
 	}
 	v.screenBtn.Refresh()
+	// The labels' widths changed: lay the row out again.
+	v.toggleBox.Refresh()
 	v.showSelf()
 }
 

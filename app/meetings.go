@@ -384,8 +384,9 @@ func (p *meetingsPage) loadGuests() {
 	}
 	u, s := p.u, p.s
 	p.fetching = true
+	id := m.info.ID // m.info changes on the UI thread
 	run(u, s.ctx, func(ctx context.Context) ([]Guest, error) {
-		return u.relay.Guests(ctx, m.info.ID)
+		return u.relay.Guests(ctx, id)
 	}, func(gs []Guest, err error) {
 		p.fetching = false
 		if s.ctx.Err() != nil || p.current != m {
@@ -449,6 +450,7 @@ func (p *meetingsPage) showGuests() {
 // guestRow is one guest: name, phone if given, state, and what can be
 // done now.
 func (p *meetingsPage) guestRow(m *openMeeting, g Guest) fyne.CanvasObject {
+	id := m.info.ID // m.info changes on the UI thread
 	name := widget.NewLabelWithStyle(g.Name, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	name.Truncation = fyne.TextTruncateEllipsis
 	parts := []string{}
@@ -480,7 +482,7 @@ func (p *meetingsPage) guestRow(m *openMeeting, g Guest) fyne.CanvasObject {
 			act.Start()
 			u, s := p.u, p.s
 			run(u, s.ctx, func(ctx context.Context) (struct{}, error) {
-				return struct{}{}, call(ctx, m.info.ID, g.ID)
+				return struct{}{}, call(ctx, id, g.ID)
 			}, func(_ struct{}, err error) {
 				if s.ctx.Err() != nil || p.current != m {
 					return
@@ -570,8 +572,9 @@ func (p *meetingsPage) rotate() {
 	}
 	u, s := p.u, p.s
 	p.newLink.set(true)
+	id := m.info.ID
 	run(u, s.ctx, func(ctx context.Context) (JoinLinkInfo, error) {
-		return u.relay.NewJoinLink(ctx, m.info.ID)
+		return u.relay.NewJoinLink(ctx, id)
 	}, func(l JoinLinkInfo, err error) {
 		if s.ctx.Err() != nil {
 			return
@@ -585,7 +588,7 @@ func (p *meetingsPage) rotate() {
 			return
 		}
 		m.link = l
-		p.links[m.info.ID] = l
+		p.links[id] = l
 		p.render()
 		p.status.ok("New link created; the previous link no longer works.")
 	})
@@ -597,12 +600,13 @@ func (p *meetingsPage) endMeeting() {
 	if m == nil || p.end.busy {
 		return
 	}
+	id := m.info.ID
 	confirm(p.u.win, "End "+meetingName(m.info)+"?",
 		"Everyone in the meeting and in the waiting room leaves, and the join link stops working.", "End meeting", func() {
 			u, s := p.u, p.s
 			p.end.set(true)
 			run(u, s.ctx, func(ctx context.Context) (struct{}, error) {
-				return struct{}{}, u.relay.EndMeeting(ctx, m.info.ID)
+				return struct{}{}, u.relay.EndMeeting(ctx, id)
 			}, func(_ struct{}, err error) {
 				if s.ctx.Err() != nil {
 					return
@@ -650,8 +654,9 @@ func (p *meetingsPage) join() {
 	u, s := p.u, p.s
 	p.joinCall.set(true)
 	p.status.info("Joining the call …")
+	id := m.info.ID
 	run(u, s.ctx, func(ctx context.Context) (Call, error) {
-		return u.opts.Calls.JoinCall(ctx, m.info.ID)
+		return u.opts.Calls.JoinCall(ctx, id)
 	}, func(c Call, err error) {
 		if s.ctx.Err() != nil {
 			if c != nil {
