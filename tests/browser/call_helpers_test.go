@@ -188,6 +188,22 @@ func count(list []string, s string) int {
 	return n
 }
 
+// denyDevices makes tab ctx's browser context refuse camera and
+// microphone, as when the customer says no to the browser's question.
+func denyDevices(t *testing.T, ctx context.Context) {
+	t.Helper()
+	for _, name := range []string{"camera", "microphone"} {
+		_, err := chromedp.CallBrowser(ctx, browser.SetPermission, browser.SetPermissionParams{
+			Permission:       &browser.PermissionDescriptor{Name: name},
+			Setting:          browser.PermissionSettingDenied,
+			BrowserContextID: chromedp.FromContext(ctx).BrowserContextID,
+		})
+		if err != nil {
+			t.Fatalf("deny %s: %v", name, err)
+		}
+	}
+}
+
 // allowDownloads saves the downloads of tab ctx's browser context in dir
 // under their suggested names.
 func allowDownloads(t *testing.T, ctx context.Context, dir string) {

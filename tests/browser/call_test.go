@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/chromedp/chromedp"
+
+	"parley/tests/internal/testenv"
 )
 
 // TestCallTwoCustomers puts two customers (separate browser contexts, like
@@ -195,4 +197,45 @@ func TestCallReplacedAndRemoved(t *testing.T) {
 	if st := readStorage(t, first); strings.Contains(strings.Join(st.Session, " "), "pmp_") {
 		t.Errorf("the secret is still kept after the removal: %q", st.Session)
 	}
+}
+
+// TestCallWithoutDevices: a customer who refuses camera and microphone is
+// told what that means, still joins, sees and hears the other customer,
+// and is shown to the other as a tile without camera and microphone.
+func TestCallWithoutDevices(t *testing.T) {
+	e := startJoinEnv(t)
+	m := e.newMeeting(t, "")
+	dora := e.joinBrowser(t, "de-DE", 1000, 800)
+	// Emil's browser asks for real (no fake UI) and the answer is no.
+	emil := New(t, Options{
+		TrustCertFiles: []string{testenv.CertFile(e.dir)},
+		Width:          1000, Height: 800,
+		Flags: map[string]any{"lang": "de-DE", "accept-lang": "de-DE", "use-fake-ui-for-media-stream": false},
+	})
+	denyDevices(t, emil)
+
+	pd := e.joinWaiting(t, dora, m, "Dora Dreher")
+	pe := e.joinWaiting(t, emil, m, "Emil Ernst")
+	msg, err := chromedp.Run(emil, chromedp.PollFunction[string](`() => {
+		const m = document.getElementById('device-msg');
+		return !m.hidden && m.classList.contains('problem') ? m.textContent : null;
+	}`, chromedp.WithPollingTimeout(callTimeout)))
+	if err != nil || !strings.Contains(msg, "gesperrt") || !strings.Contains(msg, "trotzdem teilnehmen") {
+		t.Errorf("refused devices: message %q (%v)", msg, err)
+	}
+	if vis, _ := chromedp.Run(emil, chromedp.Evaluate[bool](`!document.getElementById('device-retry').hidden && document.getElementById('preview').hidden`)); !vis {
+		t.Errorf("refused devices: want a retry button and no preview")
+	}
+	Screenshot(t, emil, "call-setup-denied-de.png")
+
+	e.admit(t, m, pd)
+	e.admit(t, m, pe)
+	waitView(t, emil, "admitted")
+	waitVideoFlowing(t, emil, "Dora Dreher", "camera", true)
+	tile := waitTile(t, dora, "Emil Ernst", "camera")
+	if !strings.Contains(tile.Badges, "Kamera aus") || !strings.Contains(tile.Badges, "Mikrofon aus") {
+		t.Errorf("Dora sees Emil's tile with badges %q, want camera and microphone off", tile.Badges)
+	}
+	waitIndicator(t, emil, "connected")
+	Screenshot(t, dora, "call-receive-only-peer-de.png")
 }

@@ -110,10 +110,10 @@
       micOffBadge: 'Mikrofon aus',
       camOffBadge: 'Kamera aus',
       controlsLabel: 'Steuerung des Gesprächs',
-      mute: 'Stumm',
-      unmute: 'Ton an',
-      camOff: 'Kamera aus',
-      camOn: 'Kamera an',
+      mute: 'Stummschalten',
+      unmute: 'Ton einschalten',
+      camOff: 'Kamera ausschalten',
+      camOn: 'Kamera einschalten',
       shareScreen: 'Bildschirm teilen',
       stopShare: 'Teilen beenden',
       shareFailed: 'Ihr Bildschirm konnte nicht geteilt werden.',
@@ -171,10 +171,12 @@
     var $ = function (id) { return document.getElementById(id); };
     var el = {
       setup: $('setup'), preview: $('preview'), previewOff: $('preview-off'),
+      setupFields: document.querySelector('#setup .setup-fields'),
       camSelect: $('camera-select'), micSelect: $('mic-select'), camOn: $('cam-on'), micOn: $('mic-on'),
       devMsg: $('device-msg'), devRetry: $('device-retry'),
       call: $('call'), indicator: $('indicator'), indicatorText: $('indicator-text'),
       stage: $('stage'), stageEmpty: $('stage-empty'), selfTile: $('self-tile'), selfVideo: $('self-video'),
+      selfAvatar: document.querySelector('#self-tile .tile-avatar'),
       selfBadges: $('self-badges'), sharing: $('sharing'),
       btnMic: $('btn-mic'), btnCam: $('btn-cam'), btnScreen: $('btn-screen'), btnLeave: $('btn-leave'),
       callMsg: $('call-msg'),
@@ -478,6 +480,7 @@
           roster = {};
           (m.peers || []).forEach(function (p) { roster[p.peer_id] = p; });
           syncTiles();
+          render();
           break;
         case 'offer': case 'answer':
           onDescription(m.type, m.sdp);
@@ -706,13 +709,11 @@
 
     // ---- remote media ----
 
-    function addRemote(stream) {
-      var id = stream.id;
-      if (tiles[id]) {
-        if (tiles[id].stream !== stream) { tiles[id].stream = stream; tiles[id].video.srcObject = stream; }
-        renderTile(tiles[id]);
-        return;
-      }
+    // ensureTile returns the tile of stream id, making it if needed. A
+    // camera tile exists for every other peer in the roster, with or
+    // without media (a customer without devices still shows up).
+    function ensureTile(id) {
+      if (tiles[id]) return tiles[id];
       var screenShare = id.slice(-7) === '/screen';
       var peer = screenShare ? id.slice(0, -7) : id;
       var fig = document.createElement('figure');
@@ -723,7 +724,6 @@
       video.autoplay = true;
       video.playsInline = true;
       video.muted = screenShare; // a screen share carries no sound here
-      video.srcObject = stream;
       var avatar = document.createElement('span');
       avatar.className = 'tile-avatar';
       avatar.setAttribute('aria-hidden', 'true');
@@ -737,20 +737,33 @@
       fig.appendChild(video);
       fig.appendChild(avatar);
       fig.appendChild(cap);
-      var tile = { fig: fig, video: video, stream: stream, peer: peer, kind: fig.dataset.kind, avatar: avatar, name: name, badges: badges };
+      var tile = { id: id, fig: fig, video: video, stream: null, peer: peer, kind: fig.dataset.kind, avatar: avatar, name: name, badges: badges };
       tiles[id] = tile;
       // Screen shares first: they are what people look at.
       if (screenShare) el.stage.insertBefore(fig, el.stage.firstChild);
       else el.stage.insertBefore(fig, el.selfTile);
-      stream.addEventListener('removetrack', function () {
-        if (tiles[id] !== tile) return;
-        if (stream.getTracks().length === 0) removeTile(id); else renderTile(tile);
-      });
-      stream.addEventListener('addtrack', function () { if (tiles[id] === tile) renderTile(tile); });
-      var p = video.play();
-      if (p && p.catch) p.catch(function () { /* autoplay refused: shown muted until a click */ });
       renderTile(tile);
       renderStage();
+      return tile;
+    }
+
+    function addRemote(stream) {
+      var tile = ensureTile(stream.id);
+      if (tile.stream === stream) { renderTile(tile); return; }
+      tile.stream = stream;
+      tile.video.srcObject = stream;
+      stream.addEventListener('removetrack', function () {
+        if (tiles[tile.id] !== tile || tile.stream !== stream) return;
+        if (stream.getTracks().length > 0) { renderTile(tile); return; }
+        if (tile.kind === 'screen' || !roster[tile.peer]) { removeTile(tile.id); return; }
+        tile.stream = null;
+        tile.video.srcObject = null;
+        renderTile(tile);
+      });
+      stream.addEventListener('addtrack', function () { if (tiles[tile.id] === tile) renderTile(tile); });
+      var p = tile.video.play();
+      if (p && p.catch) p.catch(function () { /* autoplay refused: shown muted until a click */ });
+      renderTile(tile);
     }
 
     function removeTile(id) {
@@ -762,8 +775,12 @@
       renderStage();
     }
 
-    // syncTiles drops the tiles of peers who left and updates the rest.
+    // syncTiles follows the roster: a tile for every other peer, none for
+    // those who left.
     function syncTiles() {
+      Object.keys(roster).forEach(function (id) {
+        if (id !== sig.peerId) ensureTile(id);
+      });
       Object.keys(tiles).forEach(function (id) {
         var tile = tiles[id];
         var p = roster[tile.peer];
@@ -774,7 +791,7 @@
     }
 
     function hasLiveVideo(tile) {
-      return tile.stream.getVideoTracks().some(function (tr) { return tr.readyState === 'live'; });
+      return !!tile.stream && tile.stream.getVideoTracks().some(function (tr) { return tr.readyState === 'live'; });
     }
 
     function peerName(peerId) {
@@ -790,7 +807,7 @@
       tile.name.textContent = label;
       tile.fig.setAttribute('aria-label', label);
       tile.avatar.textContent = initials(n);
-      var camOff = tile.kind === 'camera' && (p.video === false || tile.stream.getVideoTracks().length === 0);
+      var camOff = tile.kind === 'camera' && (p.video === false || !tile.stream || tile.stream.getVideoTracks().length === 0);
       tile.fig.classList.toggle('no-video', camOff);
       var badges = [];
       if (tile.kind === 'camera' && p.audio === false) badges.push(env.t('micOffBadge'));
@@ -1127,6 +1144,10 @@
       el.camOn.disabled = dev.busy;
       el.micOn.disabled = dev.busy;
       el.previewOff.hidden = !!dev.cam;
+      // Without any usable device the lists would be empty: the message
+      // says what to do instead.
+      el.setupFields.hidden = dev.cams.length === 0 && dev.mics.length === 0 && !dev.mic && !dev.cam &&
+        dev.status !== '' && dev.status !== 'asking';
       el.preview.hidden = !dev.cam;
       var devKey = DEV_TEXT[dev.status] || '';
       var devText = devKey ? env.t(devKey) : '';
@@ -1155,6 +1176,7 @@
       el.callMsg.textContent = screen.error ? env.t('shareFailed') : '';
       el.callMsg.hidden = !screen.error;
       el.selfTile.classList.toggle('no-video', !dev.cam);
+      el.selfAvatar.textContent = roster[sig.peerId] ? initials(roster[sig.peerId].name) : '';
       var selfBadges = [];
       if (!micLive) selfBadges.push(env.t('micOffBadge'));
       if (!dev.cam) selfBadges.push(env.t('camOffBadge'));

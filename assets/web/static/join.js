@@ -145,7 +145,7 @@
     form: { heading: 'formHeading', status: 'formStatus', meeting: true, form: true },
     waiting: { heading: 'waitingHeading', status: 'waitingStatus', meeting: true, waiting: true, setup: true, leave: true },
     admitted: { heading: 'admittedHeading', status: 'admittedStatus', call: true },
-    replaced: { heading: 'replacedHeading', status: 'replaced', meeting: true, retry: true, retryKey: 'continueHere', leave: true },
+    replaced: { heading: 'replacedHeading', status: 'replaced', meeting: true, retry: true, retryKey: 'continueHere' },
     link_invalid: { heading: 'linkInvalidHeading', status: 'linkInvalid', problem: true },
     link_not_yet_open: { heading: 'notYetOpenHeading', status: 'notYetOpen', early: true },
     link_expired: { heading: 'expiredHeading', status: 'expired', problem: true },
