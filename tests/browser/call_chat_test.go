@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 )
@@ -80,6 +81,11 @@ func TestCallChatAndFiles(t *testing.T) {
 		errText, _ := chromedp.Run(anna, chromedp.Text("#file-error"))
 		t.Fatalf("Bernd never lists the PDF: %v (Anna's file error: %q)", err, errText)
 	}
+	// The upload's progress bar was driven by the upload's progress events
+	// (it ends full; the bar hides once the relay has answered).
+	if v, _ := chromedp.Run(anna, chromedp.Evaluate[float64](`document.getElementById('upload-progress').value`)); v != 1 {
+		t.Errorf("upload progress ended at %v, want 1", v)
+	}
 	downloads := t.TempDir()
 	allowDownloads(t, bernd, downloads)
 	if err := chromedp.Do(bernd, chromedp.Click(fileSel+` button.file-download`, chromedp.NodeVisible)); err != nil {
@@ -107,6 +113,14 @@ func TestCallChatAndFiles(t *testing.T) {
 		t.Errorf("refused file type: message %q (%v)", msg, err)
 	}
 	Screenshot(t, anna, "call-chat-de.png")
+	if err := chromedp.Do(bernd, chromedp.EmulateViewport(360, 740)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Call(bernd, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+		Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "dark"}}}); err != nil {
+		t.Fatal(err)
+	}
+	Screenshot(t, bernd, "call-chat-de-360-dark.png")
 
 	// Bernd's connection drops; a message he sends meanwhile goes out
 	// after the reconnect, and nothing appears twice.
