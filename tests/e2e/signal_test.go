@@ -16,6 +16,8 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 
+	"parley/relay/auth"
+	"parley/relay/server"
 	"parley/relay/sfu"
 	"parley/relay/signal/msg"
 	"parley/sync/link"
@@ -65,6 +67,13 @@ type mediaPeer struct {
 
 func newMediaPeer(t *testing.T, sig sigConn, hello msg.Message) *mediaPeer {
 	t.Helper()
+	return newMediaPeerWith(t, sig, hello, false)
+}
+
+// newMediaPeerWith, with relayOnly, uses only the TURN servers the relay
+// hands out in its welcome (ICE transport policy "relay").
+func newMediaPeerWith(t *testing.T, sig sigConn, hello msg.Message, relayOnly bool) *mediaPeer {
+	t.Helper()
 	p := &mediaPeer{t: t, sig: sig, msgs: map[string][]msg.Message{}, cond: make(chan struct{}, 1)}
 	if err := sig.Send(ctx(t), hello); err != nil {
 		t.Fatalf("hello: %v", err)
@@ -81,7 +90,17 @@ func newMediaPeer(t *testing.T, sig sigConn, hello msg.Message) *mediaPeer {
 		t.Fatal(err)
 	}
 	api := webrtc.NewAPI(webrtc.WithSettingEngine(se), webrtc.WithMediaEngine(me))
-	p.pc, err = api.NewPeerConnection(webrtc.Configuration{})
+	cfg := webrtc.Configuration{}
+	if relayOnly {
+		if len(w.ICEServers) == 0 {
+			t.Fatal("welcome named no ICE servers")
+		}
+		cfg.ICETransportPolicy = webrtc.ICETransportPolicyRelay
+		for _, s := range w.ICEServers {
+			cfg.ICEServers = append(cfg.ICEServers, webrtc.ICEServer{URLs: s.URLs, Username: s.Username, Credential: s.Credential})
+		}
+	}
+	p.pc, err = api.NewPeerConnection(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -328,4 +347,59 @@ func TestSignalRefusesCrossOriginWebSocket(t *testing.T) {
 func hasAPICode(err error, code string) bool {
 	var ae *link.APIError
 	return errors.As(err, &ae) && ae.Code == code
+}
+
+// TestMediaThroughTURN: a customer whose network allows nothing but the
+// relay's TURN server (ICE policy "relay") still exchanges media through
+// the SFU, with the short-lived credentials from the welcome.
+func TestMediaThroughTURN(t *testing.T) {
+	dir := t.TempDir()
+	s, err := server.Start(context.Background(), server.Options{
+		DataDir: dir, Listen: "127.0.0.1:0", TURNListen: "127.0.0.1:0", TenantSlug: "sparkasse-nord", AdminPassword: adminPassword, Hash: auth.TestHashParams,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	adv := connect(t, s, false)
+	if _, err := adv.Login(ctx(t), "sparkasse-nord", "admin", adminPassword); err != nil {
+		t.Fatal(err)
+	}
+	m, l, err := adv.CreateMeeting(ctx(t), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := adv.Signal(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sc.Close()
+	a := newMediaPeer(t, sc, msg.Message{Type: msg.TypeHello, MeetingID: m.ID})
+	customer := &testenv.API{Base: s.URL(), HTTP: testenv.RelayClient(t, dir)}
+	var joined struct {
+		ParticipantID string `json:"participant_id"`
+		Secret        string `json:"secret"`
+	}
+	customer.Must(t, http.MethodPost, "/api/v1/join/"+l.Token, map[string]string{"name": "Eva"}, http.StatusCreated, &joined)
+	if err := adv.Admit(ctx(t), m.ID, joined.ParticipantID); err != nil {
+		t.Fatal(err)
+	}
+	ws, _, err := websocket.Dial(ctx(t), strings.Replace(s.URL(), "https://", "wss://", 1)+"/api/v1/signal",
+		&websocket.DialOptions{HTTPClient: customer.HTTP, HTTPHeader: http.Header{"Origin": {s.URL()}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.CloseNow()
+	c := newMediaPeerWith(t, wsSig{ws}, msg.Message{Type: msg.TypeHello, Token: joined.Secret}, true)
+	deadline := time.Now().Add(20 * time.Second)
+	for a.received.Load() < 20 || c.received.Load() < 20 {
+		if time.Now().After(deadline) {
+			t.Fatalf("media over TURN: advisor received %d packets, customer %d", a.received.Load(), c.received.Load())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	pair, err := c.pc.SCTP().Transport().ICETransport().GetSelectedCandidatePair()
+	if err != nil || pair == nil || pair.Local.Typ != webrtc.ICECandidateTypeRelay {
+		t.Fatalf("the customer's selected pair is not relayed: %+v %v", pair, err)
+	}
 }
