@@ -90,10 +90,10 @@ func TestJoinPageWaitAndAdmit(t *testing.T) {
 	}
 	var sawParticipant bool
 	for _, u := range reqs.URLs() {
-		sawParticipant = sawParticipant || u == e.srv.URL()+"/api/v1/participant"
+		sawParticipant = sawParticipant || u == e.srv.URL()+"/api/v1/participant?wait=25"
 	}
 	if !sawParticipant {
-		t.Errorf("no request to /api/v1/participant recorded: %q", reqs.URLs())
+		t.Errorf("no long poll of /api/v1/participant recorded: %q", reqs.URLs())
 	}
 	jar, err := chromedp.Call(ctx, network.GetCookies, network.GetCookiesParams{URLs: []string{e.srv.URL() + "/"}})
 	if err != nil {

@@ -134,7 +134,11 @@
   var MAX_PHONE_DIGITS = 15;
   var FORBIDDEN = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u2028-\u202e\u2066-\u2069\ufffd]/;
 
-  var POLL_MS = 2000;
+  // The relay holds a waiting customer's state request up to WAIT_S seconds
+  // (long poll) and answers at once when the advisor decides; the page asks
+  // again POLL_MS after each answer.
+  var WAIT_S = 25;
+  var POLL_MS = 250;
   var MAX_BACKOFF_MS = 30000;
   var SECRET_KEY = 'parley.join.participant';
   var LANG_KEY = 'parley.join.lang';
@@ -488,7 +492,7 @@
   }
 
   function poll(secret) {
-    api('GET', '/api/v1/participant', null, secret).then(function (r) {
+    api('GET', '/api/v1/participant?wait=' + WAIT_S, null, secret).then(function (r) {
       if (!loadSecret() && !state.secret) return; // left meanwhile
       if (state.view !== 'waiting') return;
       if (r.status === 200) {
