@@ -137,3 +137,26 @@ func saveArtifact(t *testing.T, name string, img image.Image) {
 		t.Fatal(err)
 	}
 }
+
+// TestMeetingsScreenshot renders the Meetings page with an open meeting
+// whose link is unknown and earlier meetings, to
+// tests/artifacts/desktop-meetings.png.
+func TestMeetingsScreenshot(t *testing.T) {
+	now := time.Now()
+	f := &fakeRelay{list: []MeetingInfo{
+		{ID: "m9", Title: "Baufinanzierung", Status: MeetingOpen, Created: now.Add(-20 * time.Minute), LinkExpiresAt: now.Add(20 * time.Hour)},
+		{ID: "m8", Title: "Altersvorsorge", Status: MeetingOpen, Created: now.Add(-3 * time.Hour), LinkExpiresAt: now.Add(19 * time.Hour)},
+		{ID: "m7", Title: "", Status: MeetingEnded, Created: now.Add(-26 * time.Hour), Ended: now.Add(-25 * time.Hour)},
+	}}
+	f.addGuest("m9", Guest{ID: "p1", Name: "Max Kunde", Phone: "+49 30 1234567", Joined: now.Add(-time.Minute)})
+	h := newHarness(t, f, Options{DefaultAddr: testAddr, Calls: &fakeStarter{}})
+	h.ui.app.Settings().SetTheme(variantTheme{theme.DefaultTheme(), theme.VariantLight})
+	h.ui.Window().Resize(fyne.NewSize(1280, 800))
+	h.signIn("acme", "erika", "pw")
+	p := h.waitWorkspace().meet
+	h.eventually("the meeting with its guest", func() bool { return p.current != nil && h.shows("Max Kunde") })
+	if h.button("Join call") == nil || h.button("Copy link") != nil {
+		t.Errorf("texts: %q", h.texts())
+	}
+	saveArtifact(t, "desktop-meetings.png", h.ui.Window().Canvas().Capture())
+}

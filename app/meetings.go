@@ -81,6 +81,9 @@ type meetingsPage struct {
 	video       *widget.Label
 
 	listBox    fyne.CanvasObject
+	// body holds the meeting, the list and its status; it is laid out
+	// again after every render.
+	body *fyne.Container
 	listRows   *fyne.Container
 	listStatus statusLabel
 
@@ -110,7 +113,6 @@ func newMeetingsPage(u *UI, s *session) *meetingsPage {
 	p.link.Truncation = fyne.TextTruncateEllipsis
 	p.noLink = widget.NewLabel("Parley keeps only a fingerprint of a link once it was handed out, so it cannot show it again. Create a new link to share it; the earlier one stops working.")
 	p.noLink.Wrapping = fyne.TextWrapWord
-	p.noLink.Importance = widget.LowImportance
 	p.copyLink = widget.NewButtonWithIcon("Copy link", theme.ContentCopyIcon(), p.copy)
 	p.newLink = newBusyButton("New link", theme.ViewRefreshIcon(), p.rotate)
 	p.end = newBusyButton("End meeting", theme.MediaStopIcon(), p.endMeeting)
@@ -151,7 +153,8 @@ func newMeetingsPage(u *UI, s *session) *meetingsPage {
 		p.listRows,
 	)
 
-	body := container.NewStack(p.empty, container.NewVScroll(container.NewVBox(p.meetingBox, p.listBox, p.listStatus.Label)))
+	p.body = container.NewVBox(p.meetingBox, p.listBox, p.listStatus.Label)
+	body := container.NewStack(p.empty, container.NewVScroll(p.body))
 	p.content = container.NewBorder(p.startBox, nil, nil, nil, body)
 	p.render()
 	return p
@@ -191,6 +194,7 @@ func (p *meetingsPage) render() {
 	if !p.start.busy {
 		p.start.btn.Enable()
 	}
+	defer p.body.Refresh()
 	if m == nil {
 		p.meetingBox.Hide()
 		return
@@ -401,6 +405,7 @@ func (p *meetingsPage) loadGuests() {
 			p.showGuests()
 		}
 		p.guestStatus.info(guestSummary(gs))
+		p.body.Refresh()
 	})
 }
 
