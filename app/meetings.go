@@ -80,10 +80,10 @@ type meetingsPage struct {
 	guestStatus statusLabel
 	video       *widget.Label
 
-	listBox    fyne.CanvasObject
+	listBox fyne.CanvasObject
 	// body holds the meeting, the list and its status; it is laid out
 	// again after every render.
-	body *fyne.Container
+	body       *fyne.Container
 	listRows   *fyne.Container
 	listStatus statusLabel
 
