@@ -46,24 +46,33 @@ type Options struct {
 	// Dial opens a signalling connection to the relay. It is called again
 	// (with back-off) whenever the connection fails. Required.
 	Dial func(context.Context) (Conn, error)
-	// Token (customers) or MeetingID (advisors) go into hello.
-	Token     string
+	// Token is the customer's participant secret (pmp_…) for hello;
+	// empty for advisors, whose transport authenticates.
+	Token string
+	// MeetingID is the meeting an advisor connects to, for hello.
 	MeetingID string
 
-	// Camera and Microphone are the sources published; nil publishes no
-	// such track. source.TestPattern and source.Tone are synthetic.
-	Camera     source.Video
+	// Camera is the video source published; nil publishes no camera
+	// track. source.TestPattern is synthetic.
+	Camera source.Video
+	// Microphone is the audio source published; nil publishes no audio
+	// track. source.Tone is synthetic.
 	Microphone source.Audio
 	// VideoFormat is asked of the camera; zero means 640×480 at 30 fps.
 	VideoFormat source.Format
 	// ScreenFormat is asked of a shared screen; zero means 1280×720 at
 	// 5 fps.
 	ScreenFormat source.Format
-	// VideoBitrate and ScreenBitrate in bit/s; zero means 800 kbit/s and
-	// 1.2 Mbit/s.
-	VideoBitrate, ScreenBitrate int
-	// StartMuted and StartCameraOff set the initial toggles.
-	StartMuted, StartCameraOff bool
+	// VideoBitrate is the camera's VP8 bitrate in bit/s; zero means
+	// 800 kbit/s.
+	VideoBitrate int
+	// ScreenBitrate is the screen share's VP8 bitrate in bit/s; zero
+	// means 1.2 Mbit/s.
+	ScreenBitrate int
+	// StartMuted starts the call with the microphone muted.
+	StartMuted bool
+	// StartCameraOff starts the call with the camera off.
+	StartCameraOff bool
 
 	// SettingEngine configures pion (tests pass one through
 	// sfu.LoopbackOnly). It is copied.
@@ -488,12 +497,17 @@ func (c *Call) run() {
 	}()
 	const minBackoff = 250 * time.Millisecond
 	backoff := minBackoff
+	retryNow := false
+	lastRetryNow := -2
 	c.events.push(StateChanged{State: StateConnecting})
 	for attempt := 0; ; attempt++ {
 		if c.ctx.Err() != nil {
 			return
 		}
-		if attempt > 0 {
+		if attempt > 0 && retryNow {
+			retryNow = false
+			c.events.push(StateChanged{State: StateReconnecting})
+		} else if attempt > 0 {
 			select {
 			case <-c.ctx.Done():
 				return
@@ -515,6 +529,12 @@ func (c *Call) run() {
 		if res.final {
 			reason, endErr = res.reason, res.err
 			return
+		}
+		// One immediate retry; a collision right after it waits for the
+		// back-off.
+		retryNow = res.retryNow && lastRetryNow != attempt-1
+		if res.retryNow {
+			lastRetryNow = attempt
 		}
 		if c.ctx.Err() == nil {
 			c.log.Info("connection lost", "err", res.err)

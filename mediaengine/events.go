@@ -42,6 +42,7 @@ func (s State) String() string {
 
 // StateChanged reports a new connection state.
 type StateChanged struct {
+	// State is the new state.
 	State State
 	// PeerID is this client's peer id in the room (from StateJoined on).
 	PeerID string
@@ -56,36 +57,56 @@ type StateChanged struct {
 
 // RosterChanged carries everyone connected to the meeting, this client
 // included.
-type RosterChanged struct{ Peers []msg.Peer }
+type RosterChanged struct {
+	// Peers as the relay listed them.
+	Peers []msg.Peer
+}
 
 // ChatReceived is a chat message of the meeting's timeline, delivered once
 // per entry id (replays after a reconnect are filtered out). Own is true
 // for messages this client sent.
 type ChatReceived struct {
+	// Entry is the timeline entry.
 	Entry msg.Entry
-	Own   bool
+	// Own marks the echo of a message this client sent.
+	Own bool
 }
 
 // FileReceived announces a file shared in the meeting.
-type FileReceived struct{ Entry msg.Entry }
+type FileReceived struct {
+	// Entry is the timeline entry naming the file.
+	Entry msg.Entry
+}
 
 // WaitingChanged carries the waiting room (advisors only).
-type WaitingChanged struct{ Waiting []msg.Waiting }
+type WaitingChanged struct {
+	// Waiting lists the customers in the waiting room.
+	Waiting []msg.Waiting
+}
 
 // TrackAdded reports a remote participant's track; its frames or audio
 // level are read from the track.
-type TrackAdded struct{ Track *RemoteTrack }
+type TrackAdded struct {
+	// Track is the new track.
+	Track *RemoteTrack
+}
 
 // TrackRemoved reports that a remote track ended.
-type TrackRemoved struct{ Track *RemoteTrack }
+type TrackRemoved struct {
+	// Track is the track that ended.
+	Track *RemoteTrack
+}
 
 // RelayError reports an error: one the relay sent (Code is its msg error
 // code), or a relay message the client could not apply (Code is
 // "client"). The call continues unless a StateEnded follows.
 type RelayError struct {
-	Code    string
+	// Code is the relay's error code, or "client".
+	Code string
+	// Message is the relay's sentence, or what the client refused.
 	Message string
-	Err     error
+	// Err is the client's error for Code "client".
+	Err error
 }
 
 func (StateChanged) isEvent()   {}

@@ -13,6 +13,10 @@ import (
 	"parley/relay/signal/msg"
 )
 
+// errCollision ends a session whose offer collided with the relay's when
+// the offer cannot be rolled back.
+var errCollision = errors.New("mediaengine: offer collision")
+
 // welcomeTimeout bounds the wait for the relay's welcome after hello.
 const welcomeTimeout = 10 * time.Second
 
@@ -42,6 +46,7 @@ type session struct {
 type result struct {
 	welcomed bool
 	final    bool // do not reconnect
+	retryNow bool // reconnect without back-off
 	reason   string
 	err      error
 }
@@ -179,7 +184,10 @@ func (s *session) run() (res result) {
 				r.welcomed = true
 				return r
 			}
-			if err := s.handle(m); err != nil {
+			if err := s.handle(m); errors.Is(err, errCollision) {
+				s.log.Info("offer collision without rollback; reconnecting", "peer", s.peerID)
+				return result{welcomed: true, retryNow: true, err: err}
+			} else if err != nil {
 				s.protocolError(m.Type, err)
 			}
 		}
@@ -409,18 +417,32 @@ func (s *session) handle(m msg.Message) error {
 
 // handleOffer is the polite side of perfect negotiation: an offer from the
 // relay that collides with ours wins; ours is rolled back and made again
-// once the relay's has been answered.
+// once the relay's has been answered. pion v4.2 refuses the rollback, so
+// today a collision ends the session with errCollision and the call
+// reconnects at once (a new peer connection offers afresh).
 func (s *session) handleOffer(sdp string) error {
 	if sdp == "" {
 		return errors.New("mediaengine: offer without sdp")
 	}
+	offer := webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}
+	if _, err := offer.Unmarshal(); err != nil {
+		return fmt.Errorf("mediaengine: parsing the relay's offer: %w", err)
+	}
 	if s.pc.SignalingState() == webrtc.SignalingStateHaveLocalOffer {
-		if err := s.pc.SetLocalDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeRollback}); err != nil {
-			return fmt.Errorf("mediaengine: rolling back our offer: %w", err)
+		// pion parses the rollback's SDP: hand it the offer being undone.
+		rollback := webrtc.SessionDescription{Type: webrtc.SDPTypeRollback}
+		if d := s.pc.PendingLocalDescription(); d != nil {
+			rollback.SDP = d.SDP
+		}
+		if err := s.pc.SetLocalDescription(rollback); err != nil {
+			// pion v4.2 refuses local rollbacks: start over on a new
+			// connection at once instead of waiting for an answer the
+			// relay will never send.
+			return fmt.Errorf("%w: %w", errCollision, err)
 		}
 		s.needOffer = true
 	}
-	if err := s.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
+	if err := s.pc.SetRemoteDescription(offer); err != nil {
 		s.offerIfNeeded()
 		return fmt.Errorf("mediaengine: applying the relay's offer: %w", err)
 	}

@@ -25,8 +25,12 @@ var ErrClosed = errors.New("source: closed")
 // Format asks a video source for a frame size and rate. Real devices
 // pick their closest supported format.
 type Format struct {
-	Width, Height int
-	FPS           int
+	// Width of a frame in pixels.
+	Width int
+	// Height of a frame in pixels.
+	Height int
+	// FPS is the frame rate.
+	FPS int
 }
 
 func (f Format) orDefault() Format {
