@@ -104,19 +104,25 @@ func callScreenshot(t *testing.T, name string, variant fyne.ThemeVariant) {
 	saveArtifact(t, name, img)
 }
 
-// TestCallScreenshotAlone renders the call before anyone joined, with the
-// advisor muted and the camera off, to tests/artifacts/desktop-call-alone.png.
+// TestCallScreenshotAlone renders the call before anyone was admitted,
+// with the advisor muted and the camera off and the waiting room open, to
+// tests/artifacts/desktop-call-alone.png.
 func TestCallScreenshotAlone(t *testing.T) {
 	c := newCallTest(t, &fakeRelay{})
 	c.ui.app.Settings().SetTheme(variantTheme{theme.DefaultTheme(), theme.VariantLight})
 	c.ui.Window().Resize(fyne.NewSize(1280, 800))
 	c.call.emit(ConnectionEvent{State: CallConnected},
 		RosterEvent{Participants: []CallParticipant{rosterSelf}},
-		LocalMediaEvent{Muted: true, Camera: false})
+		LocalMediaEvent{Muted: true, Camera: false},
+		WaitingEvent{Guests: []Guest{{ID: "p1", Name: "Max Kunde", State: GuestWaiting, Joined: time.Now()}}})
 	c.eventually("the muted state", func() bool { return c.button("Unmute") != nil && c.button("Start camera") != nil })
 	c.settle()
 	if !c.view.placeholder.Visible() || !c.view.self.avatar.Visible() || c.view.self.letter.Text != "EM" {
 		t.Errorf("placeholder %v, own initials %v %q", c.view.placeholder.Visible(), c.view.self.avatar.Visible(), c.view.self.letter.Text)
+	}
+	c.tap("Open waiting room")
+	if c.button("Admit") == nil {
+		t.Errorf("the waiting room is not shown; texts: %q", c.texts())
 	}
 	saveArtifact(t, "desktop-call-alone.png", c.ui.Window().Canvas().Capture())
 }

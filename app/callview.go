@@ -85,6 +85,10 @@ type callView struct {
 	peopleRows  *fyne.Container
 	waitingRows *fyne.Container
 	waitingNone *widget.Label
+	// peopleScroll and waitingScroll are refreshed when their lists
+	// change, so that their content is laid out again.
+	peopleScroll  *container.Scroll
+	waitingScroll *container.Scroll
 
 	content fyne.CanvasObject
 }
@@ -188,8 +192,10 @@ func (v *callView) build() {
 	v.waitingRows = container.NewVBox()
 	v.waitingNone = widget.NewLabel("No one is waiting. Guests appear here when they open the link.")
 	v.waitingNone.Wrapping = fyne.TextWrapWord
-	v.peopleTab = container.NewTabItem("People", container.NewVScroll(v.peopleRows))
-	v.waitingTab = container.NewTabItem("Waiting room", container.NewVScroll(container.NewVBox(v.waitingNone, v.waitingRows)))
+	v.peopleScroll = container.NewVScroll(v.peopleRows)
+	v.waitingScroll = container.NewVScroll(container.NewVBox(v.waitingNone, v.waitingRows))
+	v.peopleTab = container.NewTabItem("People", container.NewPadded(v.peopleScroll))
+	v.waitingTab = container.NewTabItem("Waiting room", container.NewPadded(v.waitingScroll))
 	v.tabs = container.NewAppTabs(container.NewTabItem("Chat", container.NewPadded(chat)), v.peopleTab, v.waitingTab)
 	v.tabs.OnSelected = func(t *container.TabItem) {
 		if t == v.waitingTab && v.notice.action.Visible() {
@@ -574,7 +580,6 @@ func (v *callView) showPeople() {
 			state = append(state, "sharing screen")
 		}
 		detail := widget.NewLabel(strings.Join(state, " · "))
-		detail.Importance = widget.LowImportance
 		detail.Truncation = fyne.TextTruncateEllipsis
 		var right fyne.CanvasObject
 		if !p.Self && p.GuestID != "" {
@@ -583,6 +588,7 @@ func (v *callView) showPeople() {
 		v.peopleRows.Add(container.NewBorder(nil, nil, nil, right, container.NewVBox(title, detail)))
 	}
 	v.peopleTab.Text = fmt.Sprintf("People (%d)", n)
+	v.peopleScroll.Refresh()
 	v.tabs.Refresh()
 }
 
@@ -597,7 +603,6 @@ func (v *callView) showWaiting() {
 			since = "waiting since " + g.Joined.Local().Format("15:04")
 		}
 		detail := widget.NewLabel(since)
-		detail.Importance = widget.LowImportance
 		admit := v.guestAction("Admit", theme.ConfirmIcon(), widget.HighImportance, g.ID, g.Name, "is admitted", v.u.relay.AdmitGuest, false)
 		away := v.guestAction("Turn away", theme.CancelIcon(), widget.MediumImportance, g.ID, g.Name, "was turned away", v.u.relay.TurnAwayGuest, false)
 		v.waitingRows.Add(container.NewVBox(container.NewVBox(name, detail), container.NewHBox(admit, away), widget.NewSeparator()))
@@ -609,6 +614,7 @@ func (v *callView) showWaiting() {
 		v.waitingNone.Hide()
 		v.waitingTab.Text = fmt.Sprintf("Waiting room (%d)", len(v.waiting))
 	}
+	v.waitingScroll.Refresh()
 	v.tabs.Refresh()
 }
 
@@ -675,8 +681,8 @@ func (v *callView) addEntry(e CallEntry) {
 	}
 	v.entries = slices.Insert(v.entries, i, e)
 	v.chatRows.Objects = slices.Insert(v.chatRows.Objects, i, chatRow(e))
-	v.chatRows.Refresh()
 	v.chatEmpty.Hide()
+	v.chatScroll.Refresh()
 	v.chatScroll.ScrollToBottom()
 }
 
