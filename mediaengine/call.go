@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/pion/interceptor"
+	"github.com/pion/logging"
 	"github.com/pion/webrtc/v4"
 
 	"parley/mediaengine/playout"
@@ -201,6 +202,12 @@ func Start(ctx context.Context, opts Options) (*Call, error) {
 }
 
 func newAPI(se webrtc.SettingEngine) (*webrtc.API, error) {
+	if se.LoggerFactory == nil {
+		// pion's own logger would print to stderr, addresses included.
+		quiet := logging.NewDefaultLoggerFactory()
+		quiet.DefaultLogLevel = logging.LogLevelDisabled
+		se.LoggerFactory = quiet
+	}
 	me := &webrtc.MediaEngine{}
 	for _, c := range []struct {
 		p webrtc.RTPCodecParameters
