@@ -144,7 +144,18 @@ func (a *appCall) SendFile(ctx context.Context, name string, r io.Reader, progre
 	return forUI(err)
 }
 
-func (a *appCall) LocalVideo() app.VideoSource { return nil }
+// LocalVideo shows the shared screen while sharing, else the camera.
+func (a *appCall) LocalVideo() app.VideoSource { return selfView{a.call} }
+
+type selfView struct{ call *mediaengine.Call }
+
+func (s selfView) Latest() (image.Image, uint64) {
+	if img, n := s.call.ScreenPreview().Latest(); img != nil {
+		return img, n<<1 | 1 // keeps the numbers of the two sources apart
+	}
+	img, n := s.call.CameraPreview().Latest()
+	return img, n << 1
+}
 
 func (a *appCall) Leave() error {
 	err := a.call.Close()
@@ -157,9 +168,7 @@ func (a *appCall) Leave() error {
 // translate turns the engine's events into the UI's until the call ends.
 func (a *appCall) translate(note string, noMic bool) {
 	defer close(a.events)
-	if note != "" {
-		a.events <- app.LocalMediaEvent{Muted: noMic, Camera: true, Note: note}
-	}
+	a.events <- app.LocalMediaEvent{Muted: noMic, Camera: true, Note: note}
 	for ev := range a.call.Events() {
 		switch e := ev.(type) {
 		case mediaengine.StateChanged:

@@ -135,13 +135,16 @@ type Call struct {
 	audioPipe  *pipe
 	cameraPipe *pipe
 	screenPipe *pipe
-	sharing    bool
-	pending    []msg.Message // chats not yet echoed, in order
-	seen       map[string]bool
-	lastSeq    uint64
-	sess       *session
-	roster     []msg.Peer
-	tracks     map[*RemoteTrack]struct{}
+
+	cameraPreview Preview
+	screenPreview Preview
+	sharing       bool
+	pending       []msg.Message // chats not yet echoed, in order
+	seen          map[string]bool
+	lastSeq       uint64
+	sess          *session
+	roster        []msg.Peer
+	tracks        map[*RemoteTrack]struct{}
 }
 
 // Start begins the call: it starts capture and connects in the background.
@@ -248,7 +251,7 @@ func (c *Call) startPipesLocked() error {
 		}
 	}
 	if c.opts.Camera != nil && !c.cameraOff && c.cameraPipe == nil {
-		if c.cameraPipe, err = startVideo(c.opts.Camera, c.opts.VideoFormat, c.opts.VideoBitrate, &c.cameraSink, c.log); err != nil {
+		if c.cameraPipe, err = startVideo(c.opts.Camera, c.opts.VideoFormat, c.opts.VideoBitrate, &c.cameraSink, &c.cameraPreview, c.log); err != nil {
 			return err
 		}
 	}
@@ -298,6 +301,13 @@ func (c *Call) Roster() []msg.Peer {
 	defer c.mu.Unlock()
 	return append([]msg.Peer(nil), c.roster...)
 }
+
+// CameraPreview is the camera's latest frame for the self view (nil
+// picture while the camera is off).
+func (c *Call) CameraPreview() *Preview { return &c.cameraPreview }
+
+// ScreenPreview is the shared screen's latest frame while sharing.
+func (c *Call) ScreenPreview() *Preview { return &c.screenPreview }
 
 // Tracks returns the remote tracks being received now.
 func (c *Call) Tracks() []*RemoteTrack {
@@ -372,7 +382,7 @@ func (c *Call) StartScreenShare(src source.Video) error {
 		c.mu.Unlock()
 		return ErrSharing
 	}
-	p, err := startVideo(src, c.opts.ScreenFormat, c.opts.ScreenBitrate, &c.screenSink, c.log)
+	p, err := startVideo(src, c.opts.ScreenFormat, c.opts.ScreenBitrate, &c.screenSink, &c.screenPreview, c.log)
 	if err != nil {
 		c.mu.Unlock()
 		return err

@@ -47,12 +47,13 @@ func (p *pipe) stop() {
 }
 
 // startVideo captures src, encodes VP8 and writes to s until stopped.
-func startVideo(src source.Video, f source.Format, bitrate int, s *sink, log *slog.Logger) (*pipe, error) {
+// Every frame also goes to pv (for the self view).
+func startVideo(src source.Video, f source.Format, bitrate int, s *sink, pv *Preview, log *slog.Logger) (*pipe, error) {
 	r, err := src.OpenVideo(f)
 	if err != nil {
 		return nil, fmt.Errorf("mediaengine: opening %s: %w", src.Name(), err)
 	}
-	enc, err := newVP8Encoder(r, f, bitrate)
+	enc, err := newVP8Encoder(teeReader{VideoReader: r, p: pv}, f, bitrate)
 	if err != nil {
 		_ = r.Close()
 		return nil, err
@@ -60,6 +61,7 @@ func startVideo(src source.Video, f source.Format, bitrate int, s *sink, log *sl
 	p := &pipe{close: r.Close, done: make(chan struct{})}
 	go func() {
 		defer close(p.done)
+		defer pv.clear()
 		defer enc.Close()
 		last := time.Now()
 		for {
