@@ -20,6 +20,10 @@ var errCollision = errors.New("mediaengine: offer collision")
 // welcomeTimeout bounds the wait for the relay's welcome after hello.
 const welcomeTimeout = 10 * time.Second
 
+// iceGrace is how long a disconnected media connection may try to recover
+// by itself before the call restarts ICE.
+const iceGrace = 3 * time.Second
+
 // session is one signalling connection and its peer connection. Everything
 // that touches the peer connection's negotiation runs on the session's own
 // goroutine (run), in the order messages and commands arrive.
@@ -243,6 +247,19 @@ func (s *session) welcome(m msg.Message) error {
 		switch st {
 		case webrtc.PeerConnectionStateConnected:
 			s.c.events.push(StateChanged{State: StateMediaConnected, PeerID: s.peerID})
+		case webrtc.PeerConnectionStateDisconnected:
+			// A changed or lost network: restart ICE if it does not
+			// recover by itself soon, before the relay gives up on it.
+			go func() {
+				select {
+				case <-s.c.after(iceGrace):
+				case <-s.c.ctx.Done():
+					return
+				}
+				if pc.ConnectionState() == webrtc.PeerConnectionStateDisconnected {
+					s.post(func() { s.makeOffer(true) })
+				}
+			}()
 		case webrtc.PeerConnectionStateFailed:
 			// Signalling stands (or the session would have ended):
 			// restart ICE.

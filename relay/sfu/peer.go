@@ -256,6 +256,10 @@ func (p *Peer) selectLayers() {
 // ID is the peer's id in its room.
 func (p *Peer) ID() string { return p.id }
 
+// Done is closed when the peer has left the room: Close was called, its
+// context ended, or its connection failed.
+func (p *Peer) Done() <-chan struct{} { return p.done }
+
 // HandleDescription applies an offer or answer from the client. An offer
 // that collides with the SFU's outstanding offer is ignored (the SFU is the
 // impolite peer); the client rolls back and offers again after answering.

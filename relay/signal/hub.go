@@ -336,6 +336,16 @@ func (h *Hub) run(ctx context.Context, cancel context.CancelFunc, conn Conn, id 
 	}
 	c.peer = peer
 	defer peer.Close()
+	// A peer whose media connection failed for good is gone from the room:
+	// end the signalling too, so the client starts afresh.
+	go func() {
+		select {
+		case <-peer.Done():
+			c.log.Info("media connection closed; ending signalling")
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	c.log.Info("signalling connected")
 	r.broadcastRoster()
 	c.replay(ctx, since)

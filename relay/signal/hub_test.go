@@ -118,6 +118,7 @@ type env struct {
 	ctx      context.Context
 	meetings *meeting.Service
 	hub      *signal.Hub
+	sfu      *sfu.SFU
 	timeline *memTimeline
 	m        meeting.Meeting
 	token    string
@@ -151,7 +152,7 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{t: t, ctx: ctx, meetings: ms, hub: hub, timeline: tl, m: m, token: tok, advisor: meeting.Actor{TenantID: "t1", UserID: "u1"}}
+	return &env{t: t, ctx: ctx, meetings: ms, hub: hub, sfu: s, timeline: tl, m: m, token: tok, advisor: meeting.Actor{TenantID: "t1", UserID: "u1"}}
 }
 
 // peer is a test client speaking the protocol over a pipe.
@@ -410,3 +411,24 @@ func TestLeave(t *testing.T) {
 }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+// TestMediaGoneEndsSignalling: when the SFU drops a peer (its media
+// connection failed for good), the relay ends the signalling connection so
+// the client reconnects with a fresh peer instead of talking to a dead one.
+func TestMediaGoneEndsSignalling(t *testing.T) {
+	e := newEnv(t)
+	j := e.customer("Eva", true)
+	p := e.connect(nil)
+	p.send(msg.Message{Type: msg.TypeHello, Token: j.Secret})
+	w := p.next(msg.TypeWelcome)
+	p.next(msg.TypeRoster) // sent once the peer is in the SFU's room
+	e.sfu.Room(e.m.ID).Leave(w.PeerID)
+	select {
+	case err := <-p.done:
+		if err != nil {
+			t.Fatalf("Serve: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("signalling still open after the SFU dropped the peer")
+	}
+}
