@@ -112,7 +112,7 @@ type appCall struct {
 
 func (a *appCall) Events() <-chan app.CallEvent { return a.events }
 
-func (a *appCall) SetMuted(m bool) error  { return a.call.SetMuted(m) }
+func (a *appCall) SetMuted(m bool) error   { return a.call.SetMuted(m) }
 func (a *appCall) SetCamera(on bool) error { return a.call.SetCamera(on) }
 
 func (a *appCall) SetScreenShare(on bool) error {
