@@ -8,4 +8,9 @@
 // to the widgets through [fyne.Do], so the window never waits on the
 // network: while a call runs, the button that started it is disabled and an
 // activity indicator shows.
+//
+// Video calls come in the same way: the main package passes a
+// [CallStarter] (built on the media engine) and the call view drives the
+// [Call] it returns, drawing remote and local video from [VideoSource]s on
+// a 30 Hz ticker that hands changed frames to the UI thread.
 package app
