@@ -144,6 +144,11 @@ func (a *appCall) SendFile(ctx context.Context, name string, r io.Reader, progre
 	return forUI(err)
 }
 
+func (a *appCall) SaveFile(ctx context.Context, entryID string, w io.Writer, progress func(got, total int64)) error {
+	_, err := a.c.DownloadMeetingFile(ctx, a.meetingID, entryID, w, progress)
+	return forUI(err)
+}
+
 // LocalVideo shows the shared screen while sharing, else the camera.
 func (a *appCall) LocalVideo() app.VideoSource { return selfView{a.call} }
 

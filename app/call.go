@@ -47,6 +47,10 @@ type Call interface {
 	// total < 0 while the size is unknown. The file appears in the chat
 	// when the relay announces it as an [EntryEvent].
 	SendFile(ctx context.Context, name string, r io.Reader, progress func(sent, total int64)) error
+	// SaveFile downloads the file of the chat entry entryID into w,
+	// calling progress (from any goroutine) as bytes arrive, with total < 0
+	// while the size is unknown.
+	SaveFile(ctx context.Context, entryID string, w io.Writer, progress func(got, total int64)) error
 	// LocalVideo is the advisor's own picture (camera, or the shared
 	// screen while sharing) for the preview; nil when there is none.
 	LocalVideo() VideoSource

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"image"
 	"image/color"
@@ -39,9 +40,10 @@ type fakeCall struct {
 
 	mu       sync.Mutex
 	calls    []string
-	setErr   error         // returned by SetMuted, SetCamera and SetScreenShare
-	chatErr  error         // returned by SendChat
-	fileGate chan struct{} // if non-nil, SendFile waits for it after half the file
+	setErr   error             // returned by SetMuted, SetCamera and SetScreenShare
+	chatErr  error             // returned by SendChat
+	fileGate chan struct{}     // if non-nil, SendFile waits for it after half the file
+	files    map[string][]byte // SaveFile's files by entry id
 	closed   bool
 }
 
@@ -134,6 +136,22 @@ func (c *fakeCall) SendFile(ctx context.Context, name string, r io.Reader, progr
 	}
 	progress(total, total)
 	c.record("SendFile %s %d", name, total)
+	return nil
+}
+
+func (c *fakeCall) SaveFile(ctx context.Context, entryID string, w io.Writer, progress func(got, total int64)) error {
+	c.mu.Lock()
+	content, ok := c.files[entryID]
+	c.mu.Unlock()
+	if !ok {
+		return errors.New("no such file")
+	}
+	progress(int64(len(content))/2, int64(len(content)))
+	if _, err := w.Write(content); err != nil {
+		return err
+	}
+	progress(int64(len(content)), int64(len(content)))
+	c.record("SaveFile %s", entryID)
 	return nil
 }
 

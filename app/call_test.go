@@ -479,3 +479,33 @@ func TestCallClosesWithSession(t *testing.T) {
 		t.Errorf("the call was not left; calls %q", c.call.Calls())
 	}
 }
+
+// saveTarget records what is written and whether it was closed.
+type saveTarget struct {
+	bytes.Buffer
+	closed bool
+}
+
+func (s *saveTarget) Close() error { s.closed = true; return nil }
+
+func TestCallFileEntrySaves(t *testing.T) {
+	c := newCallTest(t, &fakeRelay{})
+	c.call.mu.Lock()
+	c.call.files = map[string][]byte{"f1": []byte("%PDF-1.4 Angebot")}
+	c.call.mu.Unlock()
+	entry := CallEntry{ID: "f1", Seq: 1, Name: "Max Kunde", Role: "customer", Sent: time.Now(), FileName: "Angebot.pdf", FileSize: 16}
+	c.call.emit(EntryEvent{Entry: entry})
+	c.eventually("the file entry", func() bool { return c.shows("Angebot.pdf") })
+	if countButtons(c.harness, "Save") != 1 {
+		t.Fatalf("no Save button on the file entry; texts %q", c.texts())
+	}
+	var out saveTarget
+	c.view.saveFile(entry, &out)
+	c.eventually("the file saved", func() bool { return c.shows("Angebot.pdf was saved.") })
+	if out.String() != "%PDF-1.4 Angebot" || !out.closed || c.call.called("SaveFile f1") != 1 {
+		t.Fatalf("saved %q (closed %v), calls %q", out.String(), out.closed, c.call.Calls())
+	}
+	var missing saveTarget
+	c.view.saveFile(CallEntry{ID: "gone", FileName: "Alt.pdf"}, &missing)
+	c.eventually("the failure", func() bool { return c.shows("Alt.pdf was not saved") })
+}

@@ -680,14 +680,15 @@ func (v *callView) addEntry(e CallEntry) {
 		i++
 	}
 	v.entries = slices.Insert(v.entries, i, e)
-	v.chatRows.Objects = slices.Insert(v.chatRows.Objects, i, chatRow(e))
+	v.chatRows.Objects = slices.Insert(v.chatRows.Objects, i, chatRow(e, func() { v.pickSaveTarget(e) }))
 	v.chatEmpty.Hide()
 	v.chatScroll.Refresh()
 	v.chatScroll.ScrollToBottom()
 }
 
-// chatRow is one entry: who and when, then the text or the file.
-func chatRow(e CallEntry) fyne.CanvasObject {
+// chatRow is one entry: who and when, then the text or the file (with a
+// Save button that calls save).
+func chatRow(e CallEntry, save func()) fyne.CanvasObject {
 	who, whoColor := e.Name, theme.ColorNameForeground
 	if e.Mine {
 		who, whoColor = "You", theme.ColorNamePrimary
@@ -704,8 +705,69 @@ func chatRow(e CallEntry) fyne.CanvasObject {
 	name := widget.NewLabel(e.FileName)
 	name.Truncation = fyne.TextTruncateEllipsis
 	size := widget.NewLabel(formatSize(e.FileSize))
+	saveBtn := widget.NewButtonWithIcon("Save", theme.DownloadIcon(), save)
+	saveBtn.Importance = widget.LowImportance
 	return container.NewVBox(widget.NewRichText(head...),
-		container.NewBorder(nil, nil, widget.NewIcon(theme.FileIcon()), size, name))
+		container.NewBorder(nil, nil, widget.NewIcon(theme.FileIcon()), container.NewHBox(size, saveBtn), name))
+}
+
+// pickSaveTarget asks where to save the file of e and saves it there.
+func (v *callView) pickSaveTarget(e CallEntry) {
+	if v.closed {
+		return
+	}
+	d := dialog.NewFileSave(func(w fyne.URIWriteCloser, err error) {
+		if err != nil {
+			v.notice.fail("The file could not be saved: " + err.Error())
+			return
+		}
+		if w == nil {
+			return
+		}
+		v.saveFile(e, w)
+	}, v.u.win)
+	d.SetFileName(e.FileName)
+	d.Show()
+}
+
+// saveFile downloads e's file into w off the UI thread, with the file
+// progress bar, and closes w. A failed download says so.
+func (v *callView) saveFile(e CallEntry, w io.WriteCloser) {
+	v.fileLabel.SetText("Saving " + e.FileName + " …")
+	v.fileBar.SetValue(0)
+	v.fileBox.Show()
+	var got, total atomic.Int64
+	var posted atomic.Bool
+	progress := func(g, t int64) {
+		got.Store(g)
+		total.Store(t)
+		if posted.Swap(true) {
+			return
+		}
+		v.u.do(func() {
+			posted.Store(false)
+			if !v.closed && total.Load() > 0 {
+				v.fileBar.SetValue(float64(got.Load()) / float64(total.Load()))
+			}
+		})
+	}
+	go func() {
+		err := v.call.SaveFile(v.ctx, e.ID, w, progress)
+		if cerr := w.Close(); err == nil {
+			err = cerr
+		}
+		v.u.do(func() {
+			if v.closed {
+				return
+			}
+			v.fileBox.Hide()
+			if err != nil {
+				v.notice.fail(e.FileName + " was not saved: " + message(err))
+				return
+			}
+			v.notice.ok(e.FileName + " was saved.")
+		})
+	}()
 }
 
 // formatSize is a file size for people, e.g. "1.4 MB".
