@@ -318,6 +318,17 @@ func (h *Hub) run(ctx context.Context, cancel context.CancelFunc, conn Conn, id 
 		c.writeLoop(ctx)
 	}()
 	defer func() {
+		// A connection that ends normally (ended was queued) first lets
+		// the writer deliver what is queued.
+		c.mu.Lock()
+		ending := c.endReason != ""
+		c.mu.Unlock()
+		if ending {
+			select {
+			case <-writerDone:
+			case <-time.After(writeTimeout):
+			}
+		}
 		cancel()
 		<-writerDone
 	}()
