@@ -153,6 +153,9 @@
 
   var PING_MS = 15000;
   var ICE_RESTART_MS = 4000;
+  // A connection that has not come up this long after negotiating starts
+  // afresh (new signalling and peer connection) instead of hanging.
+  var CONNECT_MS = 15000;
   var REOFFER_MS = 800;
   var MIN_BACKOFF_MS = 500;
   var MAX_BACKOFF_MS = 15000;
@@ -409,6 +412,7 @@
     var pc = null;
     var neg = { making: false, pending: false, reoffer: false, reofferTimer: 0 };
     var iceTimer = 0;
+    var connectTimer = 0;
     var tx = { audio: null, video: null }; // the camera's and microphone's transceivers
 
     var roster = {};   // peer id -> roster entry
@@ -577,6 +581,8 @@
 
     function closePeer() {
       clearTimeout(iceTimer);
+      clearTimeout(connectTimer);
+      connectTimer = 0;
       clearTimeout(neg.reofferTimer);
       if (pc) {
         var p = pc;
@@ -625,6 +631,7 @@
         });
       }).then(function () {
         if (p !== pc) return;
+        watchConnect();
         if (neg.pending) {
           negotiate();
         } else if (neg.reoffer) {
@@ -645,6 +652,7 @@
     // watchIce restarts ICE when the media path stays broken for a few
     // seconds while signalling still works.
     function watchIce() {
+      watchConnect();
       var p = pc;
       var s = p ? p.iceConnectionState : '';
       if (s === 'disconnected' || s === 'failed') {
@@ -659,6 +667,25 @@
         clearTimeout(iceTimer);
         iceTimer = 0;
       }
+    }
+
+    // watchConnect gives a negotiated connection CONNECT_MS to come up.
+    function watchConnect() {
+      var p = pc;
+      var st = p ? p.connectionState : 'closed';
+      if (st !== 'new' && st !== 'connecting') {
+        clearTimeout(connectTimer);
+        connectTimer = 0;
+        return;
+      }
+      if (connectTimer || !p.remoteDescription || p.getTransceivers().length === 0) return;
+      connectTimer = setTimeout(function () {
+        connectTimer = 0;
+        if (p !== pc || !sig.open) return;
+        if (p.connectionState === 'new' || p.connectionState === 'connecting') {
+          if (sig.ws) sig.ws.close();
+        }
+      }, CONNECT_MS);
     }
 
     // replaceSender puts track (or nothing) on the camera's or the
