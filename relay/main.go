@@ -1,7 +1,9 @@
 // Command relay is Parley's server: `go run ./relay`. It serves the API on
 // one port over HTTPS (TCP) and HTTP/3 (QUIC) with an embedded, encrypted
 // store in a data folder. `relay fingerprint` prints the certificate
-// fingerprint that desktop apps pin.
+// fingerprint that desktop apps pin. `relay backup` writes an encrypted
+// backup of a stopped relay's store and `relay restore` recreates a data
+// folder from one.
 package main
 
 import (
@@ -43,6 +45,10 @@ func run(args []string) error {
 			return fingerprint(args[1:])
 		case "audit-verify":
 			return auditVerify(args[1:])
+		case "backup":
+			return backup(args[1:])
+		case "restore":
+			return restore(args[1:])
 		}
 	}
 	fs := flag.NewFlagSet("relay", flag.ContinueOnError)

@@ -1,0 +1,209 @@
+package main
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"parley/relay/audit"
+	"parley/relay/store"
+)
+
+// storeKey returns the store key from store.KeyEnv or, failing that, from
+// keyFile. Unlike the relay itself it never creates a key.
+func storeKey(keyFile string) ([]byte, string, error) {
+	if v := strings.TrimSpace(os.Getenv(store.KeyEnv)); v != "" {
+		k, err := hex.DecodeString(v)
+		if err != nil || len(k) != 32 {
+			return nil, "", fmt.Errorf("%s must be 64 hex digits", store.KeyEnv)
+		}
+		return k, store.KeyEnv, nil
+	}
+	if keyFile == "" {
+		return nil, "", errors.New("no store key")
+	}
+	k, err := store.ReadKeyFile(keyFile)
+	if err != nil {
+		return nil, "", err
+	}
+	return k, keyFile, nil
+}
+
+// backup writes an encrypted backup of a stopped relay's store.
+func backup(args []string) error {
+	fs := flag.NewFlagSet("relay backup", flag.ContinueOnError)
+	data := fs.String("data", envOr("PARLEY_DATA", "parley-data"), "data folder of a stopped relay")
+	out := fs.String("out", "", "backup file to write (mode 0600; replaced atomically)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *out == "" {
+		return errors.New("backup: --out FILE is required")
+	}
+	dir := filepath.Join(*data, "store")
+	if _, err := os.Stat(dir); err != nil {
+		return fmt.Errorf("backup: no store in %s: %w", *data, err)
+	}
+	key, _, err := storeKey(filepath.Join(*data, store.KeyFileName))
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	st, err := store.Open(store.BadgerOptions{Dir: dir, Key: key})
+	if err != nil {
+		if strings.Contains(err.Error(), "directory lock") {
+			return fmt.Errorf("backup: the store in %s is in use: stop the relay first, then run relay backup again (%w)", *data, err)
+		}
+		return fmt.Errorf("backup: %w", err)
+	}
+	defer st.Close()
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	tmp, err := os.CreateTemp(filepath.Dir(*out), "."+filepath.Base(*out)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	done := false
+	defer func() {
+		if !done {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if err := tmp.Chmod(0o600); err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	start := time.Now()
+	m, err := store.Backup(ctx, st, tmp, key)
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		return fmt.Errorf("backup: sync %s: %w", tmp.Name(), err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("backup: close %s: %w", tmp.Name(), err)
+	}
+	if err := os.Rename(tmp.Name(), *out); err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	done = true
+	syncDir(filepath.Dir(*out))
+	fmt.Printf("backup written to %s\n", *out)
+	fmt.Printf("  created  %s\n  entries  %d\n  data     %d bytes\n  file     %d bytes in %d chunks\n  sha256   %s\n  key id   %s\n  took     %s\n",
+		m.Created.Format(time.RFC3339), m.Entries, m.DataBytes, m.Bytes, m.Chunks, m.SHA256, m.KeyID, time.Since(start).Round(time.Millisecond))
+	fmt.Println("The backup holds the store (accounts, meetings, chat, audit log), not its key: keep a copy of",
+		filepath.Join(*data, store.KeyFileName), "(or PARLEY_STORE_KEY) somewhere else; without it the backup cannot be read.")
+	return nil
+}
+
+// restore recreates a data folder from a backup.
+func restore(args []string) (err error) {
+	fs := flag.NewFlagSet("relay restore", flag.ContinueOnError)
+	data := fs.String("data", "", "new data folder to create (must be missing or empty)")
+	in := fs.String("in", "", "backup file written by relay backup")
+	keyFile := fs.String("key-file", "", "the store key (a copy of the old store.key); default: "+store.KeyEnv)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *data == "" || *in == "" {
+		return errors.New("restore: --data NEWDIR and --in FILE are required")
+	}
+	key, from, err := storeKey(*keyFile)
+	if err != nil {
+		return fmt.Errorf("restore: %w: the backup does not hold the store key; give --key-file with a copy of the old %s or set %s", err, store.KeyFileName, store.KeyEnv)
+	}
+	if *keyFile != "" && from == store.KeyEnv {
+		return fmt.Errorf("restore: both --key-file and %s are set; give one", store.KeyEnv)
+	}
+	if entries, err := os.ReadDir(*data); err == nil && len(entries) > 0 {
+		return fmt.Errorf("restore: %s is not empty; restore into a new folder", *data)
+	} else if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("restore: %w", err)
+	}
+	f, err := os.Open(*in)
+	if err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	defer f.Close()
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	_, statErr := os.Stat(*data)
+	created := errors.Is(statErr, os.ErrNotExist)
+	defer func() {
+		if err != nil && created {
+			os.RemoveAll(*data)
+		}
+	}()
+	start := time.Now()
+	dir := filepath.Join(*data, "store")
+	if err := store.Restore(ctx, f, dir, key); err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	took := time.Since(start)
+	if from != store.KeyEnv {
+		// Keep the key where the relay looks for it, as before.
+		if err := writeKeyFile(filepath.Join(*data, store.KeyFileName), key); err != nil {
+			return fmt.Errorf("restore: %w", err)
+		}
+	}
+
+	// Erasure ledger hook: once erasures are recorded in a ledger kept
+	// outside the store, this is where restore replays it into the
+	// restored store, before the relay can serve the data again.
+
+	st, err := store.Open(store.BadgerOptions{Dir: dir, Key: key})
+	if err != nil {
+		return fmt.Errorf("restore: reopen the restored store: %w", err)
+	}
+	defer st.Close()
+	l, err := audit.New(ctx, audit.Options{Store: st})
+	if err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	rep, err := l.Verify(ctx)
+	if err != nil {
+		return fmt.Errorf("restore: verify the audit log: %w", err)
+	}
+	if !rep.OK() {
+		return fmt.Errorf("restore: the restored audit log is damaged: %d problems in %d entries", len(rep.Problems), rep.Entries)
+	}
+	fmt.Printf("restored %s into %s in %s; audit log intact: %d entries\n", *in, *data, took.Round(time.Millisecond), rep.Entries)
+	if from == store.KeyEnv {
+		fmt.Printf("the store key comes from %s: start the relay with the same %s\n", store.KeyEnv, store.KeyEnv)
+	}
+	fmt.Println("tls/ and turn.secret are not in the backup: copy them into", *data, "to keep the certificate fingerprint that apps pin; otherwise the relay makes new ones")
+	return nil
+}
+
+func writeKeyFile(path string, key []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("create key file: %w", err)
+	}
+	if _, err := f.WriteString(hex.EncodeToString(key) + "\n"); err != nil {
+		f.Close()
+		return fmt.Errorf("write key file: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("sync key file: %w", err)
+	}
+	return f.Close()
+}
+
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+}
