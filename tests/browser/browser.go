@@ -53,6 +53,12 @@ var DisabledFeatures = []string{
 	"CertificateTransparencyComponentUpdater",
 	"InterestFeedContentSuggestions",
 	"BlinkGenPropertyTrees",
+	// Without camera or microphone permission Chromium hides its host
+	// addresses behind mDNS names; in the tests' loopback-only network
+	// namespace its mDNS responder cannot start, and it then offers no
+	// host candidate at all. (On real networks mDNS works, and the relay
+	// learns the browser's address from its connectivity checks.)
+	"WebRtcHideLocalIpsWithMdns",
 }
 
 // Options configures a browser started by New.
