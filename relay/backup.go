@@ -9,11 +9,13 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
 
 	"parley/relay/audit"
+	"parley/relay/certs"
 	"parley/relay/store"
 )
 
@@ -81,8 +83,12 @@ func backup(args []string) error {
 	if err := tmp.Chmod(0o600); err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
+	files, err := dataFiles(*data)
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
 	start := time.Now()
-	m, err := store.Backup(ctx, st, tmp, key)
+	m, err := store.BackupFiles(ctx, st, tmp, key, files)
 	if err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
@@ -98,9 +104,15 @@ func backup(args []string) error {
 	done = true
 	syncDir(filepath.Dir(*out))
 	fmt.Printf("backup written to %s\n", *out)
-	fmt.Printf("  created  %s\n  entries  %d\n  data     %d bytes\n  file     %d bytes in %d chunks\n  sha256   %s\n  key id   %s\n  took     %s\n",
-		m.Created.Format(time.RFC3339), m.Entries, m.DataBytes, m.Bytes, m.Chunks, m.SHA256, m.KeyID, time.Since(start).Round(time.Millisecond))
-	fmt.Println("The backup holds the store (accounts, meetings, chat, audit log), not its key: keep a copy of",
+	names := make([]string, 0, len(files))
+	for name := range files {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	fmt.Printf("  created  %s\n  entries  %d\n  data     %d bytes\n  file     %d bytes in %d chunks\n  sha256   %s\n  key id   %s\n  files    %s\n  took     %s\n",
+		m.Created.Format(time.RFC3339), m.Entries, m.DataBytes, m.Bytes, m.Chunks, m.SHA256, m.KeyID,
+		strings.Join(names, " "), time.Since(start).Round(time.Millisecond))
+	fmt.Println("The backup holds the store (accounts, meetings, chat, audit log), tls/ and turn.secret, not the store key: keep a copy of",
 		filepath.Join(*data, store.KeyFileName), "(or PARLEY_STORE_KEY) somewhere else; without it the backup cannot be read.")
 	return nil
 }
@@ -146,10 +158,14 @@ func restore(args []string) (err error) {
 	}()
 	start := time.Now()
 	dir := filepath.Join(*data, "store")
-	if err := store.Restore(ctx, f, dir, key); err != nil {
+	files, err := store.RestoreFiles(ctx, f, dir, key)
+	if err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
 	took := time.Since(start)
+	if err := writeDataFiles(*data, files); err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
 	if from != store.KeyEnv {
 		// Keep the key where the relay looks for it, as before.
 		if err := writeKeyFile(filepath.Join(*data, store.KeyFileName), key); err != nil {
@@ -181,7 +197,57 @@ func restore(args []string) (err error) {
 	if from == store.KeyEnv {
 		fmt.Printf("the store key comes from %s: start the relay with the same %s\n", store.KeyEnv, store.KeyEnv)
 	}
-	fmt.Println("tls/ and turn.secret are not in the backup: copy them into", *data, "to keep the certificate fingerprint that apps pin; otherwise the relay makes new ones")
+	if _, ok := files[filepath.ToSlash(filepath.Join("tls", certs.CertFile))]; !ok {
+		fmt.Println("the backup holds no self-signed certificate: the relay uses --tls-cert, or makes a new one (apps must pin its new fingerprint)")
+	}
+	return nil
+}
+
+// dataFiles returns the files beside the store that a restored relay
+// needs to look the same to its clients: the self-signed certificate and
+// its key (tls/) and the TURN secret.
+func dataFiles(data string) (map[string][]byte, error) {
+	files := map[string][]byte{}
+	entries, err := os.ReadDir(filepath.Join(data, "tls"))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	for _, e := range entries {
+		if !e.Type().IsRegular() {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(data, "tls", e.Name()))
+		if err != nil {
+			return nil, err
+		}
+		files["tls/"+e.Name()] = b
+	}
+	b, err := os.ReadFile(filepath.Join(data, turnSecretFile))
+	if err == nil {
+		files[turnSecretFile] = b
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	return files, nil
+}
+
+// turnSecretFile is where the relay keeps its TURN secret.
+const turnSecretFile = "turn.secret"
+
+// writeDataFiles writes the files dataFiles collected back, mode 0600.
+func writeDataFiles(data string, files map[string][]byte) error {
+	for name, b := range files {
+		if !strings.HasPrefix(name, "tls/") && name != turnSecretFile {
+			return fmt.Errorf("unexpected file %q in the backup", name)
+		}
+		path := filepath.Join(data, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return err
+		}
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

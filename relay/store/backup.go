@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"time"
@@ -291,6 +292,23 @@ func (c *entryCounter) Write(p []byte) (int, error) {
 // store key (the backup is useless without it, and it is not in the backup).
 // Nothing is written to w in plain text but the header.
 func Backup(ctx context.Context, db *Badger, w io.Writer, key []byte) (Manifest, error) {
+	return BackupFiles(ctx, db, w, key, nil)
+}
+
+// fileKeyPrefix marks the entries that carry BackupFiles' files inside
+// the backup stream. They are loaded with the store on restore, read out
+// and deleted again by RestoreFiles.
+const fileKeyPrefix = "\x00parley-backup/file/"
+
+// BackupFiles is Backup that also stores small files (such as the TLS
+// certificate and key kept beside the store) in the backup, encrypted like
+// the store. Names are slash-separated relative paths.
+func BackupFiles(ctx context.Context, db *Badger, w io.Writer, key []byte, files map[string][]byte) (Manifest, error) {
+	for name := range files {
+		if !validFileName(name) {
+			return Manifest{}, fmt.Errorf("store: backup file name %q is not a local slash path", name)
+		}
+	}
 	h := BackupHeader{Version: backupVersion, Created: time.Now().UTC().Truncate(time.Second),
 		KeyID: BackupKeyID(key), ChunkSize: defaultChunkSize}
 	if _, err := rand.Read(h.Salt[:]); err != nil {
@@ -314,8 +332,25 @@ func Backup(ctx context.Context, db *Badger, w io.Writer, key []byte) (Manifest,
 	var counter entryCounter
 	stream := db.db.NewStream()
 	stream.LogPrefix = "store.Backup"
-	if _, err := stream.Backup(io.MultiWriter(&counter, sw), 0); err != nil {
+	maxVersion, err := stream.Backup(io.MultiWriter(&counter, sw), 0)
+	if err != nil {
 		return Manifest{}, fmt.Errorf("store: backup stream: %w", err)
+	}
+	if len(files) > 0 {
+		var list pb.KVList
+		for name, data := range files {
+			list.Kv = append(list.Kv, &pb.KV{Key: []byte(fileKeyPrefix + name), Value: data, Version: max(maxVersion, 1)})
+		}
+		b, err := proto.Marshal(&list)
+		if err != nil {
+			return Manifest{}, fmt.Errorf("store: backup files: %w", err)
+		}
+		if _, err := sw.Write(binary.LittleEndian.AppendUint64(nil, uint64(len(b)))); err != nil {
+			return Manifest{}, err
+		}
+		if _, err := sw.Write(b); err != nil {
+			return Manifest{}, err
+		}
 	}
 	if err := ctx.Err(); err != nil {
 		return Manifest{}, err
@@ -456,21 +491,28 @@ func VerifyBackup(r io.Reader, key []byte) (BackupHeader, error) {
 // authenticated and the stream ended with its final chunk; on any error
 // nothing is left behind (dir itself is not created when the header does
 // not match key).
-func Restore(ctx context.Context, r io.Reader, dir string, key []byte) (err error) {
+func Restore(ctx context.Context, r io.Reader, dir string, key []byte) error {
+	_, err := RestoreFiles(ctx, r, dir, key)
+	return err
+}
+
+// RestoreFiles is Restore that also returns the files BackupFiles stored,
+// by name. The caller decides where to write them.
+func RestoreFiles(ctx context.Context, r io.Reader, dir string, key []byte) (files map[string][]byte, err error) {
 	if err := checkEmpty(dir); err != nil {
-		return err
+		return nil, err
 	}
 	o, _, err := openBackup(r, key)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	parent := filepath.Dir(filepath.Clean(dir))
 	if err := os.MkdirAll(parent, 0o700); err != nil {
-		return fmt.Errorf("store: create restore folder: %w", err)
+		return nil, fmt.Errorf("store: create restore folder: %w", err)
 	}
 	staging, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+".restore-")
 	if err != nil {
-		return fmt.Errorf("store: create staging folder: %w", err)
+		return nil, fmt.Errorf("store: create staging folder: %w", err)
 	}
 	defer func() {
 		if err != nil {
@@ -479,39 +521,76 @@ func Restore(ctx context.Context, r io.Reader, dir string, key []byte) (err erro
 	}()
 	db, err := Open(BadgerOptions{Dir: staging, Key: key})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	loadErr := db.db.Load(&ctxReader{ctx: ctx, r: o}, 16)
+	if loadErr == nil && o.done {
+		files, loadErr = takeFiles(ctx, db)
+	}
 	if cerr := db.Close(); loadErr == nil && cerr != nil {
 		loadErr = fmt.Errorf("store: close restored store: %w", cerr)
 	}
 	if loadErr != nil {
 		if o.err != nil {
-			return o.err // the backup's own error, not badger's view of it
+			return nil, o.err // the backup's own error, not badger's view of it
 		}
-		return fmt.Errorf("store: load backup: %w", loadErr)
+		return nil, fmt.Errorf("store: load backup: %w", loadErr)
 	}
 	if !o.done {
 		// Badger stops at a clean frame boundary; the final chunk must
 		// have been seen all the same.
 		if _, err := io.Copy(io.Discard, o); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if err := checkEmpty(dir); err != nil {
-		return err
+		return nil, err
 	}
 	if err := os.Remove(dir); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("store: replace empty restore target: %w", err)
+		return nil, fmt.Errorf("store: replace empty restore target: %w", err)
 	}
 	if err := os.Rename(staging, dir); err != nil {
-		return fmt.Errorf("store: move restored store into place: %w", err)
+		return nil, fmt.Errorf("store: move restored store into place: %w", err)
 	}
 	if d, err := os.Open(parent); err == nil {
 		d.Sync()
 		d.Close()
 	}
-	return nil
+	return files, nil
+}
+
+// takeFiles reads the files out of a freshly loaded store and deletes them.
+func takeFiles(ctx context.Context, db *Badger) (map[string][]byte, error) {
+	files := map[string][]byte{}
+	err := db.Update(ctx, func(tx Txn) error {
+		clear(files)
+		err := tx.Scan([]byte(fileKeyPrefix), func(k, v []byte) error {
+			name := string(k[len(fileKeyPrefix):])
+			if !validFileName(name) {
+				return fmt.Errorf("%w: bad file name in backup", ErrBackupDamaged)
+			}
+			files[name] = v
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for name := range files {
+			if err := tx.Delete([]byte(fileKeyPrefix + name)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: restore files: %w", err)
+	}
+	return files, nil
+}
+
+// validFileName accepts clean, local, slash-separated relative paths.
+func validFileName(name string) bool {
+	return name != "" && filepath.IsLocal(name) && path.Clean(name) == name && !strings.Contains(name, "\\")
 }
 
 // checkEmpty fails unless dir is missing or an empty folder.

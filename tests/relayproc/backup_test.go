@@ -62,7 +62,7 @@ func TestBackupAndRestore(t *testing.T) {
 	if fi.Mode().Perm() != 0o600 {
 		t.Errorf("backup file mode %v, want 0600", fi.Mode().Perm())
 	}
-	if n := storetest.AssertNoPlaintext(t, filepath.Dir(bak), "backup", advisorEmail, advisorDisplay, advisorUsername); n != 1 {
+	if n := storetest.AssertNoPlaintext(t, filepath.Dir(bak), "backup", advisorEmail, advisorDisplay, advisorUsername, "PRIVATE KEY"); n != 1 {
 		t.Errorf("backup folder holds %d files, want only the backup", n)
 	}
 
@@ -120,6 +120,10 @@ func TestBackupAndRestore(t *testing.T) {
 	}
 
 	p2, api2 := start(t, restored)
+	// The certificate came back with the store: pinned apps still connect.
+	if p2.Fingerprint != p1.Fingerprint {
+		t.Errorf("certificate fingerprint after restore %s, before %s", p2.Fingerprint, p1.Fingerprint)
+	}
 	if strings.Contains(p2.Stdout(), "one-time password") {
 		t.Errorf("the relay on the restored folder bootstrapped afresh:\n%s", p2.Stdout())
 	}
