@@ -76,6 +76,9 @@ type Options struct {
 	// links (e.g. "https://beratung.example-bank.de"); empty means the
 	// Host the request came to.
 	PublicURL string
+	// Retention is the privacy engine (retention policy, overrides, legal
+	// holds); nil answers 404 on the retention routes.
+	Retention Retention
 }
 
 //go:embed openapi.json
@@ -92,6 +95,7 @@ type handler struct {
 	signal    Signal
 	chat      Chat
 	announcer Announcer
+	retention Retention
 	log       *slog.Logger
 	clock     clock.Clock
 	metrics   *metrics
@@ -146,6 +150,12 @@ var routes = []route{
 	{"GET", "/api/v1/meetings/{id}/timeline", active, (*handler).meetingTimeline},
 	{"GET", "/api/v1/signal", public, (*handler).signalWebSocket},
 	{"POST", "/api/v1/signal", active, (*handler).signalStream},
+	{"GET", "/api/v1/retention/policy", adminOnly, (*handler).retentionPolicy},
+	{"PUT", "/api/v1/retention/overrides/{class}", adminOnly, (*handler).setRetentionOverride},
+	{"DELETE", "/api/v1/retention/overrides/{class}", adminOnly, (*handler).clearRetentionOverride},
+	{"GET", "/api/v1/retention/holds", adminOnly, (*handler).listHolds},
+	{"POST", "/api/v1/retention/holds", adminOnly, (*handler).placeHold},
+	{"DELETE", "/api/v1/retention/holds/{id}", adminOnly, (*handler).releaseHold},
 }
 
 // New returns the relay's HTTP handler.
@@ -158,7 +168,7 @@ func New(opts Options) http.Handler {
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
-	h := &handler{publicURL: strings.TrimRight(opts.PublicURL, "/"), auth: opts.Auth, audit: opts.Audit, meetings: opts.Meetings, signal: opts.Signal, chat: opts.Chat, announcer: opts.Announcer, log: log, clock: clock.Or(opts.Clock), metrics: newMetrics(reg)}
+	h := &handler{publicURL: strings.TrimRight(opts.PublicURL, "/"), auth: opts.Auth, audit: opts.Audit, meetings: opts.Meetings, signal: opts.Signal, chat: opts.Chat, announcer: opts.Announcer, retention: opts.Retention, log: log, clock: clock.Or(opts.Clock), metrics: newMetrics(reg)}
 
 	mux := http.NewServeMux()
 	byPattern := map[string]map[string]route{}

@@ -6,8 +6,10 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"parley/relay/chat"
+	"parley/relay/retention"
 )
 
 func seedBodies(f *testing.F) {
@@ -140,6 +142,51 @@ func FuzzParseSince(f *testing.F) {
 		}
 		if strconv.FormatUint(n, 10) != canon {
 			t.Fatalf("parseSince(%q) = %d", in, n)
+		}
+	})
+}
+
+func seedRetentionBodies(f *testing.F) {
+	seedBodies(f)
+	for _, s := range []string{
+		`{"period_hours":72}`, `{"period_hours":720,"reason":"Revision"}`, `{"period_hours":-1}`, `{"period_hours":0}`,
+		`{"period_hours":87601}`, `{"period_hours":1e30}`, `{"period_hours":1.5}`, `{"period_hours":"72"}`, `{"reason":"x"}`,
+		`{"subject_kind":"meeting","subject_id":"m_1","reason":"Beschwerde"}`, `{"subject_kind":"tenant","subject_id":"x","reason":"y"}`,
+	} {
+		f.Add([]byte(s))
+	}
+}
+
+func FuzzDecodeOverride(f *testing.F) {
+	seedRetentionBodies(f)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		req, err := decodeOverride(b)
+		checkDecodeErr(t, err)
+		if err == nil && (req.PeriodHours == nil || *req.PeriodHours < 1 || *req.PeriodHours > maxPeriodHours || utf8.RuneCountInString(req.Reason) > 500) {
+			t.Fatalf("accepted invalid override %+v", req)
+		}
+	})
+}
+
+func FuzzDecodeReason(f *testing.F) {
+	seedRetentionBodies(f)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		req, err := decodeReason(b)
+		checkDecodeErr(t, err)
+		if err == nil && utf8.RuneCountInString(req.Reason) > 500 {
+			t.Fatalf("accepted a reason of %d characters", utf8.RuneCountInString(req.Reason))
+		}
+	})
+}
+
+func FuzzDecodeHold(f *testing.F) {
+	seedRetentionBodies(f)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		req, err := decodeHold(b)
+		checkDecodeErr(t, err)
+		if err == nil && (!retention.SubjectKind(req.SubjectKind).Valid() || req.SubjectID == "" || len(req.SubjectID) > 128 ||
+			strings.TrimSpace(req.Reason) == "" || utf8.RuneCountInString(req.Reason) > 500) {
+			t.Fatalf("accepted invalid hold %+v", req)
 		}
 	})
 }
