@@ -19,6 +19,7 @@ import (
 	"parley/relay/auth"
 	"parley/relay/chat"
 	"parley/relay/clock"
+	"parley/relay/retention"
 	"parley/relay/sfu"
 	"parley/relay/signal"
 	"parley/relay/signal/msg"
@@ -74,8 +75,13 @@ func newIsolationFixture(t *testing.T) (*fixture, *chat.Service) {
 	}
 	t.Cleanup(func() { _ = media.Close() })
 	hub := signal.New(signal.Options{SFU: media, Meetings: ms, Sessions: svc, Timeline: hubTimeline{cs}, Clock: clk})
-	srv := httptest.NewServer(New(Options{Auth: svc, Audit: newAudit(t, kv, clk), Meetings: ms, Clock: clk,
-		Chat: cs, Announcer: hub, Signal: hub}))
+	al := newAudit(t, kv, clk)
+	rp, err := retention.New(retention.Options{Store: kv, Audit: al, Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(New(Options{Auth: svc, Audit: al, Meetings: ms, Clock: clk,
+		Chat: cs, Announcer: hub, Signal: hub, Retention: rp}))
 	// Cleanups run last-in first-out: the server closes its connections
 	// before the hub waits for its clients.
 	t.Cleanup(hub.Close)
@@ -95,6 +101,7 @@ type isoTenant struct {
 	waitingPID, waitingSec   string
 	admittedPID, admittedSec string
 	fileID                   string
+	holdID                   string
 	// private is everything of this tenant no other tenant may see:
 	// names, e-mail, phone numbers, chat text, file name and bytes,
 	// tokens, secrets and ids.
@@ -153,7 +160,23 @@ func (f *fixture) populate(cs *chat.Service, slug, adminPassword, tag string) *i
 	r = f.do("POST", "/api/v1/participant/files?name="+url.QueryEscape(fileName), "application/octet-stream", w.admittedSec, []byte(body))
 	w.fileID = entryOf(f.t, r).ID
 
-	w.private = []string{slug, w.tenantID, advName, advMail, w.advisorUser, title, waitName, waitPhone, custName, custPhone,
+	// The admin lengthens a retention period and places a legal hold on
+	// the meeting, both with reasons.
+	overrideReason := "Pruefung Akte " + tag + " 0815"
+	if r := f.json("PUT", "/api/v1/retention/overrides/"+retention.ClassMeetingContent, w.admin, map[string]any{"period_hours": 240, "reason": overrideReason}); r.status != http.StatusOK {
+		f.t.Fatalf("%s: retention override: %d %s", slug, r.status, r.body)
+	}
+	holdReason := "Rechtsstreit " + tag + " 2026"
+	r = f.json("POST", "/api/v1/retention/holds", w.admin, map[string]string{"subject_kind": "meeting", "subject_id": w.meetingID, "reason": holdReason})
+	var hold struct {
+		ID string `json:"id"`
+	}
+	if err := json.Unmarshal(r.body, &hold); r.status != http.StatusCreated || err != nil || hold.ID == "" {
+		f.t.Fatalf("%s: legal hold: %d %s", slug, r.status, r.body)
+	}
+	w.holdID = hold.ID
+
+	w.private = []string{overrideReason, holdReason, w.holdID, slug, w.tenantID, advName, advMail, w.advisorUser, title, waitName, waitPhone, custName, custPhone,
 		text, fileName, fileMark, w.admin, w.advisor, w.joinToken, w.waitingSec, w.admittedSec,
 		w.adminID, w.advisorID, w.meetingID, w.waitingPID, w.admittedPID, w.fileID}
 	return w
@@ -230,6 +253,8 @@ func (f *fixture) snapshot(a *isoTenant) string {
 		{"/api/v1/participant", a.waitingSec},
 		{"/api/v1/participant", a.admittedSec},
 		{"/api/v1/join/" + a.joinToken, ""},
+		{"/api/v1/retention/policy", a.admin},
+		{"/api/v1/retention/holds", a.admin},
 	} {
 		r := f.json("GET", c.path, c.token, nil)
 		if r.status != http.StatusOK {
@@ -275,14 +300,17 @@ type isoCase struct {
 // foreignPath substitutes tenant A's ids into a route pattern.
 func foreignPath(rt route, a *isoTenant) string {
 	id := a.meetingID
-	if strings.HasPrefix(rt.pattern, "/api/v1/users/") {
+	switch {
+	case strings.HasPrefix(rt.pattern, "/api/v1/users/"):
 		id = a.advisorID
+	case strings.HasPrefix(rt.pattern, "/api/v1/retention/holds/"):
+		id = a.holdID
 	}
 	pid := a.waitingPID
 	if strings.HasSuffix(rt.pattern, "/remove") {
 		pid = a.admittedPID
 	}
-	return strings.NewReplacer("{id}", id, "{pid}", pid, "{file}", a.fileID, "{token}", a.meetingID).Replace(rt.pattern)
+	return strings.NewReplacer("{id}", id, "{pid}", pid, "{file}", a.fileID, "{token}", a.meetingID, "{class}", retention.ClassMeetingContent).Replace(rt.pattern)
 }
 
 func jsonBody(v any) (string, []byte) {
@@ -300,8 +328,17 @@ func isolationCases() map[string]isoCase {
 	own := func(rt string) func(a, b *isoTenant) []isoTarget {
 		return func(a, b *isoTenant) []isoTarget { return []isoTarget{{rt, false}} }
 	}
+	// foreign names A's objects; where the path names a meeting and an
+	// object in it, it is also called with B's own meeting and A's
+	// participant or file, which B's staff may pass the meeting check of.
 	foreign := func(rt route) func(a, b *isoTenant) []isoTarget {
-		return func(a, b *isoTenant) []isoTarget { return []isoTarget{{foreignPath(rt, a), true}} }
+		return func(a, b *isoTenant) []isoTarget {
+			ts := []isoTarget{{foreignPath(rt, a), true}}
+			if strings.HasPrefix(rt.pattern, "/api/v1/meetings/{id}/") && (strings.Contains(rt.pattern, "{pid}") || strings.Contains(rt.pattern, "{file}")) {
+				ts = append(ts, isoTarget{strings.Replace(foreignPath(rt, a), a.meetingID, b.meetingID, 1), true})
+			}
+			return ts
+		}
 	}
 	byKey := map[string]route{}
 	for _, rt := range routes {
@@ -377,8 +414,21 @@ func isolationCases() map[string]isoCase {
 		"POST /api/v1/meetings/{id}/files":       {targets: upload("/api/v1/meetings/{id}/files"), body: pdfBody(""), sanity: advisorOf},
 		"GET /api/v1/meetings/{id}/files/{file}": {targets: fr("GET /api/v1/meetings/{id}/files/{file}"), sanity: advisorOf},
 		"GET /api/v1/meetings/{id}/timeline":     {targets: fr("GET /api/v1/meetings/{id}/timeline"), sanity: advisorOf},
-		"GET /api/v1/signal":                     {run: signalWebSocketCase},
-		"POST /api/v1/signal":                    {run: signalStreamCase},
+		// The retention table's classes are the same for every tenant: B's
+		// admin changing a class's period changes B's override only (the
+		// snapshot holds A's table).
+		"GET /api/v1/retention/policy": {targets: own("/api/v1/retention/policy")},
+		"PUT /api/v1/retention/overrides/{class}": {targets: own("/api/v1/retention/overrides/" + retention.ClassMeetingContent), body: func(a, b *isoTenant, c string) (string, []byte) {
+			return jsonBody(map[string]any{"period_hours": 48})
+		}},
+		"DELETE /api/v1/retention/overrides/{class}": {targets: own("/api/v1/retention/overrides/" + retention.ClassMeetingContent)},
+		"GET /api/v1/retention/holds":                {targets: own("/api/v1/retention/holds")},
+		"POST /api/v1/retention/holds": {targets: own("/api/v1/retention/holds"), body: func(a, b *isoTenant, c string) (string, []byte) {
+			return jsonBody(map[string]string{"subject_kind": "meeting", "subject_id": b.meetingID, "reason": "Pruefung Beta"})
+		}},
+		"DELETE /api/v1/retention/holds/{id}": {targets: fr("DELETE /api/v1/retention/holds/{id}"), sanity: adminOf},
+		"GET /api/v1/signal":                  {run: signalWebSocketCase},
+		"POST /api/v1/signal":                 {run: signalStreamCase},
 	}
 }
 
