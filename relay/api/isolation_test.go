@@ -318,8 +318,9 @@ func jsonBody(v any) (string, []byte) {
 	return "application/json", b
 }
 
-func pdfBody(string) func(a, b *isoTenant, c string) (string, []byte) {
-	return func(a, b *isoTenant, c string) (string, []byte) { return "application/octet-stream", []byte(testPDF) }
+// pdfBody is an upload's body: a small PDF.
+func pdfBody(a, b *isoTenant, c string) (string, []byte) {
+	return "application/octet-stream", []byte(testPDF)
 }
 
 // isolationCases has one case per route of the routing table; the test
@@ -408,10 +409,10 @@ func isolationCases() map[string]isoCase {
 		}, sanity: nobody},
 		"GET /api/v1/participant":                {targets: own("/api/v1/participant")},
 		"POST /api/v1/participant/leave":         {targets: own("/api/v1/participant/leave"), fresh: true},
-		"POST /api/v1/participant/files":         {targets: upload("/api/v1/participant/files"), body: pdfBody("")},
+		"POST /api/v1/participant/files":         {targets: upload("/api/v1/participant/files"), body: pdfBody},
 		"GET /api/v1/participant/files/{file}":   {targets: fr("GET /api/v1/participant/files/{file}"), sanity: customerOf},
 		"GET /api/v1/participant/timeline":       {targets: own("/api/v1/participant/timeline")},
-		"POST /api/v1/meetings/{id}/files":       {targets: upload("/api/v1/meetings/{id}/files"), body: pdfBody(""), sanity: advisorOf},
+		"POST /api/v1/meetings/{id}/files":       {targets: upload("/api/v1/meetings/{id}/files"), body: pdfBody, sanity: advisorOf},
 		"GET /api/v1/meetings/{id}/files/{file}": {targets: fr("GET /api/v1/meetings/{id}/files/{file}"), sanity: advisorOf},
 		"GET /api/v1/meetings/{id}/timeline":     {targets: fr("GET /api/v1/meetings/{id}/timeline"), sanity: advisorOf},
 		// The retention table's classes are the same for every tenant: B's
@@ -432,8 +433,8 @@ func isolationCases() map[string]isoCase {
 	}
 }
 
-// sanityToken is the credential tenant A's own caller uses for a route,
-// and the route's path with the ids tenant A's caller may use.
+// sanityPath is the route's path as tenant A's own caller uses it: A's
+// ids, A's real join link, a file name for uploads.
 func sanityPath(rt route, a *isoTenant) string {
 	p := foreignPath(rt, a)
 	if strings.Contains(rt.pattern, "{token}") {
@@ -552,6 +553,15 @@ func TestTenantIsolation(t *testing.T) {
 		}
 	}
 	t.Logf("isolation matrix: %d routes x %d callers, %d calls", len(routes), len(callers), calls)
+
+	// The routes outside the table are public and tenant-free; their
+	// answers (metrics labels included) name no tenant's data.
+	for _, p := range []string{"/healthz", "/metrics", "/api/v1/openapi.json"} {
+		r := f.json("GET", p, "", nil)
+		if leak := a.leaked(r); r.status != http.StatusOK || leak != "" {
+			t.Errorf("GET %s: %d, holds tenant A's data %q", p, r.status, leak)
+		}
+	}
 
 	if after := f.snapshot(a); after != before {
 		t.Fatalf("tenant B's calls changed tenant A's state:\nbefore:\n%s\nafter:\n%s", before, after)
