@@ -3,7 +3,8 @@
 // store in a data folder. `relay fingerprint` prints the certificate
 // fingerprint that desktop apps pin. `relay backup` writes an encrypted
 // backup of a stopped relay's store and `relay restore` recreates a data
-// folder from one.
+// folder from one. `relay privacy-report` prints the data classes with their
+// retention, storage and processors as Markdown.
 package main
 
 import (
@@ -11,6 +12,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -19,7 +21,9 @@ import (
 	"syscall"
 
 	"parley/relay/audit"
+	"parley/relay/auth"
 	"parley/relay/certs"
+	"parley/relay/retention"
 	"parley/relay/server"
 	"parley/relay/store"
 )
@@ -45,6 +49,8 @@ func run(args []string) error {
 			return fingerprint(args[1:])
 		case "audit-verify":
 			return auditVerify(args[1:])
+		case "privacy-report":
+			return privacyReport(args[1:], os.Stdout)
 		case "backup":
 			return backup(args[1:])
 		case "restore":
@@ -158,4 +164,41 @@ func auditVerify(args []string) error {
 		fmt.Printf("entry %d: %s\n", p.Seq, p.What)
 	}
 	return fmt.Errorf("audit log damaged: %d problems in %d entries", len(rep.Problems), rep.Entries)
+}
+
+// privacyReport prints the privacy report (data classes, retention,
+// storage location, processors; the DPA's annexes 3 and 4) from the code's
+// policy table and, with --data, the tenant overrides in a stopped relay's
+// store.
+func privacyReport(args []string, w io.Writer) error {
+	fs := flag.NewFlagSet("relay privacy-report", flag.ContinueOnError)
+	data := fs.String("data", "", "data folder of a stopped relay whose tenant overrides to include (default: the code's defaults only)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	rep := retention.Report{}
+	if *data != "" {
+		if _, err := os.Stat(filepath.Join(*data, "store")); err != nil {
+			return fmt.Errorf("no store in %s: %w", *data, err)
+		}
+		st, err := store.Open(store.BadgerOptions{Dir: filepath.Join(*data, "store"), KeyDir: *data})
+		if err != nil {
+			return fmt.Errorf("open the store (is the relay still running?): %w", err)
+		}
+		defer st.Close()
+		ctx := context.Background()
+		rep.Source = "the store in `" + *data + "`"
+		if rep.Overrides, err = retention.ReadOverrides(ctx, st); err != nil {
+			return err
+		}
+		rep.TenantNames = map[string]string{}
+		if accounts, err := auth.New(auth.Options{Store: st}); err == nil {
+			for id := range rep.Overrides {
+				if t, err := accounts.TenantByID(ctx, id); err == nil {
+					rep.TenantNames[id] = t.Name
+				}
+			}
+		}
+	}
+	return rep.WriteMarkdown(w)
 }

@@ -175,8 +175,14 @@ func (p *Policy) Table(ctx context.Context, tenantID string) ([]Rule, error) {
 // Overrides returns every tenant's overrides, by tenant id (for the
 // privacy report of a whole relay).
 func (p *Policy) Overrides(ctx context.Context) (map[string][]Override, error) {
+	return ReadOverrides(ctx, p.kv)
+}
+
+// ReadOverrides reads every tenant's overrides from kv without writing
+// anything (for the privacy report of a stopped relay).
+func ReadOverrides(ctx context.Context, kv store.KV) (map[string][]Override, error) {
 	out := map[string][]Override{}
-	err := p.kv.View(ctx, func(tx store.Txn) error {
+	err := kv.View(ctx, func(tx store.Txn) error {
 		return tx.Scan([]byte(overridePrefix), func(_, v []byte) error {
 			var o Override
 			if err := json.Unmarshal(v, &o); err != nil {

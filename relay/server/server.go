@@ -30,6 +30,7 @@ import (
 	"parley/relay/chat"
 	"parley/relay/clock"
 	"parley/relay/meeting"
+	"parley/relay/retention"
 	"parley/relay/signal"
 	"parley/relay/store"
 )
@@ -97,6 +98,7 @@ type Server struct {
 	auth      *auth.Service
 	audit     *audit.Log
 	chat      *chat.Service
+	retention *retention.Policy
 	tcp       net.Listener
 	udp       net.PacketConn
 	media     *media
@@ -176,6 +178,10 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if err != nil {
 		return fail(fmt.Errorf("server: chat: %w", err))
 	}
+	s.retention, err = retention.New(retention.Options{Store: st, Audit: s.audit, Clock: clk, Logger: log.With("component", "retention")})
+	if err != nil {
+		return fail(fmt.Errorf("server: retention: %w", err))
+	}
 	s.bootstrap, err = s.auth.Bootstrap(ctx, slug, name, opts.AdminPassword)
 	if err != nil {
 		return fail(fmt.Errorf("server: first start: %w", err))
@@ -207,7 +213,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		return fail(err)
 	}
 	s.hub = signal.New(signal.Options{SFU: s.media.sfu, Meetings: meetings, Sessions: s.auth, Timeline: timeline{s.chat}, ICE: s.media.ice, Logger: log.With("component", "signal"), Clock: clk})
-	handler := api.New(api.Options{Auth: s.auth, Audit: s.audit, Meetings: meetings, Signal: s.hub, Chat: s.chat, Announcer: s.hub, PublicURL: opts.PublicURL, Logger: log, Clock: clk, Registry: reg, Web: assets.Web()})
+	handler := api.New(api.Options{Auth: s.auth, Audit: s.audit, Meetings: meetings, Signal: s.hub, Chat: s.chat, Announcer: s.hub, Retention: s.retention, PublicURL: opts.PublicURL, Logger: log, Clock: clk, Registry: reg, Web: assets.Web()})
 	altSvc := `h3=":` + strconv.Itoa(port) + `"; ma=86400`
 	withAltSvc := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ProtoMajor < 3 {
