@@ -129,12 +129,20 @@ type MetaParticipant struct {
 // due reports whether the record's personal data must be anonymised at
 // now: MetadataRetention after the end, or after the link's expiry when
 // the meeting never ended.
-func (m *Metadata) due(now time.Time) bool {
-	from := m.Ended
-	if from.IsZero() {
-		from = m.LinkExpiresAt
+func (m *Metadata) due(now time.Time) bool { return m.dueAfter(now, MetadataRetention) }
+
+// retentionStart is when the record's retention period starts: its end,
+// or its link's expiry when the meeting never ended.
+func (m *Metadata) retentionStart() time.Time {
+	if m.Ended.IsZero() {
+		return m.LinkExpiresAt
 	}
-	return !now.Before(from.Add(MetadataRetention))
+	return m.Ended
+}
+
+// dueAfter reports whether the record is due at now under period.
+func (m *Metadata) dueAfter(now time.Time, period time.Duration) bool {
+	return !now.Before(m.retentionStart().Add(period))
 }
 
 func getMeta(tx store.Txn, meetingID string) (*Metadata, error) {
@@ -186,23 +194,59 @@ type AnonymiseResult struct {
 // join link and participant secrets. Records not yet due and records
 // already anonymised are left alone, so it is safe to call repeatedly.
 func (s *Service) AnonymiseMetadata(ctx context.Context, now time.Time) (AnonymiseResult, error) {
+	return s.AnonymiseMetadataBy(ctx, now, nil)
+}
+
+// MetadataRule decides, for one meeting, how long its metadata keeps its
+// personal data (the period from its end, or its link's expiry) and
+// whether a legal hold keeps it as it is. The privacy engine supplies it
+// from the tenant's effective policy.
+type MetadataRule func(ctx context.Context, tenantID, meetingID string) (period time.Duration, held bool, err error)
+
+// AnonymiseMetadataBy is AnonymiseMetadata with the period and holds
+// decided per meeting by rule; nil means MetadataRetention and no holds.
+// A meeting whose rule fails is left alone (its error is returned after
+// the others were processed), so a failing policy keeps data.
+func (s *Service) AnonymiseMetadataBy(ctx context.Context, now time.Time, rule MetadataRule) (AnonymiseResult, error) {
 	var res AnonymiseResult
-	var due []string
+	type candidate struct{ id, tenantID string }
+	var cands []candidate
 	err := s.kv.View(ctx, func(tx store.Txn) error {
-		due = due[:0]
+		cands = cands[:0]
 		return tx.Scan([]byte(prefixMeta), func(_, v []byte) error {
 			var m Metadata
 			if err := jsonUnmarshal(v, &m); err != nil {
 				return fmt.Errorf("meeting: decode meta record: %w", err)
 			}
-			if m.Anonymised.IsZero() && m.due(now) {
-				due = append(due, m.MeetingID)
+			// Without a rule only due records are candidates; with one,
+			// every record whose period has started (periods are positive).
+			if m.Anonymised.IsZero() && (rule == nil && m.due(now) || rule != nil && m.dueAfter(now, 0)) {
+				cands = append(cands, candidate{m.MeetingID, m.TenantID})
 			}
 			return nil
 		})
 	})
 	if err != nil {
 		return res, fmt.Errorf("meeting: anonymise: %w", err)
+	}
+	var ruleErrs []error
+	periods := make(map[string]time.Duration, len(cands))
+	var due []string
+	for _, c := range cands {
+		period := MetadataRetention
+		if rule != nil {
+			p, held, err := rule(ctx, c.tenantID, c.id)
+			if err != nil {
+				ruleErrs = append(ruleErrs, fmt.Errorf("meeting: retention rule for %s: %w", c.id, err))
+				continue
+			}
+			if held || p <= 0 {
+				continue
+			}
+			period = p
+		}
+		periods[c.id] = period
+		due = append(due, c.id)
 	}
 	for _, id := range due {
 		if err := ctx.Err(); err != nil {
@@ -218,7 +262,7 @@ func (s *Service) AnonymiseMetadata(ctx context.Context, now time.Time) (Anonymi
 			if err != nil {
 				return err
 			}
-			if !m.Anonymised.IsZero() || !m.due(now) {
+			if !m.Anonymised.IsZero() || !m.dueAfter(now, periods[id]) {
 				return nil
 			}
 			one.Meetings = 1
@@ -276,5 +320,5 @@ func (s *Service) AnonymiseMetadata(ctx context.Context, now time.Time) (Anonymi
 		res.Names += one.Names
 		res.IPs += one.IPs
 	}
-	return res, nil
+	return res, errors.Join(ruleErrs...)
 }
