@@ -251,6 +251,7 @@ func writeDataFiles(data string, files map[string][]byte) error {
 	return nil
 }
 
+// writeKeyFile writes key as 64 hex digits to a new file with mode 0600.
 func writeKeyFile(path string, key []byte) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
@@ -267,6 +268,7 @@ func writeKeyFile(path string, key []byte) error {
 	return f.Close()
 }
 
+// syncDir makes a rename in dir durable; errors are ignored (best effort).
 func syncDir(dir string) {
 	if d, err := os.Open(dir); err == nil {
 		d.Sync()

@@ -119,6 +119,20 @@ func TestBackupAndRestore(t *testing.T) {
 		t.Errorf("relay audit-verify on the restored folder: %v\n%s", err, out)
 	}
 
+	// With the key in PARLEY_STORE_KEY instead, no key file is written:
+	// the relay takes the key from the same variable.
+	envKey := []string{"PARLEY_STORE_KEY=" + strings.TrimSpace(string(k))}
+	restored2 := filepath.Join(tmp, "restored-env")
+	if out, err := relayCmd(t, envKey, "restore", "--data", restored2, "--in", bak); err != nil {
+		t.Errorf("relay restore with PARLEY_STORE_KEY: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(restored2, "store.key")); err == nil {
+		t.Errorf("restore with PARLEY_STORE_KEY wrote the key to disk")
+	}
+	if out, err := relayCmd(t, envKey, "audit-verify", "--data", restored2); err != nil || !strings.Contains(out, "audit log intact: 2 entries") {
+		t.Errorf("relay audit-verify with PARLEY_STORE_KEY: %v\n%s", err, out)
+	}
+
 	p2, api2 := start(t, restored)
 	// The certificate came back with the store: pinned apps still connect.
 	if p2.Fingerprint != p1.Fingerprint {
