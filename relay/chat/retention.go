@@ -38,27 +38,56 @@ var errStop = errors.New("stop")
 // uploads that have not finished within UploadTimeout are removed. It
 // works in small transactions and can be interrupted and run again.
 func (s *Service) DeleteExpired(ctx context.Context, now time.Time) (DeleteResult, error) {
+	return s.DeleteExpiredBy(ctx, now, nil)
+}
+
+// ContentRule decides, for one meeting, how long its timeline entries are
+// kept after they were posted and whether a legal hold keeps them. The
+// privacy engine supplies it from the tenant's effective policy.
+type ContentRule func(ctx context.Context, meetingID string) (period time.Duration, held bool, err error)
+
+// DeleteExpiredBy is DeleteExpired with the period and holds decided per
+// meeting by rule (asked once per meeting and call); nil means Retention
+// and no holds. Entries of a meeting whose rule fails are kept and the
+// error is returned after the other entries were processed.
+func (s *Service) DeleteExpiredBy(ctx context.Context, now time.Time, rule ContentRule) (DeleteResult, error) {
 	var res DeleteResult
 	cutoff := now.Add(-Retention).UnixNano()
+	if rule != nil {
+		cutoff = now.UnixNano() // any entry posted by now may be due
+	}
+	type decision struct {
+		cutoff int64 // entries sent at or before it are due
+		keep   bool
+	}
+	decided := map[string]decision{}
+	var ruleErrs []error
+	var after []byte // the last index key looked at
 	for {
 		type ref struct {
 			meetingID string
 			seq       uint64
+			sent      int64
 		}
 		var batch []ref
 		var stale [][]byte // malformed index keys
+		var last []byte
 		err := s.kv.View(ctx, func(tx store.Txn) error {
-			batch, stale = batch[:0], stale[:0]
+			batch, stale, last = batch[:0], stale[:0], nil
 			err := tx.Scan([]byte(prefixExpiry), func(key, _ []byte) error {
+				if after != nil && bytes.Compare(key, after) <= 0 {
+					return nil
+				}
 				sent, mid, seq, ok := parseExpiryKey(key)
 				if !ok {
-					stale = append(stale, key)
+					stale = append(stale, bytes.Clone(key))
 					return nil
 				}
 				if sent > cutoff || len(batch) == entryBatch {
 					return errStop
 				}
-				batch = append(batch, ref{mid, seq})
+				batch = append(batch, ref{mid, seq, sent})
+				last = bytes.Clone(key)
 				return nil
 			})
 			if errors.Is(err, errStop) {
@@ -68,6 +97,33 @@ func (s *Service) DeleteExpired(ctx context.Context, now time.Time) (DeleteResul
 		})
 		if err != nil {
 			return res, fmt.Errorf("chat: delete expired: %w", err)
+		}
+		full := len(batch) == entryBatch
+		if last != nil {
+			after = last
+		}
+		if rule != nil {
+			due := batch[:0]
+			for _, r := range batch {
+				d, ok := decided[r.meetingID]
+				if !ok {
+					period, held, err := rule(ctx, r.meetingID)
+					switch {
+					case err != nil:
+						ruleErrs = append(ruleErrs, fmt.Errorf("chat: retention rule for %s: %w", r.meetingID, err))
+						d.keep = true
+					case held || period <= 0:
+						d.keep = true
+					default:
+						d.cutoff = now.Add(-period).UnixNano()
+					}
+					decided[r.meetingID] = d
+				}
+				if !d.keep && r.sent <= d.cutoff {
+					due = append(due, r)
+				}
+			}
+			batch = due
 		}
 		var n, files int
 		err = s.kv.Update(ctx, func(tx store.Txn) error {
@@ -96,7 +152,7 @@ func (s *Service) DeleteExpired(ctx context.Context, now time.Time) (DeleteResul
 		}
 		res.Entries += n
 		res.Files += files
-		if len(batch) < entryBatch {
+		if !full {
 			break
 		}
 	}
@@ -137,7 +193,7 @@ func (s *Service) DeleteExpired(ctx context.Context, now time.Time) (DeleteResul
 	if res != (DeleteResult{}) {
 		s.log.Info("meeting content deleted", "entries", res.Entries, "files", res.Files, "uploads", res.Uploads)
 	}
-	return res, nil
+	return res, errors.Join(ruleErrs...)
 }
 
 // deleteEntry deletes one entry with its indexes inside tx; a file's
