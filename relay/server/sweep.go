@@ -11,11 +11,14 @@ import (
 	"parley/relay/audit"
 	"parley/relay/chat"
 	"parley/relay/meeting"
+	"parley/relay/retention"
 )
 
 // DefaultSweepInterval is how often the relay applies the retention rules
 // that exist so far (meeting metadata: anonymised 2 days after the end;
-// meeting content: deleted 7 days after it was posted).
+// meeting content: deleted 7 days after it was posted; both periods as
+// overridden by the meeting's tenant, and meetings under a legal hold
+// skipped).
 const DefaultSweepInterval = 10 * time.Minute
 
 // sweeper enforces retention deadlines on a timer. The full privacy engine
@@ -50,15 +53,45 @@ func (sw *sweeper) sweep(ctx context.Context) error {
 	return errors.Join(sw.sweepMetadata(ctx, now), sw.sweepContent(ctx, now))
 }
 
+// metadataRule takes a meeting's metadata period from its tenant's
+// effective policy and keeps meetings under a legal hold.
+func (sw *sweeper) metadataRule(ctx context.Context, tenantID, meetingID string) (time.Duration, bool, error) {
+	r, err := sw.s.retention.Effective(ctx, tenantID, retention.ClassMeetingMetadata)
+	if err != nil {
+		return 0, false, err
+	}
+	return r.Period, sw.s.retention.Held(ctx, tenantID, retention.SubjectMeeting, meetingID), nil
+}
+
+// contentRule does the same for a meeting's content; the tenant comes
+// from the meeting's metadata.
+func (sw *sweeper) contentRule(ctx context.Context, meetingID string) (time.Duration, bool, error) {
+	md, err := sw.meetings.MetadataOf(ctx, meetingID)
+	if errors.Is(err, meeting.ErrNotFound) {
+		return chat.Retention, false, nil // no tenant to ask: the default
+	}
+	if err != nil {
+		return 0, false, err
+	}
+	r, err := sw.s.retention.Effective(ctx, md.TenantID, retention.ClassMeetingContent)
+	if err != nil {
+		return 0, false, err
+	}
+	return r.Period, sw.s.retention.Held(ctx, md.TenantID, retention.SubjectMeeting, meetingID), nil
+}
+
 func (sw *sweeper) sweepMetadata(ctx context.Context, now time.Time) error {
-	res, err := sw.meetings.AnonymiseMetadata(ctx, now)
+	var rule meeting.MetadataRule
+	if sw.s.retention != nil {
+		rule = sw.metadataRule
+	}
+	res, err := sw.meetings.AnonymiseMetadataBy(ctx, now, rule)
 	if err != nil {
 		sw.failures.Inc()
 		sw.s.log.Error("retention sweep failed", "class", meeting.ClassMeetingMetadata, "error", err)
-		return err
 	}
 	if res.Meetings == 0 {
-		return nil
+		return err
 	}
 	sw.processed.WithLabelValues(meeting.ClassMeetingMetadata, meeting.ActionAnonymise).Add(float64(res.Meetings))
 	_, err = sw.audit.Append(ctx, audit.Record{Actor: "system", Action: "retention.anonymise", Details: map[string]string{
@@ -69,7 +102,7 @@ func (sw *sweeper) sweepMetadata(ctx context.Context, now time.Time) error {
 		sw.s.log.Error("audit append failed", "action", "retention.anonymise", "error", err)
 	}
 	sw.s.log.Info("retention sweep", "class", meeting.ClassMeetingMetadata, "anonymised", res.Meetings)
-	return nil
+	return err
 }
 
 // sweepContent deletes chat messages and files 7 days after they were
@@ -78,7 +111,11 @@ func (sw *sweeper) sweepContent(ctx context.Context, now time.Time) error {
 	if sw.s.chat == nil {
 		return nil
 	}
-	res, err := sw.s.chat.DeleteExpired(ctx, now)
+	var rule chat.ContentRule
+	if sw.s.retention != nil {
+		rule = sw.contentRule
+	}
+	res, err := sw.s.chat.DeleteExpiredBy(ctx, now, rule)
 	if res.Entries > 0 {
 		sw.processed.WithLabelValues(chat.ClassMeetingContent, meeting.ActionDelete).Add(float64(res.Entries))
 	}
