@@ -60,9 +60,10 @@ type Hold struct {
 	ID string `json:"id"`
 	// TenantID is the tenant.
 	TenantID string `json:"tenant_id"`
-	// SubjectKind and SubjectID name what is held.
+	// SubjectKind is the kind of what is held.
 	SubjectKind SubjectKind `json:"subject_kind"`
-	SubjectID   string      `json:"subject_id"`
+	// SubjectID is the pseudonymous id of what is held.
+	SubjectID string `json:"subject_id"`
 	// Reason is the admin's reason (required).
 	Reason string `json:"reason"`
 	// PlacedBy is the admin's user id.
