@@ -21,9 +21,9 @@ import (
 // skipped).
 const DefaultSweepInterval = 10 * time.Minute
 
-// sweeper enforces retention deadlines on a timer. The full privacy engine
-// (every data class, holds, overrides) is its own issue; this runs the
-// rules of the classes that exist.
+// sweeper enforces retention deadlines on a timer: it runs the rules of
+// the classes that exist, with each tenant's effective periods and legal
+// holds from the privacy engine (relay/retention).
 type sweeper struct {
 	s         *Server
 	meetings  *meeting.Service
