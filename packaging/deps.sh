@@ -1,17 +1,25 @@
 #!/usr/bin/env bash
 # Installs what Parley needs on Debian 12 / Ubuntu 22.04+:
 #   packaging/deps.sh          build and run (cgo -dev libraries for Fyne/GL/X11, media codecs)
-#   packaging/deps.sh --test   also what the tests need (Xvfb, Chromium, poppler-utils, iproute2)
+#   packaging/deps.sh --test   also what the tests need (Xvfb, Chromium, Firefox ESR, poppler-utils, iproute2)
 # Installs only what is missing; uses sudo when not root.
 set -euo pipefail
 
 build_pkgs=(gcc pkg-config libgl1-mesa-dev libx11-dev libxext-dev libxcursor-dev libxrandr-dev
   libxinerama-dev libxi-dev libxxf86vm-dev libvpx-dev libopus-dev libx264-dev ca-certificates)
-test_pkgs=(xvfb xauth chromium poppler-utils iproute2 util-linux fonts-dejavu-core)
+test_pkgs=(xvfb xauth chromium firefox-esr poppler-utils iproute2 util-linux fonts-dejavu-core)
 
 want=("${build_pkgs[@]}")
 if [[ "${1:-}" == "--test" ]]; then
   want+=("${test_pkgs[@]}")
+  # Ubuntu has no firefox-esr package (its firefox is a snap): tests/firefox
+  # then uses a firefox on PATH, or skips (fails under CI=true).
+  if grep -qs '^ID=ubuntu' /etc/os-release; then
+    kept=()
+    for p in "${want[@]}"; do [[ "$p" == firefox-esr ]] || kept+=("$p"); done
+    want=("${kept[@]}")
+    echo "deps: Ubuntu has no firefox-esr; install Firefox yourself for tests/firefox"
+  fi
 fi
 
 missing=()
