@@ -730,27 +730,34 @@ func (v *callView) pickSaveTarget(e CallEntry) {
 	d.Show()
 }
 
-// saveFile downloads e's file into w off the UI thread, with the file
-// progress bar, and closes w. A failed download says so.
-func (v *callView) saveFile(e CallEntry, w io.WriteCloser) {
-	v.fileLabel.SetText("Saving " + e.FileName + " …")
+// showFileProgress shows the file progress bar with label and returns the
+// progress callback for a transfer, callable from any goroutine: it posts
+// at most one update at a time to the UI thread.
+func (v *callView) showFileProgress(label string) func(done, total int64) {
+	v.fileLabel.SetText(label)
 	v.fileBar.SetValue(0)
 	v.fileBox.Show()
-	var got, total atomic.Int64
+	var done, total atomic.Int64
 	var posted atomic.Bool
-	progress := func(g, t int64) {
-		got.Store(g)
+	return func(d, t int64) {
+		done.Store(d)
 		total.Store(t)
 		if posted.Swap(true) {
 			return
 		}
 		v.u.do(func() {
 			posted.Store(false)
-			if !v.closed && total.Load() > 0 {
-				v.fileBar.SetValue(float64(got.Load()) / float64(total.Load()))
+			if t := total.Load(); !v.closed && t > 0 {
+				v.fileBar.SetValue(float64(done.Load()) / float64(t))
 			}
 		})
 	}
+}
+
+// saveFile downloads e's file into w off the UI thread, with the file
+// progress bar, and closes w. A failed download says so.
+func (v *callView) saveFile(e CallEntry, w io.WriteCloser) {
+	progress := v.showFileProgress("Saving " + e.FileName + " …")
 	go func() {
 		err := v.call.SaveFile(v.ctx, e.ID, w, progress)
 		if cerr := w.Close(); err == nil {
@@ -829,28 +836,7 @@ func (v *callView) sendFile(name string, r io.ReadCloser) {
 		return
 	}
 	v.fileBtn.Disable()
-	v.fileLabel.SetText("Sending " + name + " …")
-	v.fileBar.SetValue(0)
-	v.fileBox.Show()
-	// progress posts at most one update at a time to the UI thread.
-	var sent, total atomic.Int64
-	var posted atomic.Bool
-	progress := func(s, t int64) {
-		sent.Store(s)
-		total.Store(t)
-		if posted.Swap(true) {
-			return
-		}
-		v.u.do(func() {
-			posted.Store(false)
-			if v.closed {
-				return
-			}
-			if t := total.Load(); t > 0 {
-				v.fileBar.SetValue(float64(sent.Load()) / float64(t))
-			}
-		})
-	}
+	progress := v.showFileProgress("Sending " + name + " …")
 	// Uploads may take longer than callTimeout: they end with the view.
 	go func() {
 		err := v.call.SendFile(v.ctx, name, r, progress)
