@@ -6,6 +6,7 @@ package audit
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -16,6 +17,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"parley/relay/clock"
@@ -27,6 +29,7 @@ const (
 	entryPrefix = "audit/e/"
 	headKey     = "audit/head"
 	keyKey      = "audit/key"
+	ckeyKey     = "audit/checkpoint-key" // Ed25519 seed of the checkpoint key
 )
 
 // Record is what a caller logs.
@@ -73,6 +76,9 @@ type Options struct {
 	Clock clock.Clock
 	// Logger gets a line per appended entry (ids only); nil discards.
 	Logger *slog.Logger
+	// CheckpointInterval is how often RunCheckpoints appends a signed
+	// checkpoint; zero means DefaultCheckpointInterval.
+	CheckpointInterval time.Duration
 }
 
 // Log is the audit log.
@@ -81,6 +87,12 @@ type Log struct {
 	clk clock.Clock
 	log *slog.Logger
 	key []byte
+
+	ckey     ed25519.PrivateKey // signs checkpoints
+	interval time.Duration      // between checkpoints
+	poll     time.Duration      // how often RunCheckpoints looks at the clock
+	mu       sync.Mutex
+	lastCP   time.Time // when the schedule last came due
 }
 
 // ErrInvalid is returned for a record without actor or action.
@@ -92,10 +104,14 @@ func New(ctx context.Context, opts Options) (*Log, error) {
 	if opts.Store == nil {
 		return nil, errors.New("audit: Store is required")
 	}
-	l := &Log{kv: opts.Store, clk: clock.Or(opts.Clock), log: opts.Logger}
+	l := &Log{kv: opts.Store, clk: clock.Or(opts.Clock), log: opts.Logger, interval: opts.CheckpointInterval}
 	if l.log == nil {
 		l.log = slog.New(slog.DiscardHandler)
 	}
+	if l.interval <= 0 {
+		l.interval = DefaultCheckpointInterval
+	}
+	l.poll = min(l.interval, time.Minute)
 	err := l.kv.Update(ctx, func(tx store.Txn) error {
 		k, err := tx.Get([]byte(keyKey))
 		if err == nil {
@@ -111,6 +127,9 @@ func New(ctx context.Context, opts Options) (*Log, error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("audit: key: %w", err)
+	}
+	if err := l.loadCheckpointKey(ctx); err != nil {
+		return nil, err
 	}
 	return l, nil
 }
@@ -134,42 +153,57 @@ func (l *Log) headSig(h head) string {
 	return hex.EncodeToString(m.Sum(nil))
 }
 
-// Append adds a record durably and returns the stored entry.
+// Append adds a record durably and returns the stored entry. The action
+// CheckpointAction is reserved for the log's own checkpoints.
 func (l *Log) Append(ctx context.Context, r Record) (Entry, error) {
-	if strings.TrimSpace(r.Actor) == "" || strings.TrimSpace(r.Action) == "" {
+	if strings.TrimSpace(r.Actor) == "" || strings.TrimSpace(r.Action) == "" || r.Action == CheckpointAction {
 		return Entry{}, ErrInvalid
 	}
 	var out Entry
 	err := l.kv.Update(ctx, func(tx store.Txn) error {
-		var h head
-		if b, err := tx.Get([]byte(headKey)); err == nil {
-			if err := json.Unmarshal(b, &h); err != nil {
-				return fmt.Errorf("audit: head: %w", err)
-			}
-		} else if !errors.Is(err, store.ErrNotFound) {
-			return err
-		}
-		e := Entry{Seq: h.Seq + 1, Time: l.clk.Now().UTC(), TenantID: r.TenantID, Actor: r.Actor,
-			Action: r.Action, Target: r.Target, Details: r.Details, Prev: h.MAC}
-		e.MAC = l.mac(e)
-		b, err := json.Marshal(e)
+		h, err := readHead(tx)
 		if err != nil {
 			return err
 		}
-		if err := tx.Set(entryKey(e.Seq), b); err != nil {
-			return err
-		}
-		h = head{Seq: e.Seq, MAC: e.MAC}
-		h.Sig = l.headSig(h)
-		hb, _ := json.Marshal(h)
-		out = e
-		return tx.Set([]byte(headKey), hb)
+		out, err = l.appendTx(tx, h, r)
+		return err
 	})
 	if err != nil {
 		return Entry{}, fmt.Errorf("audit: append %s: %w", r.Action, err)
 	}
 	l.log.Info("audit", "seq", out.Seq, "action", out.Action, "tenant_id", out.TenantID, "actor", out.Actor, "target", out.Target)
 	return out, nil
+}
+
+// readHead reads the chain's head; the zero head for an empty log.
+func readHead(tx store.Txn) (head, error) {
+	var h head
+	if b, err := tx.Get([]byte(headKey)); err == nil {
+		if err := json.Unmarshal(b, &h); err != nil {
+			return h, fmt.Errorf("audit: head: %w", err)
+		}
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return h, err
+	}
+	return h, nil
+}
+
+// appendTx stores r as the entry after h and moves the head to it.
+func (l *Log) appendTx(tx store.Txn, h head, r Record) (Entry, error) {
+	e := Entry{Seq: h.Seq + 1, Time: l.clk.Now().UTC(), TenantID: r.TenantID, Actor: r.Actor,
+		Action: r.Action, Target: r.Target, Details: r.Details, Prev: h.MAC}
+	e.MAC = l.mac(e)
+	b, err := json.Marshal(e)
+	if err != nil {
+		return Entry{}, err
+	}
+	if err := tx.Set(entryKey(e.Seq), b); err != nil {
+		return Entry{}, err
+	}
+	h = head{Seq: e.Seq, MAC: e.MAC}
+	h.Sig = l.headSig(h)
+	hb, _ := json.Marshal(h)
+	return e, tx.Set([]byte(headKey), hb)
 }
 
 // List returns up to limit entries of a tenant with Seq > after, oldest
@@ -209,8 +243,14 @@ type Problem struct {
 
 // Report is the result of Verify.
 type Report struct {
-	Entries  uint64    // entries read
+	Entries  uint64    // entries read, checkpoints included
 	Problems []Problem // empty when the chain is intact
+	// Checkpoints counts the signed checkpoints read; LastCheckpoint is
+	// the sequence number of the last one (0 for none).
+	Checkpoints, LastCheckpoint uint64
+	// KeyFingerprint is the fingerprint of the key the checkpoints were
+	// checked against (see KeyFingerprint).
+	KeyFingerprint string
 }
 
 // OK reports whether the chain is intact.
@@ -218,13 +258,20 @@ func (r Report) OK() bool { return len(r.Problems) == 0 }
 
 // Verify walks the whole chain and reports every entry that does not fit:
 // a MAC that does not match its content (edited), a sequence gap (removed),
-// a Prev that is not the previous MAC (reordered or inserted), and a head
-// that disagrees with the last entry (tail cut off or head forged).
+// a Prev that is not the previous MAC (reordered or inserted), a head
+// that disagrees with the last entry (tail cut off or head forged), and a
+// checkpoint whose signature does not verify under the log's checkpoint
+// key or that does not commit to the chain before it as it is now.
 func (l *Log) Verify(ctx context.Context) (Report, error) {
-	var rep Report
+	return l.verify(ctx, l.CheckpointPublicKey())
+}
+
+func (l *Log) verify(ctx context.Context, pub ed25519.PublicKey) (Report, error) {
+	rep := Report{KeyFingerprint: KeyFingerprint(pub)}
 	err := l.kv.View(ctx, func(tx store.Txn) error {
 		var prevSeq uint64
 		var prevMAC string
+		var chain string // the MAC chain recomputed from the entries' content
 		err := tx.Scan([]byte(entryPrefix), func(k, v []byte) error {
 			var e Entry
 			if err := json.Unmarshal(v, &e); err != nil {
@@ -244,6 +291,16 @@ func (l *Log) Verify(ctx context.Context) (Report, error) {
 			if !hmac.Equal([]byte(e.MAC), []byte(l.mac(e))) {
 				rep.Problems = append(rep.Problems, Problem{e.Seq, "content does not match its MAC (edited)"})
 			}
+			if e.Action == CheckpointAction {
+				rep.Checkpoints++
+				rep.LastCheckpoint = e.Seq
+				if what := checkCheckpoint(e, chain, pub); what != "" {
+					rep.Problems = append(rep.Problems, Problem{e.Seq, what})
+				}
+			}
+			c := e
+			c.Prev = chain
+			chain = l.mac(c)
 			prevSeq, prevMAC = e.Seq, e.MAC
 			return nil
 		})
