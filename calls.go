@@ -6,8 +6,12 @@ import (
 	"image"
 	"io"
 	"log/slog"
+	"net"
+	"net/url"
 	"os"
 	"sync"
+
+	"github.com/pion/webrtc/v4"
 
 	"parley/app"
 	"parley/mediaengine"
@@ -87,8 +91,13 @@ func (lc *linkCalls) JoinCall(ctx context.Context, meetingID string) (app.Call, 
 		}
 		return sc, nil
 	}
+	var se webrtc.SettingEngine
+	if relayOnThisMachine(lc.c.BaseURL()) {
+		// A relay on this machine may offer loopback media candidates.
+		se.SetIncludeLoopbackCandidate(true)
+	}
 	call, err := mediaengine.Start(context.Background(), mediaengine.Options{
-		Dial: dial, MeetingID: meetingID, Camera: cam, Microphone: mic,
+		Dial: dial, MeetingID: meetingID, Camera: cam, Microphone: mic, SettingEngine: se,
 		Player: lc.playerOnce(), Logger: lc.log.With("meeting", meetingID),
 	})
 	if err != nil {
@@ -97,6 +106,43 @@ func (lc *linkCalls) JoinCall(ctx context.Context, meetingID string) (app.Call, 
 	ac := &appCall{call: call, c: lc.c, meetingID: meetingID, events: make(chan app.CallEvent, 64)}
 	go ac.translate(note, mic == nil)
 	return ac, nil
+}
+
+// relayOnThisMachine reports whether base names a loopback host.
+func relayOnThisMachine(base string) bool {
+	u, err := url.Parse(base)
+	if err != nil {
+		return false
+	}
+	h := u.Hostname()
+	ip := net.ParseIP(h)
+	return h == "localhost" || (ip != nil && ip.IsLoopback())
+}
+
+// lanAddress is this machine's first non-loopback IPv4 address on an
+// interface that is up, or "" (then media stays on loopback). Local mode
+// serves media there, so that a browser on this machine (which never
+// offers loopback candidates) can reach it.
+func lanAddress() string {
+	ifs, err := net.Interfaces()
+	if err != nil {
+		return ""
+	}
+	for _, ifi := range ifs {
+		if ifi.Flags&net.FlagUp == 0 || ifi.Flags&net.FlagLoopback != 0 {
+			continue
+		}
+		addrs, err := ifi.Addrs()
+		if err != nil {
+			continue
+		}
+		for _, a := range addrs {
+			if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && !n.IP.IsLinkLocalUnicast() {
+				return n.IP.String()
+			}
+		}
+	}
+	return ""
 }
 
 // appCall adapts a mediaengine.Call to app.Call.

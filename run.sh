@@ -19,7 +19,12 @@ fi
 
 listen="${PARLEY_LISTEN:-127.0.0.1:8443}"
 data=".run/relay-data"
-bin/parley-relay --data "$data" --listen "$listen" --tenant "${PARLEY_TENANT:-default}" &
+# Media goes on this machine's LAN address (browsers never offer loopback
+# candidates, so a customer page on this machine could not reach a
+# loopback-only SFU); PARLEY_MEDIA_LISTEN overrides it.
+lan=$(hostname -I 2>/dev/null | awk '{print $1}')
+media="${PARLEY_MEDIA_LISTEN:-${lan:+$lan:8444}}"
+bin/parley-relay --data "$data" --listen "$listen" ${media:+--media-listen "$media"} --tenant "${PARLEY_TENANT:-default}" &
 relay=$!
 trap 'kill $relay 2>/dev/null; wait $relay 2>/dev/null || true' EXIT
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -66,8 +67,12 @@ func wire(a fyne.App, relayURL string, kiosk bool) (*wiring, error) {
 	if err != nil {
 		return nil, err
 	}
+	media := ""
+	if ip := lanAddress(); ip != "" {
+		media = net.JoinHostPort(ip, "0")
+	}
 	w.local, err = server.Start(context.Background(), server.Options{
-		DataDir: dir, Listen: "127.0.0.1:0", TenantSlug: "local", TenantName: "This computer", Logger: log,
+		DataDir: dir, Listen: "127.0.0.1:0", MediaListen: media, TenantSlug: "local", TenantName: "This computer", Logger: log,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("start local relay: %w", err)
