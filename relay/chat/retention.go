@@ -51,13 +51,37 @@ type ContentRule func(ctx context.Context, meetingID string) (period time.Durati
 // and no holds. Entries of a meeting whose rule fails are kept and the
 // error is returned after the other entries were processed.
 func (s *Service) DeleteExpiredBy(ctx context.Context, now time.Time, rule ContentRule) (DeleteResult, error) {
+	res, _, err := s.DeleteExpiredSweep(ctx, now, rule)
+	return res, err
+}
+
+// SweepStats tells a retention sweep what DeleteExpiredSweep found due and
+// what it could not do, for its metrics and alerts.
+type SweepStats struct {
+	// Due is the number of entries whose period had run out at now and
+	// that no hold kept: those deleted and those that failed.
+	Due int
+	// Failed is the number of due entries whose deletion failed, plus
+	// the meetings whose rule failed (their entries are kept).
+	Failed int
+	// Pending holds the deadlines of the due entries still present after
+	// the call (their deletion failed).
+	Pending []time.Time
+}
+
+// DeleteExpiredSweep is DeleteExpiredBy that also reports what was due
+// and what failed. When deleting a batch of entries fails, each entry is
+// tried on its own, so one entry that cannot be deleted keeps no other.
+func (s *Service) DeleteExpiredSweep(ctx context.Context, now time.Time, rule ContentRule) (DeleteResult, SweepStats, error) {
 	var res DeleteResult
+	var st SweepStats
 	cutoff := now.Add(-Retention).UnixNano()
 	if rule != nil {
 		cutoff = now.UnixNano() // any entry posted by now may be due
 	}
 	type decision struct {
 		cutoff int64 // entries sent at or before it are due
+		period time.Duration
 		keep   bool
 	}
 	decided := map[string]decision{}
@@ -68,6 +92,7 @@ func (s *Service) DeleteExpiredBy(ctx context.Context, now time.Time, rule Conte
 			meetingID string
 			seq       uint64
 			sent      int64
+			deadline  int64 // sent + the meeting's period
 		}
 		var batch []ref
 		var stale [][]byte // malformed index keys
@@ -86,7 +111,7 @@ func (s *Service) DeleteExpiredBy(ctx context.Context, now time.Time, rule Conte
 				if sent > cutoff || len(batch) == entryBatch {
 					return errStop
 				}
-				batch = append(batch, ref{mid, seq, sent})
+				batch = append(batch, ref{mid, seq, sent, sent + int64(Retention)})
 				last = bytes.Clone(key)
 				return nil
 			})
@@ -96,7 +121,7 @@ func (s *Service) DeleteExpiredBy(ctx context.Context, now time.Time, rule Conte
 			return err
 		})
 		if err != nil {
-			return res, fmt.Errorf("chat: delete expired: %w", err)
+			return res, st, fmt.Errorf("chat: delete expired: %w", err)
 		}
 		full := len(batch) == entryBatch
 		if last != nil {
@@ -110,48 +135,68 @@ func (s *Service) DeleteExpiredBy(ctx context.Context, now time.Time, rule Conte
 					period, held, err := rule(ctx, r.meetingID)
 					switch {
 					case err != nil:
+						st.Failed++
 						ruleErrs = append(ruleErrs, fmt.Errorf("chat: retention rule for %s: %w", r.meetingID, err))
 						d.keep = true
 					case held || period <= 0:
 						d.keep = true
 					default:
-						d.cutoff = now.Add(-period).UnixNano()
+						d.cutoff, d.period = now.Add(-period).UnixNano(), period
 					}
 					decided[r.meetingID] = d
 				}
 				if !d.keep && r.sent <= d.cutoff {
+					r.deadline = r.sent + int64(d.period)
 					due = append(due, r)
 				}
 			}
 			batch = due
 		}
+		st.Due += len(batch)
 		var n, files int
-		err = s.kv.Update(ctx, func(tx store.Txn) error {
-			n, files = 0, 0
-			for _, k := range stale {
-				if err := tx.Delete(k); err != nil {
-					return err
+		del := func(refs []ref, stale [][]byte) error {
+			return s.kv.Update(ctx, func(tx store.Txn) error {
+				n, files = 0, 0
+				for _, k := range stale {
+					if err := tx.Delete(k); err != nil {
+						return err
+					}
 				}
-			}
-			for _, r := range batch {
-				found, file, err := deleteEntry(tx, r.meetingID, r.seq)
-				if err != nil {
-					return err
+				for _, r := range refs {
+					found, file, err := deleteEntry(tx, r.meetingID, r.seq)
+					if err != nil {
+						return err
+					}
+					if found {
+						n++
+					}
+					if file {
+						files++
+					}
 				}
-				if found {
-					n++
-				}
-				if file {
-					files++
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			return res, fmt.Errorf("chat: delete expired: %w", err)
+				return nil
+			})
 		}
-		res.Entries += n
-		res.Files += files
+		if err := del(batch, stale); err == nil {
+			res.Entries += n
+			res.Files += files
+		} else {
+			if ctx.Err() != nil {
+				return res, st, fmt.Errorf("chat: delete expired: %w", err)
+			}
+			// Try each entry on its own: one that cannot be deleted
+			// keeps no other from its deadline.
+			for _, r := range batch {
+				if err := del([]ref{r}, nil); err != nil {
+					st.Failed++
+					st.Pending = append(st.Pending, time.Unix(0, r.deadline).UTC())
+					ruleErrs = append(ruleErrs, fmt.Errorf("chat: delete expired entry %d of %s: %w", r.seq, r.meetingID, err))
+					continue
+				}
+				res.Entries += n
+				res.Files += files
+			}
+		}
 		if !full {
 			break
 		}
@@ -175,25 +220,25 @@ func (s *Service) DeleteExpiredBy(ctx context.Context, now time.Time, rule Conte
 		return err
 	})
 	if err != nil {
-		return res, fmt.Errorf("chat: delete expired: %w", err)
+		return res, st, fmt.Errorf("chat: delete expired: %w", err)
 	}
 	for _, k := range old {
 		_, fileID, _ := strings.Cut(strings.TrimPrefix(string(k), prefixUpload), "/")
 		ok, err := s.abandon(ctx, k, fileID)
 		if err != nil {
-			return res, fmt.Errorf("chat: delete expired: %w", err)
+			return res, st, fmt.Errorf("chat: delete expired: %w", err)
 		}
 		if ok {
 			res.Uploads++
 		}
 	}
 	if err := s.collectAll(ctx); err != nil {
-		return res, fmt.Errorf("chat: delete expired: %w", err)
+		return res, st, fmt.Errorf("chat: delete expired: %w", err)
 	}
 	if res != (DeleteResult{}) {
 		s.log.Info("meeting content deleted", "entries", res.Entries, "files", res.Files, "uploads", res.Uploads)
 	}
-	return res, errors.Join(ruleErrs...)
+	return res, st, errors.Join(ruleErrs...)
 }
 
 // deleteEntry deletes one entry with its indexes inside tx; a file's

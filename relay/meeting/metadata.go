@@ -184,6 +184,20 @@ type AnonymiseResult struct {
 	IPs int
 }
 
+// SweepStats tells a retention sweep what AnonymiseMetadataSweep found
+// due and what it could not do, for its metrics and alerts.
+type SweepStats struct {
+	// Due is the number of meetings whose period had run out at now and
+	// that no hold kept: those anonymised and those that failed.
+	Due int
+	// Failed is the number of meetings left as they were because their
+	// rule or their anonymisation failed.
+	Failed int
+	// Pending holds the deadlines of the due meetings still not
+	// anonymised after the call (their anonymisation failed).
+	Pending []time.Time
+}
+
 // AnonymiseMetadata applies the retention rule of ClassMeetingMetadata and
 // ClassMeetingState to every meeting that is due at now: its meeting ended
 // at least MetadataRetention before now, or never ended and its join link
@@ -206,10 +220,22 @@ type MetadataRule func(ctx context.Context, tenantID, meetingID string) (period 
 // AnonymiseMetadataBy is AnonymiseMetadata with the period and holds
 // decided per meeting by rule; nil means MetadataRetention and no holds.
 // A meeting whose rule fails is left alone (its error is returned after
-// the others were processed), so a failing policy keeps data.
+// the others were processed), so a failing policy keeps data; so is a
+// meeting whose anonymisation fails.
 func (s *Service) AnonymiseMetadataBy(ctx context.Context, now time.Time, rule MetadataRule) (AnonymiseResult, error) {
+	res, _, err := s.AnonymiseMetadataSweep(ctx, now, rule)
+	return res, err
+}
+
+// AnonymiseMetadataSweep is AnonymiseMetadataBy that also reports what was
+// due and what failed.
+func (s *Service) AnonymiseMetadataSweep(ctx context.Context, now time.Time, rule MetadataRule) (AnonymiseResult, SweepStats, error) {
 	var res AnonymiseResult
-	type candidate struct{ id, tenantID string }
+	var st SweepStats
+	type candidate struct {
+		id, tenantID string
+		start        time.Time // when the retention period starts
+	}
 	var cands []candidate
 	err := s.kv.View(ctx, func(tx store.Txn) error {
 		cands = cands[:0]
@@ -221,22 +247,24 @@ func (s *Service) AnonymiseMetadataBy(ctx context.Context, now time.Time, rule M
 			// Without a rule only due records are candidates; with one,
 			// every record whose period has started (periods are positive).
 			if m.Anonymised.IsZero() && (rule == nil && m.due(now) || rule != nil && m.dueAfter(now, 0)) {
-				cands = append(cands, candidate{m.MeetingID, m.TenantID})
+				cands = append(cands, candidate{m.MeetingID, m.TenantID, m.retentionStart()})
 			}
 			return nil
 		})
 	})
 	if err != nil {
-		return res, fmt.Errorf("meeting: anonymise: %w", err)
+		return res, st, fmt.Errorf("meeting: anonymise: %w", err)
 	}
 	var ruleErrs []error
 	periods := make(map[string]time.Duration, len(cands))
+	deadlines := make(map[string]time.Time, len(cands))
 	var due []string
 	for _, c := range cands {
 		period := MetadataRetention
 		if rule != nil {
 			p, held, err := rule(ctx, c.tenantID, c.id)
 			if err != nil {
+				st.Failed++
 				ruleErrs = append(ruleErrs, fmt.Errorf("meeting: retention rule for %s: %w", c.id, err))
 				continue
 			}
@@ -245,12 +273,17 @@ func (s *Service) AnonymiseMetadataBy(ctx context.Context, now time.Time, rule M
 			}
 			period = p
 		}
+		if now.Before(c.start.Add(period)) {
+			continue // not due yet
+		}
 		periods[c.id] = period
+		deadlines[c.id] = c.start.Add(period)
 		due = append(due, c.id)
 	}
+	st.Due = len(due)
 	for _, id := range due {
 		if err := ctx.Err(); err != nil {
-			return res, fmt.Errorf("meeting: anonymise: %w", err)
+			return res, st, fmt.Errorf("meeting: anonymise: %w", err)
 		}
 		var one AnonymiseResult
 		err := s.kv.Update(ctx, func(tx store.Txn) error {
@@ -311,7 +344,12 @@ func (s *Service) AnonymiseMetadataBy(ctx context.Context, now time.Time, rule M
 			return putMeeting(tx, r)
 		})
 		if err != nil {
-			return res, fmt.Errorf("meeting: anonymise %s: %w", id, err)
+			// One meeting's failure does not keep the others from
+			// their deadline; its error is returned after them.
+			st.Failed++
+			st.Pending = append(st.Pending, deadlines[id])
+			ruleErrs = append(ruleErrs, fmt.Errorf("meeting: anonymise %s: %w", id, err))
+			continue
 		}
 		if one.Meetings > 0 {
 			s.log.Info("meeting: metadata anonymised", "meeting_id", id)
@@ -320,5 +358,5 @@ func (s *Service) AnonymiseMetadataBy(ctx context.Context, now time.Time, rule M
 		res.Names += one.Names
 		res.IPs += one.IPs
 	}
-	return res, errors.Join(ruleErrs...)
+	return res, st, errors.Join(ruleErrs...)
 }

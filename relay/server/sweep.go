@@ -3,13 +3,16 @@ package server
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"parley/relay/audit"
 	"parley/relay/chat"
+	"parley/relay/clock"
 	"parley/relay/meeting"
 	"parley/relay/retention"
 )
@@ -21,26 +24,73 @@ import (
 // skipped).
 const DefaultSweepInterval = 10 * time.Minute
 
+// overdueIntervals is how many sweep intervals an item may stay past its
+// deadline before it counts as overdue (parley_retention_overdue).
+const overdueIntervals = 2
+
 // sweeper enforces retention deadlines on a timer: it runs the rules of
 // the classes that exist, with each tenant's effective periods and legal
 // holds from the privacy engine (relay/retention).
 type sweeper struct {
-	s         *Server
+	clock     clock.Clock
 	meetings  *meeting.Service
+	chat      *chat.Service     // nil: no meeting content
+	retention *retention.Policy // nil: the default periods, no holds
 	audit     *audit.Log
+	log       *slog.Logger
+	quit      <-chan struct{}
+	interval  atomic.Int64 // time.Duration; set by run
+
 	runs      prometheus.Counter
 	processed *prometheus.CounterVec
 	failures  prometheus.Counter
+	due       *prometheus.GaugeVec
+	failed    *prometheus.CounterVec
+	overdue   *prometheus.GaugeVec
+	lastSweep prometheus.Gauge
+}
+
+// sweeperDeps are the parts a sweeper works with.
+type sweeperDeps struct {
+	clock     clock.Clock
+	meetings  *meeting.Service
+	chat      *chat.Service
+	retention *retention.Policy
+	audit     *audit.Log
+	log       *slog.Logger
+	quit      <-chan struct{}
 }
 
 func newSweeper(s *Server, m *meeting.Service, a *audit.Log, reg *prometheus.Registry) *sweeper {
-	sw := &sweeper{s: s, meetings: m, audit: a,
+	return newSweeperFrom(sweeperDeps{clock: s.clock, meetings: m, chat: s.chat, retention: s.retention,
+		audit: a, log: s.log, quit: s.quit}, reg)
+}
+
+func newSweeperFrom(d sweeperDeps, reg *prometheus.Registry) *sweeper {
+	sw := &sweeper{clock: d.clock, meetings: d.meetings, chat: d.chat, retention: d.retention, audit: d.audit, log: d.log, quit: d.quit,
 		runs: prometheus.NewCounter(prometheus.CounterOpts{Name: "parley_retention_sweeps_total", Help: "Retention sweeps run."}),
 		processed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "parley_retention_processed_total",
 			Help: "Records the retention sweeps anonymised or deleted, by data class and action."}, []string{"class", "action"}),
 		failures: prometheus.NewCounter(prometheus.CounterOpts{Name: "parley_retention_sweep_failures_total", Help: "Retention sweeps that failed."}),
+		due: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "parley_retention_due",
+			Help: "Records due for anonymisation or deletion at the start of the last sweep, by data class (held records are not due)."}, []string{"class"}),
+		failed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "parley_retention_failed_total",
+			Help: "Due records a sweep failed to anonymise or delete, by data class (counted at every sweep that fails them)."}, []string{"class"}),
+		overdue: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "parley_retention_overdue",
+			Help: "Records still present after the last sweep although their deadline passed more than two sweep intervals ago, by data class; alert when above 0."}, []string{"class"}),
+		lastSweep: prometheus.NewGauge(prometheus.GaugeOpts{Name: "parley_retention_last_sweep_timestamp_seconds",
+			Help: "When the last retention sweep ran (relay clock, Unix seconds)."}),
 	}
-	reg.MustRegister(sw.runs, sw.processed, sw.failures)
+	if sw.log == nil {
+		sw.log = slog.New(slog.DiscardHandler)
+	}
+	sw.interval.Store(int64(DefaultSweepInterval))
+	for _, c := range []string{meeting.ClassMeetingMetadata, chat.ClassMeetingContent} {
+		sw.due.WithLabelValues(c)
+		sw.failed.WithLabelValues(c)
+		sw.overdue.WithLabelValues(c)
+	}
+	reg.MustRegister(sw.runs, sw.processed, sw.failures, sw.due, sw.failed, sw.overdue, sw.lastSweep)
 	return sw
 }
 
@@ -49,18 +99,36 @@ func newSweeper(s *Server, m *meeting.Service, a *audit.Log, reg *prometheus.Reg
 // failing rule does not keep the other from running.
 func (sw *sweeper) sweep(ctx context.Context) error {
 	sw.runs.Inc()
-	now := sw.s.clock.Now()
-	return errors.Join(sw.sweepMetadata(ctx, now), sw.sweepContent(ctx, now))
+	now := sw.clock.Now()
+	err := errors.Join(sw.sweepMetadata(ctx, now), sw.sweepContent(ctx, now))
+	sw.lastSweep.Set(float64(now.UnixNano()) / 1e9)
+	return err
+}
+
+// report sets a class's due, failed and overdue metrics from a sweep's
+// counts: an item is overdue when it is still present and its deadline
+// passed more than overdueIntervals sweep intervals before now.
+func (sw *sweeper) report(class string, now time.Time, due, failed int, pending []time.Time) {
+	sw.due.WithLabelValues(class).Set(float64(due))
+	sw.failed.WithLabelValues(class).Add(float64(failed))
+	limit := now.Add(-overdueIntervals * time.Duration(sw.interval.Load()))
+	n := 0
+	for _, d := range pending {
+		if d.Before(limit) {
+			n++
+		}
+	}
+	sw.overdue.WithLabelValues(class).Set(float64(n))
 }
 
 // metadataRule takes a meeting's metadata period from its tenant's
 // effective policy and keeps meetings under a legal hold.
 func (sw *sweeper) metadataRule(ctx context.Context, tenantID, meetingID string) (time.Duration, bool, error) {
-	r, err := sw.s.retention.Effective(ctx, tenantID, retention.ClassMeetingMetadata)
+	r, err := sw.retention.Effective(ctx, tenantID, retention.ClassMeetingMetadata)
 	if err != nil {
 		return 0, false, err
 	}
-	return r.Period, sw.s.retention.Held(ctx, tenantID, retention.SubjectMeeting, meetingID), nil
+	return r.Period, sw.retention.Held(ctx, tenantID, retention.SubjectMeeting, meetingID), nil
 }
 
 // contentRule does the same for a meeting's content; the tenant comes
@@ -73,78 +141,84 @@ func (sw *sweeper) contentRule(ctx context.Context, meetingID string) (time.Dura
 	if err != nil {
 		return 0, false, err
 	}
-	r, err := sw.s.retention.Effective(ctx, md.TenantID, retention.ClassMeetingContent)
+	r, err := sw.retention.Effective(ctx, md.TenantID, retention.ClassMeetingContent)
 	if err != nil {
 		return 0, false, err
 	}
-	return r.Period, sw.s.retention.Held(ctx, md.TenantID, retention.SubjectMeeting, meetingID), nil
+	return r.Period, sw.retention.Held(ctx, md.TenantID, retention.SubjectMeeting, meetingID), nil
 }
 
 func (sw *sweeper) sweepMetadata(ctx context.Context, now time.Time) error {
 	var rule meeting.MetadataRule
-	if sw.s.retention != nil {
+	if sw.retention != nil {
 		rule = sw.metadataRule
 	}
-	res, err := sw.meetings.AnonymiseMetadataBy(ctx, now, rule)
+	res, st, err := sw.meetings.AnonymiseMetadataSweep(ctx, now, rule)
 	if err != nil {
 		sw.failures.Inc()
-		sw.s.log.Error("retention sweep failed", "class", meeting.ClassMeetingMetadata, "error", err)
+		sw.log.Error("retention sweep failed", "class", meeting.ClassMeetingMetadata, "error", err)
 	}
-	if res.Meetings == 0 {
+	sw.report(meeting.ClassMeetingMetadata, now, st.Due, st.Failed, st.Pending)
+	if res.Meetings > 0 {
+		sw.processed.WithLabelValues(meeting.ClassMeetingMetadata, meeting.ActionAnonymise).Add(float64(res.Meetings))
+	}
+	if res.Meetings == 0 && st.Due == 0 && st.Failed == 0 {
 		return err
 	}
-	sw.processed.WithLabelValues(meeting.ClassMeetingMetadata, meeting.ActionAnonymise).Add(float64(res.Meetings))
-	_, err = sw.audit.Append(ctx, audit.Record{Actor: "system", Action: "retention.anonymise", Details: map[string]string{
-		"class": meeting.ClassMeetingMetadata, "meetings": strconv.Itoa(res.Meetings),
-		"names": strconv.Itoa(res.Names), "ips": strconv.Itoa(res.IPs),
+	_, aerr := sw.audit.Append(ctx, audit.Record{Actor: "system", Action: "retention.anonymise", Details: map[string]string{
+		"class": meeting.ClassMeetingMetadata, "due": strconv.Itoa(st.Due), "failed": strconv.Itoa(st.Failed),
+		"meetings": strconv.Itoa(res.Meetings), "names": strconv.Itoa(res.Names), "ips": strconv.Itoa(res.IPs),
 	}})
-	if err != nil {
-		sw.s.log.Error("audit append failed", "action", "retention.anonymise", "error", err)
+	if aerr != nil {
+		sw.log.Error("audit append failed", "action", "retention.anonymise", "error", aerr)
 	}
-	sw.s.log.Info("retention sweep", "class", meeting.ClassMeetingMetadata, "anonymised", res.Meetings)
-	return err
+	sw.log.Info("retention sweep", "class", meeting.ClassMeetingMetadata, "due", st.Due, "anonymised", res.Meetings, "failed", st.Failed)
+	return errors.Join(err, aerr)
 }
 
 // sweepContent deletes chat messages and files 7 days after they were
 // posted, and the chunks of uploads that never finished.
 func (sw *sweeper) sweepContent(ctx context.Context, now time.Time) error {
-	if sw.s.chat == nil {
+	if sw.chat == nil {
 		return nil
 	}
 	var rule chat.ContentRule
-	if sw.s.retention != nil {
+	if sw.retention != nil {
 		rule = sw.contentRule
 	}
-	res, err := sw.s.chat.DeleteExpiredBy(ctx, now, rule)
+	res, st, err := sw.chat.DeleteExpiredSweep(ctx, now, rule)
 	if res.Entries > 0 {
 		sw.processed.WithLabelValues(chat.ClassMeetingContent, meeting.ActionDelete).Add(float64(res.Entries))
 	}
 	if err != nil {
 		sw.failures.Inc()
-		sw.s.log.Error("retention sweep failed", "class", chat.ClassMeetingContent, "error", err)
+		sw.log.Error("retention sweep failed", "class", chat.ClassMeetingContent, "error", err)
 	}
-	if res.Entries == 0 && res.Uploads == 0 {
+	sw.report(chat.ClassMeetingContent, now, st.Due, st.Failed, st.Pending)
+	if res.Entries == 0 && res.Uploads == 0 && st.Due == 0 && st.Failed == 0 {
 		return err
 	}
 	_, aerr := sw.audit.Append(ctx, audit.Record{Actor: "system", Action: "retention.delete", Details: map[string]string{
-		"class": chat.ClassMeetingContent, "entries": strconv.Itoa(res.Entries),
-		"files": strconv.Itoa(res.Files), "unfinished_uploads": strconv.Itoa(res.Uploads),
+		"class": chat.ClassMeetingContent, "due": strconv.Itoa(st.Due), "failed": strconv.Itoa(st.Failed),
+		"entries": strconv.Itoa(res.Entries), "files": strconv.Itoa(res.Files), "unfinished_uploads": strconv.Itoa(res.Uploads),
 	}})
 	if aerr != nil {
-		sw.s.log.Error("audit append failed", "action", "retention.delete", "error", aerr)
+		sw.log.Error("audit append failed", "action", "retention.delete", "error", aerr)
 	}
-	sw.s.log.Info("retention sweep", "class", chat.ClassMeetingContent, "deleted", res.Entries, "files", res.Files, "unfinished_uploads", res.Uploads)
-	return err
+	sw.log.Info("retention sweep", "class", chat.ClassMeetingContent, "due", st.Due, "deleted", res.Entries, "files", res.Files,
+		"unfinished_uploads", res.Uploads, "failed", st.Failed)
+	return errors.Join(err, aerr)
 }
 
 // run sweeps at start and then every interval until the relay stops.
 func (sw *sweeper) run(ctx context.Context, interval time.Duration) {
+	sw.interval.Store(int64(interval))
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		_ = sw.sweep(ctx)
 		select {
-		case <-sw.s.quit:
+		case <-sw.quit:
 			return
 		case <-t.C:
 		}
