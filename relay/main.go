@@ -9,6 +9,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"flag"
 	"fmt"
@@ -131,13 +132,25 @@ func fingerprint(args []string) error {
 	return nil
 }
 
-// auditVerify checks the audit log's hash chain in a stopped relay's data
-// folder and fails when any entry was edited, removed or reordered.
+// auditVerify checks the audit log's hash chain and signed checkpoints in
+// a stopped relay's data folder and fails when any entry was edited,
+// removed or reordered, or (with --key) the checkpoint key was replaced.
 func auditVerify(args []string) error {
 	fs := flag.NewFlagSet("relay audit-verify", flag.ContinueOnError)
 	data := fs.String("data", envOr("PARLEY_DATA", "parley-data"), "data folder of a stopped relay")
+	keyFile := fs.String("key", "", "a copy of audit-checkpoint.pub kept outside the relay, to check the checkpoints against")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	var kept ed25519.PublicKey
+	if *keyFile != "" {
+		b, err := os.ReadFile(*keyFile)
+		if err != nil {
+			return err
+		}
+		if kept, err = audit.ParsePublicKey(string(b)); err != nil {
+			return fmt.Errorf("%s: %w", *keyFile, err)
+		}
 	}
 	if _, err := os.Stat(filepath.Join(*data, "store")); err != nil {
 		return fmt.Errorf("no store in %s: %w", *data, err)
@@ -152,12 +165,17 @@ func auditVerify(args []string) error {
 	if err != nil {
 		return err
 	}
-	rep, err := l.Verify(ctx)
+	verify := l.Verify
+	if kept != nil {
+		verify = func(ctx context.Context) (audit.Report, error) { return l.VerifyWithKey(ctx, kept) }
+	}
+	rep, err := verify(ctx)
 	if err != nil {
 		return err
 	}
+	fmt.Printf("checkpoint key: %s\n%s\n", audit.KeyFingerprint(l.CheckpointPublicKey()), audit.FormatPublicKey(l.CheckpointPublicKey()))
 	if rep.OK() {
-		fmt.Printf("audit log intact: %d entries\n", rep.Entries)
+		fmt.Printf("audit log intact: %d entries, %d signed checkpoints (last at entry %d)\n", rep.Entries, rep.Checkpoints, rep.LastCheckpoint)
 		return nil
 	}
 	for _, p := range rep.Problems {

@@ -170,6 +170,10 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if err != nil {
 		return fail(fmt.Errorf("server: audit log: %w", err))
 	}
+	// The checkpoint key's public half, for auditors to keep a copy of.
+	if err := s.audit.WriteCheckpointPublicKey(filepath.Join(opts.DataDir, "audit-checkpoint.pub")); err != nil {
+		return fail(fmt.Errorf("server: audit log: %w", err))
+	}
 	meetings, err := meeting.New(meeting.Options{Store: st, Clock: clk, Logger: log})
 	if err != nil {
 		return fail(fmt.Errorf("server: meetings: %w", err))
@@ -242,7 +246,14 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		IdleTimeout:    120 * time.Second,
 	}
 
-	s.wg.Add(4)
+	s.wg.Add(5)
+	go func() {
+		defer s.wg.Done()
+		cctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		go func() { <-s.quit; cancel() }()
+		s.audit.RunCheckpoints(cctx) // signed audit checkpoints, hourly
+	}()
 	go func() {
 		defer s.wg.Done()
 		// Background work outlives no request: it stops with the relay.
@@ -356,6 +367,13 @@ func (s *Server) Close() error {
 			s.udp.Close()
 		}
 		s.wg.Wait()
+		if s.audit != nil {
+			// A last checkpoint covers what requests appended while
+			// shutting down (none when nothing was).
+			if _, _, err := s.audit.Checkpoint(ctx); err != nil {
+				errs = append(errs, err)
+			}
+		}
 		if s.media != nil {
 			s.media.close()
 		}
