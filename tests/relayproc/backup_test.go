@@ -105,7 +105,7 @@ func TestBackupAndRestore(t *testing.T) {
 	if err != nil {
 		t.Fatalf("relay restore: %v\n%s", err, out)
 	}
-	if !strings.Contains(out, "audit log intact: 2 entries") {
+	if !strings.Contains(out, "audit log intact: 3 entries") {
 		t.Errorf("relay restore did not report the audit log:\n%s", out)
 	}
 	fi, err = os.Stat(filepath.Join(restored, "store.key"))
@@ -114,8 +114,19 @@ func TestBackupAndRestore(t *testing.T) {
 	}
 	storetest.AssertNoPlaintext(t, filepath.Join(restored, "store"), "restored store", advisorEmail, advisorDisplay)
 
-	out, err = relayCmd(t, nil, "audit-verify", "--data", restored)
-	if err != nil || !strings.Contains(out, "audit log intact: 2 entries") {
+	// The auditor's copy of the checkpoint public key, kept outside the
+	// relay: the restored log's checkpoints verify against it.
+	pub, err := os.ReadFile(filepath.Join(dir, "audit-checkpoint.pub"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pubCopy := filepath.Join(tmp, "key-safe", "audit-checkpoint.pub")
+	if err := os.WriteFile(pubCopy, pub, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err = relayCmd(t, nil, "audit-verify", "--data", restored, "--key", pubCopy)
+	if err != nil || !strings.Contains(out, "audit log intact: 3 entries, 1 signed checkpoints") ||
+		!strings.Contains(out, "checkpoint key: SHA256:") || !strings.Contains(out, strings.TrimSpace(string(pub))) {
 		t.Errorf("relay audit-verify on the restored folder: %v\n%s", err, out)
 	}
 
@@ -129,7 +140,7 @@ func TestBackupAndRestore(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(restored2, "store.key")); err == nil {
 		t.Errorf("restore with PARLEY_STORE_KEY wrote the key to disk")
 	}
-	if out, err := relayCmd(t, envKey, "audit-verify", "--data", restored2); err != nil || !strings.Contains(out, "audit log intact: 2 entries") {
+	if out, err := relayCmd(t, envKey, "audit-verify", "--data", restored2); err != nil || !strings.Contains(out, "audit log intact: 3 entries") {
 		t.Errorf("relay audit-verify with PARLEY_STORE_KEY: %v\n%s", err, out)
 	}
 
