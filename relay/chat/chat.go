@@ -104,6 +104,12 @@ type Options struct {
 	// UploadTimeout is how long an upload may take before it counts as
 	// abandoned; 0 means DefaultUploadTimeout (1 h).
 	UploadTimeout time.Duration
+	// Rule decides, per meeting, the period and hold that reads apply
+	// (Since, OpenFile): an entry whose period has run out and that no
+	// hold keeps is not served, even before DeleteExpired removed it.
+	// It should be the rule the retention sweep uses; nil means Retention
+	// and no holds.
+	Rule ContentRule
 }
 
 // Service keeps meeting timelines. It is safe for concurrent use; every
@@ -279,12 +285,32 @@ func appendEntry(tx store.Txn, meetingID string, m *meetingRec, rec *entryRecord
 	return putJSON(tx, meetingKey(meetingID), m)
 }
 
+// visibleAfter returns the time after which an entry of the meeting must
+// have been posted to be served now: entries posted at or before it have
+// reached their deadline (posted + the meeting's period) and no hold keeps
+// them. The meeting's rule is asked once.
+func (s *Service) visibleAfter(ctx context.Context, meetingID string) (time.Time, error) {
+	now := s.clock.Now()
+	if s.opts.Rule == nil {
+		return now.Add(-Retention), nil
+	}
+	period, held, err := s.opts.Rule(ctx, meetingID)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("retention rule: %w", err)
+	}
+	if held || period <= 0 {
+		return time.Time{}, nil // kept: every entry is served
+	}
+	return now.Add(-period), nil
+}
+
 // MaxSince bounds how many entries Since returns when asked for all.
 const MaxSince = 100000
 
 // Since returns the meeting's entries with a sequence number above since,
 // in ascending order, at most limit of them (limit ≤ 0: all, up to
-// MaxSince). An unknown meeting has an empty timeline.
+// MaxSince). An unknown meeting has an empty timeline. Entries past their
+// deadline under Options.Rule are left out.
 func (s *Service) Since(ctx context.Context, meetingID string, since uint64, limit int) ([]msg.Entry, error) {
 	if !validRef(meetingID) {
 		return nil, fmt.Errorf("chat: since: %w", invalid("meeting id"))
@@ -292,8 +318,12 @@ func (s *Service) Since(ctx context.Context, meetingID string, since uint64, lim
 	if limit <= 0 || limit > MaxSince {
 		limit = MaxSince
 	}
+	visible, err := s.visibleAfter(ctx, meetingID)
+	if err != nil {
+		return nil, fmt.Errorf("chat: since: %w", err)
+	}
 	var out []msg.Entry
-	err := s.kv.View(ctx, func(tx store.Txn) error {
+	err = s.kv.View(ctx, func(tx store.Txn) error {
 		out = out[:0]
 		m, err := getMeetingRec(tx, meetingID)
 		if err != nil {
@@ -307,6 +337,9 @@ func (s *Service) Since(ctx context.Context, meetingID string, since uint64, lim
 			}
 			if err != nil {
 				return err
+			}
+			if !rec.Entry.Sent.After(visible) {
+				continue // expired: not served, the sweep purges it
 			}
 			out = append(out, rec.Entry)
 		}

@@ -193,14 +193,19 @@ func (s *Service) discard(ctx context.Context, upKey []byte, fileID string) {
 }
 
 // OpenFile returns a file of the meeting's timeline and a reader of its
-// bytes. A file id of another meeting is ErrNotFound. The reader reads the
+// bytes. A file id of another meeting, or a file past its deadline under
+// Options.Rule, is ErrNotFound. The reader reads the
 // store one chunk at a time under ctx; close it when done.
 func (s *Service) OpenFile(ctx context.Context, meetingID, fileID string) (msg.Entry, io.ReadCloser, error) {
 	if !validRef(meetingID) || !validID(fileID) {
 		return msg.Entry{}, nil, fmt.Errorf("chat: open file: %w", ErrNotFound)
 	}
+	visible, err := s.visibleAfter(ctx, meetingID)
+	if err != nil {
+		return msg.Entry{}, nil, fmt.Errorf("chat: open file: %w", err)
+	}
 	var rec *entryRecord
-	err := s.kv.View(ctx, func(tx store.Txn) error {
+	err = s.kv.View(ctx, func(tx store.Txn) error {
 		seq, err := getSeq(tx, fileKey(meetingID, fileID))
 		if errors.Is(err, store.ErrNotFound) {
 			return ErrNotFound
@@ -209,7 +214,7 @@ func (s *Service) OpenFile(ctx context.Context, meetingID, fileID string) (msg.E
 			return err
 		}
 		rec, err = getEntry(tx, meetingID, seq)
-		if err == nil && (rec.Chunks == 0 || rec.Entry.ID != fileID) {
+		if err == nil && (rec.Chunks == 0 || rec.Entry.ID != fileID || !rec.Entry.Sent.After(visible)) {
 			err = ErrNotFound
 		}
 		return err
