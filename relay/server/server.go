@@ -178,13 +178,15 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if err != nil {
 		return fail(fmt.Errorf("server: meetings: %w", err))
 	}
-	s.chat, err = chat.New(chat.Options{Store: st, Clock: clk, Logger: log.With("component", "chat")})
-	if err != nil {
-		return fail(fmt.Errorf("server: chat: %w", err))
-	}
 	s.retention, err = retention.New(retention.Options{Store: st, Audit: s.audit, Clock: clk, Logger: log.With("component", "retention")})
 	if err != nil {
 		return fail(fmt.Errorf("server: retention: %w", err))
+	}
+	// Reads stop serving content at the deadline the sweep purges it by.
+	s.chat, err = chat.New(chat.Options{Store: st, Clock: clk, Logger: log.With("component", "chat"),
+		Rule: contentRuleOf(meetings, s.retention)})
+	if err != nil {
+		return fail(fmt.Errorf("server: chat: %w", err))
 	}
 	s.bootstrap, err = s.auth.Bootstrap(ctx, slug, name, opts.AdminPassword)
 	if err != nil {

@@ -134,18 +134,32 @@ func (sw *sweeper) metadataRule(ctx context.Context, tenantID, meetingID string)
 // contentRule does the same for a meeting's content; the tenant comes
 // from the meeting's metadata.
 func (sw *sweeper) contentRule(ctx context.Context, meetingID string) (time.Duration, bool, error) {
-	md, err := sw.meetings.MetadataOf(ctx, meetingID)
-	if errors.Is(err, meeting.ErrNotFound) {
-		return chat.Retention, false, nil // no tenant to ask: the default
+	return contentRuleOf(sw.meetings, sw.retention)(ctx, meetingID)
+}
+
+// contentRuleOf is the per-meeting rule for meeting content, shared by the
+// sweep (which purges) and the chat service's reads (which stop serving at
+// the same deadline): the period of the meeting's tenant and its legal
+// hold; the default period for a meeting without metadata. A nil policy
+// gives a nil rule (the default period, no holds).
+func contentRuleOf(meetings *meeting.Service, policy *retention.Policy) chat.ContentRule {
+	if policy == nil {
+		return nil
 	}
-	if err != nil {
-		return 0, false, err
+	return func(ctx context.Context, meetingID string) (time.Duration, bool, error) {
+		md, err := meetings.MetadataOf(ctx, meetingID)
+		if errors.Is(err, meeting.ErrNotFound) {
+			return chat.Retention, false, nil // no tenant to ask: the default
+		}
+		if err != nil {
+			return 0, false, err
+		}
+		r, err := policy.Effective(ctx, md.TenantID, retention.ClassMeetingContent)
+		if err != nil {
+			return 0, false, err
+		}
+		return r.Period, policy.Held(ctx, md.TenantID, retention.SubjectMeeting, meetingID), nil
 	}
-	r, err := sw.retention.Effective(ctx, md.TenantID, retention.ClassMeetingContent)
-	if err != nil {
-		return 0, false, err
-	}
-	return r.Period, sw.retention.Held(ctx, md.TenantID, retention.SubjectMeeting, meetingID), nil
 }
 
 func (sw *sweeper) sweepMetadata(ctx context.Context, now time.Time) error {

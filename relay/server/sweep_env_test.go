@@ -89,6 +89,7 @@ type sweepEnv struct {
 	kv       *flakyKV
 	meetings *meeting.Service
 	chat     *chat.Service
+	stored   *chat.Service // reads everything stored (keepAll)
 	policy   *retention.Policy
 	audit    *audit.Log
 	reg      *prometheus.Registry
@@ -110,6 +111,9 @@ func newSweepEnv(t testing.TB, start time.Time, interval time.Duration) *sweepEn
 		t.Fatal(err)
 	}
 	if e.chat, err = chat.New(chat.Options{Store: e.kv, Clock: e.clk}); err != nil {
+		t.Fatal(err)
+	}
+	if e.stored, err = chat.New(chat.Options{Store: e.kv, Clock: e.clk, Rule: keepAll}); err != nil {
 		t.Fatal(err)
 	}
 	if e.policy, err = retention.New(retention.Options{Store: e.kv, Audit: e.audit, Clock: e.clk}); err != nil {
@@ -163,10 +167,15 @@ func (e *sweepEnv) anonymised(meetingID string) bool {
 	return !md.Anonymised.IsZero()
 }
 
-// entries returns the ids of the meeting's timeline entries.
+// keepAll is a chat.ContentRule under which reads list every stored
+// entry, expired or not: tests observe what a sweep left in the store.
+func keepAll(context.Context, string) (time.Duration, bool, error) { return 0, true, nil }
+
+// entries returns the ids of the meeting's timeline entries still stored
+// (reads through keepAll, so expired but unswept entries count).
 func (e *sweepEnv) entries(meetingID string) map[string]bool {
 	e.t.Helper()
-	es, err := e.chat.Since(e.ctx, meetingID, 0, 0)
+	es, err := e.stored.Since(e.ctx, meetingID, 0, 0)
 	if err != nil {
 		e.t.Fatal(err)
 	}
