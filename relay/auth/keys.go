@@ -56,23 +56,6 @@ func keyKind(key string) string {
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
 
-// newID returns 16 random bytes as 32 hex digits.
-func newID() string {
-	var b [16]byte
-	rand.Read(b[:]) // never fails since Go 1.24
-	return hex.EncodeToString(b[:])
-}
-
-// validID reports whether id looks like a newID result, so that callers'
-// ids cannot address keys outside their record.
-func validID(id string) bool {
-	if len(id) != 32 {
-		return false
-	}
-	_, err := hex.DecodeString(id)
-	return err == nil && strings.ToLower(id) == id
-}
-
 // indexKeys caches the HMAC key of the username index.
 type indexKeys struct {
 	mu  sync.Mutex

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"parley/relay/ids"
 	"parley/relay/store"
 )
 
@@ -277,7 +278,7 @@ func (s *Service) Logout(ctx context.Context, token string) error {
 // RevokeUserSessions ends every session of a user (for example after a
 // suspected compromise). A user without sessions is not an error.
 func (s *Service) RevokeUserSessions(ctx context.Context, tenantID, userID string) error {
-	if !validID(tenantID) || !validID(userID) {
+	if !ids.Valid(tenantID) || !ids.Valid(userID) {
 		return fmt.Errorf("auth: revoke sessions: %w", ErrNotFound)
 	}
 	if err := s.kv.Update(ctx, func(tx store.Txn) error {

@@ -12,6 +12,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"parley/relay/ids"
 	"parley/relay/store"
 )
 
@@ -129,7 +130,7 @@ func (s *Service) CreateTenant(ctx context.Context, slug, name string) (Tenant, 
 	if err := validText("name", name, true, 200); err != nil {
 		return Tenant{}, fmt.Errorf("auth: create tenant: %w", err)
 	}
-	t := Tenant{ID: newID(), Slug: slug, Name: name, Created: s.clock.Now().UTC()}
+	t := Tenant{ID: ids.New(), Slug: slug, Name: name, Created: s.clock.Now().UTC()}
 	err := s.kv.Update(ctx, func(tx store.Txn) error { return putTenant(tx, t) })
 	if err != nil {
 		return Tenant{}, fmt.Errorf("auth: create tenant: %w", err)
@@ -197,7 +198,7 @@ func tenantBySlug(tx store.Txn, slug string) (Tenant, error) {
 }
 
 func tenantByID(tx store.Txn, id string) (Tenant, error) {
-	if !validID(id) {
+	if !ids.Valid(id) {
 		return Tenant{}, ErrUnknownTenant
 	}
 	var t Tenant
@@ -274,9 +275,9 @@ func (s *Service) Bootstrap(ctx context.Context, tenantSlug, tenantName, adminPa
 		return wrap(err)
 	}
 	now := s.clock.Now().UTC()
-	tenant := Tenant{ID: newID(), Slug: tenantSlug, Name: tenantName, Created: now}
+	tenant := Tenant{ID: ids.New(), Slug: tenantSlug, Name: tenantName, Created: now}
 	admin := userRecord{
-		ID: newID(), TenantID: tenant.ID, Username: BootstrapUsername,
+		ID: ids.New(), TenantID: tenant.ID, Username: BootstrapUsername,
 		DisplayName: "Administrator", Role: RoleAdmin,
 		MustChangePassword: generated, Created: now, Passwords: []string{hash},
 	}
@@ -343,7 +344,7 @@ func (s *Service) CreateUser(ctx context.Context, tenantID string, u NewUser) (U
 	if err := ValidatePassword(username, u.Password); err != nil {
 		return wrap(err)
 	}
-	if !validID(tenantID) {
+	if !ids.Valid(tenantID) {
 		return wrap(ErrUnknownTenant)
 	}
 	idx, err := s.keys.get(ctx, s.kv, true)
@@ -355,7 +356,7 @@ func (s *Service) CreateUser(ctx context.Context, tenantID string, u NewUser) (U
 		return wrap(err)
 	}
 	rec := userRecord{
-		ID: newID(), TenantID: tenantID, Username: username,
+		ID: ids.New(), TenantID: tenantID, Username: username,
 		DisplayName: u.DisplayName, Email: u.Email, Role: u.Role,
 		MustChangePassword: u.MustChangePassword,
 		Created:            s.clock.Now().UTC(), Passwords: []string{hash},
@@ -395,7 +396,7 @@ func putUser(tx store.Txn, rec *userRecord) error {
 }
 
 func getUser(tx store.Txn, tid, uid string) (*userRecord, error) {
-	if !validID(tid) || !validID(uid) {
+	if !ids.Valid(tid) || !ids.Valid(uid) {
 		return nil, ErrNotFound
 	}
 	var rec userRecord

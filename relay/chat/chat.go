@@ -28,6 +28,7 @@ import (
 	"unicode/utf8"
 
 	"parley/relay/clock"
+	"parley/relay/ids"
 	"parley/relay/signal/msg"
 	"parley/relay/store"
 )
@@ -211,7 +212,7 @@ func (s *Service) Post(ctx context.Context, meetingID string, a Author, text, no
 	if err := checkText(text, nonce); err != nil {
 		return msg.Entry{}, false, fmt.Errorf("chat: post: %w", err)
 	}
-	id := newID()
+	id := ids.New()
 	var e msg.Entry
 	var created bool
 	err := s.kv.Update(ctx, func(tx store.Txn) error {

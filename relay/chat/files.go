@@ -7,6 +7,7 @@ import (
 	"io"
 	"time"
 
+	"parley/relay/ids"
 	"parley/relay/signal/msg"
 	"parley/relay/store"
 )
@@ -59,7 +60,7 @@ func (s *Service) putFile(ctx context.Context, meetingID string, a Author, name 
 		return msg.Entry{}, ErrQuota
 	}
 
-	fileID := newID()
+	fileID := ids.New()
 	upKey := uploadKey(s.clock.Now(), fileID)
 	var (
 		total  int64
@@ -197,7 +198,7 @@ func (s *Service) discard(ctx context.Context, upKey []byte, fileID string) {
 // Options.Rule, is ErrNotFound. The reader reads the
 // store one chunk at a time under ctx; close it when done.
 func (s *Service) OpenFile(ctx context.Context, meetingID, fileID string) (msg.Entry, io.ReadCloser, error) {
-	if !validRef(meetingID) || !validID(fileID) {
+	if !validRef(meetingID) || !ids.Valid(fileID) {
 		return msg.Entry{}, nil, fmt.Errorf("chat: open file: %w", ErrNotFound)
 	}
 	visible, err := s.visibleAfter(ctx, meetingID)

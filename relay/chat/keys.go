@@ -1,7 +1,6 @@
 package chat
 
 import (
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -95,27 +94,6 @@ func getSeq(tx store.Txn, key []byte) (uint64, error) {
 		return 0, errors.New("chat: corrupt sequence index")
 	}
 	return binary.BigEndian.Uint64(b), nil
-}
-
-// newID returns 16 random bytes as 32 hex digits.
-func newID() string {
-	var b [16]byte
-	rand.Read(b[:]) // never fails since Go 1.24
-	return hex.EncodeToString(b[:])
-}
-
-// validID reports whether id looks like a newID result.
-func validID(id string) bool {
-	if len(id) != 32 {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return false
-		}
-	}
-	return true
 }
 
 // meetingRec is a meeting's timeline counter. First is the lowest sequence

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"parley/relay/ids"
 	"parley/relay/store"
 )
 
@@ -309,7 +310,7 @@ func (s *Service) abandon(ctx context.Context, upKey []byte, fileID string) (boo
 		if err != nil {
 			return err
 		}
-		if !validID(fileID) {
+		if !ids.Valid(fileID) {
 			return tx.Delete(upKey)
 		}
 		if err := tx.Delete(upKey); err != nil {

@@ -3,6 +3,7 @@ package chat
 import (
 	"bytes"
 	"errors"
+	"parley/relay/ids"
 	"testing"
 	"time"
 )
@@ -68,7 +69,7 @@ func TestDeleteExpiredAfterSevenDaysPerEntry(t *testing.T) {
 func TestDeleteExpiredRemovesAbandonedUploads(t *testing.T) {
 	e := newEnv(t, nil, Options{})
 	// A relay that crashed after two chunks of an upload.
-	fileID := newID()
+	fileID := ids.New()
 	up := uploadKey(e.clock.Now(), fileID)
 	must(t, e.svc.putChunk(e.ctx, up, meetingA, fileID, 0, bytes.Repeat([]byte("a"), ChunkSize), ChunkSize))
 	must(t, e.svc.putChunk(e.ctx, up, meetingA, fileID, 1, []byte("b"), ChunkSize+1))
@@ -132,7 +133,7 @@ func TestDeleteMeetingErasesItsTimelineOnly(t *testing.T) {
 	}
 	_, err := e.put(meetingA, "a.pdf", []byte(pdfBytes))
 	must(t, err)
-	fileID := newID()
+	fileID := ids.New()
 	must(t, e.svc.putChunk(e.ctx, uploadKey(e.clock.Now(), fileID), meetingA, fileID, 0, []byte("%PDF"), 4))
 	other, _, err := e.svc.Post(e.ctx, meetingB, customer, "y", "")
 	must(t, err)

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"parley/relay/ids"
 	"parley/relay/store"
 )
 
@@ -80,28 +81,6 @@ func parseToken(prefix, token string) (string, bool) {
 		return "", false
 	}
 	return tokenHash(token), true
-}
-
-// newID returns 16 random bytes as 32 hex digits.
-func newID() string {
-	var b [16]byte
-	rand.Read(b[:]) // never fails since Go 1.24
-	return hex.EncodeToString(b[:])
-}
-
-// validID reports whether id looks like a newID result, so that callers'
-// ids cannot address keys outside their record.
-func validID(id string) bool {
-	if len(id) != 32 {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return false
-		}
-	}
-	return true
 }
 
 // validRef reports whether a tenant or user id given by the caller is safe
@@ -237,7 +216,7 @@ func keyKind(key []byte) string {
 
 // getMeeting reads a meeting record; an unknown id is ErrNotFound.
 func getMeeting(tx store.Txn, id string) (*meetingRecord, error) {
-	if !validID(id) {
+	if !ids.Valid(id) {
 		return nil, ErrNotFound
 	}
 	var r meetingRecord

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"parley/relay/ids"
 	"parley/relay/store"
 )
 
@@ -54,7 +55,7 @@ func (s *Service) create(ctx context.Context, typ Type, nm NewMeeting) (Meeting,
 	}
 	now := s.clock.Now().UTC()
 	r := &meetingRecord{
-		ID: newID(), TenantID: nm.TenantID, AdvisorID: nm.AdvisorID, Type: typ,
+		ID: ids.New(), TenantID: nm.TenantID, AdvisorID: nm.AdvisorID, Type: typ,
 		Status: StatusScheduled, Title: title, Created: now,
 	}
 	switch typ {

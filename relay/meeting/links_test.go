@@ -2,6 +2,7 @@ package meeting
 
 import (
 	"errors"
+	"parley/relay/ids"
 	"strings"
 	"testing"
 	"time"
@@ -13,7 +14,7 @@ func TestCreateInstantAndResolve(t *testing.T) {
 	if !strings.HasPrefix(tok, JoinTokenPrefix) || len(tok) != len(JoinTokenPrefix)+43 {
 		t.Fatalf("token %q has the wrong form", tok)
 	}
-	if m.Type != TypeInstant || m.Status != StatusScheduled || !validID(m.ID) || m.TenantID != tenantA {
+	if m.Type != TypeInstant || m.Status != StatusScheduled || !ids.Valid(m.ID) || m.TenantID != tenantA {
 		t.Fatalf("meeting %+v", m)
 	}
 	if want := e.clock.Now().Add(DefaultInstantLinkTTL); !m.LinkExpiresAt.Equal(want) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"parley/relay/ids"
 	"parley/relay/store"
 )
 
@@ -162,7 +163,7 @@ func getMeta(tx store.Txn, meetingID string) (*Metadata, error) {
 func (s *Service) MetadataOf(ctx context.Context, meetingID string) (Metadata, error) {
 	var m *Metadata
 	err := s.kv.View(ctx, func(tx store.Txn) (err error) {
-		if !validID(meetingID) {
+		if !ids.Valid(meetingID) {
 			return ErrNotFound
 		}
 		m, err = getMeta(tx, meetingID)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"parley/relay/ids"
 	"parley/relay/store"
 )
 
@@ -72,7 +73,7 @@ func (s *Service) Join(ctx context.Context, token string, req JoinRequest) (Join
 			return ErrFull
 		}
 		secret, hash := newToken(SecretPrefix)
-		p := participantRecord{ID: newID(), SecretHash: hash, Name: name, Phone: phone, State: StateWaiting, Joined: now}
+		p := participantRecord{ID: ids.New(), SecretHash: hash, Name: name, Phone: phone, State: StateWaiting, Joined: now}
 		r.Participants = append(r.Participants, p)
 		if err := putMeeting(tx, r); err != nil {
 			return err

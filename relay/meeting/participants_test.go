@@ -2,6 +2,7 @@ package meeting
 
 import (
 	"errors"
+	"parley/relay/ids"
 	"strings"
 	"testing"
 	"time"
@@ -88,7 +89,7 @@ func TestWaitingAdmit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(j.Secret, SecretPrefix) || !validID(j.ParticipantID) || j.Meeting.ID != m.ID {
+	if !strings.HasPrefix(j.Secret, SecretPrefix) || !ids.Valid(j.ParticipantID) || j.Meeting.ID != m.ID {
 		t.Fatalf("Joined %+v", j)
 	}
 	c, err := e.svc.ParticipantBySecret(e.ctx, j.Secret)
