@@ -11,6 +11,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"parley/tests/browser"
+	"parley/tests/internal/desk"
 )
 
 // joinTimer records, in the page's own clock (ms since navigation), when
@@ -37,8 +38,8 @@ type joinTimes struct {
 // presented. Run with -benchtime 10x; it reports medians of the page's
 // own timestamps. Timing never fails it.
 func BenchmarkJoinTime(b *testing.B) {
-	d := startDesk(b, true)
-	ctx := d.browser(b)
+	d := desk.Start(b, true)
+	ctx := newBrowser(b, d)
 	var total, admitToFrame, toWaiting []float64
 	for i := 0; b.Loop(); i++ {
 		tab := browser.NewTab(b, ctx, true)
@@ -46,9 +47,9 @@ func BenchmarkJoinTime(b *testing.B) {
 			page.AddScriptToEvaluateOnNewDocumentParams{Source: joinTimer}); err != nil {
 			b.Fatal(err)
 		}
-		join(b, tab, d.url, fmt.Sprintf("Kunde %d", i))
+		join(b, tab, d.URL, fmt.Sprintf("Kunde %d", i))
 		jt, err := chromedp.Run(tab, chromedp.Poll[joinTimes](`window.__jt && window.__jt.frame ? window.__jt : null`,
-			chromedp.WithPollingTimeout(stepTimeout)))
+			chromedp.WithPollingTimeout(desk.StepTimeout)))
 		if err != nil {
 			b.Fatalf("join %d: no first frame: %v", i, err)
 		}

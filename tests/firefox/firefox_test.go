@@ -11,19 +11,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/pion/webrtc/v4"
 
 	"parley/mediaengine"
-	"parley/mediaengine/source"
-	"parley/relay/auth"
-	"parley/relay/server"
-	"parley/relay/sfu"
-	"parley/sync/link"
+	"parley/tests/internal/desk"
 	"parley/tests/internal/testenv"
 )
 
@@ -132,118 +126,6 @@ func TestCallAgainstFakeServer(t *testing.T) {
 
 // ---- the customer in Firefox ----
 
-const adminPassword = "Wolke-Sieben-Anker-42"
-
-// stepTimeout bounds each wait; it only stops a hung test, nothing asserts
-// on durations.
-const stepTimeout = 45 * time.Second
-
-// desk is the advisor's side: a relay, the link client and the desktop
-// media engine (as in tests/call).
-type desk struct {
-	relay *server.Server
-	link  *link.Client
-	call  *mediaengine.Call
-	m     link.Meeting
-	url   string
-
-	mu      sync.Mutex
-	chats   map[string]int
-	waiting []string // ids of the waiting room's latest list
-	wake    chan struct{}
-}
-
-func startDesk(t testing.TB) *desk {
-	t.Helper()
-	d := &desk{chats: map[string]int{}, wake: make(chan struct{}, 1)}
-	var err error
-	d.relay, err = server.Start(context.Background(), server.Options{DataDir: t.TempDir(), Listen: "127.0.0.1:0",
-		TenantSlug: "bank", AdminPassword: adminPassword, Hash: auth.TestHashParams})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = d.relay.Close() })
-	d.link = link.New(link.Options{})
-	t.Cleanup(func() { _ = d.link.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), stepTimeout)
-	defer cancel()
-	if err := d.link.Trust(d.relay.URL(), d.relay.Fingerprint()); err != nil {
-		t.Fatal(err)
-	}
-	if tr, err := d.link.Connect(ctx, d.relay.URL()); err != nil || tr != link.TransportQUIC {
-		t.Fatalf("connect: %s %v", tr, err)
-	}
-	if _, err := d.link.Login(ctx, "bank", "admin", adminPassword); err != nil {
-		t.Fatal(err)
-	}
-	var l link.JoinLink
-	d.m, l, err = d.link.CreateMeeting(ctx, "Beratung")
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.url = l.URL
-	se := webrtc.SettingEngine{}
-	sfu.LoopbackOnly(&se)
-	d.call, err = mediaengine.Start(context.Background(), mediaengine.Options{
-		Dial:      func(ctx context.Context) (mediaengine.Conn, error) { return d.link.Signal(ctx) },
-		MeetingID: d.m.ID, Camera: source.TestPattern{}, Microphone: source.Tone{Freq: 440}, SettingEngine: se,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = d.call.Close() })
-	go func() {
-		for ev := range d.call.Events() {
-			d.mu.Lock()
-			switch e := ev.(type) {
-			case mediaengine.ChatReceived:
-				d.chats[e.Entry.Text]++
-			case mediaengine.WaitingChanged:
-				d.waiting = d.waiting[:0]
-				for _, w := range e.Waiting {
-					d.waiting = append(d.waiting, w.ID)
-				}
-			}
-			d.mu.Unlock()
-			select {
-			case d.wake <- struct{}{}:
-			default:
-			}
-		}
-	}()
-	return d
-}
-
-// until waits until cond holds for the advisor's side.
-func (d *desk) until(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.After(stepTimeout)
-	for {
-		d.mu.Lock()
-		ok := cond()
-		d.mu.Unlock()
-		if ok {
-			return
-		}
-		select {
-		case <-d.wake:
-		case <-time.After(50 * time.Millisecond):
-		case <-deadline:
-			t.Fatalf("advisor: timed out waiting for %s", what)
-		}
-	}
-}
-
-// customerTrack is the advisor's remote track of kind, or nil.
-func (d *desk) customerTrack(kind mediaengine.TrackKind) *mediaengine.RemoteTrack {
-	for _, tr := range d.call.Tracks() {
-		if tr.Kind == kind {
-			return tr
-		}
-	}
-	return nil
-}
-
 // page is the customer's tab in Firefox.
 type page struct {
 	b   *Browser
@@ -290,7 +172,7 @@ func startFirefox(t *testing.T) *page {
 // eval runs js in the page and decodes its value into out.
 func (p *page) eval(t testing.TB, js string, out any) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), stepTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), desk.StepTimeout)
 	defer cancel()
 	if err := p.b.Evaluate(ctx, p.tab, js, out); err != nil {
 		t.Fatalf("customer: %v\nscript: %s", err, js)
@@ -300,7 +182,7 @@ func (p *page) eval(t testing.TB, js string, out any) {
 // act runs js as the user's own action (user activation, as a click).
 func (p *page) act(t testing.TB, js string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), stepTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), desk.StepTimeout)
 	defer cancel()
 	if err := p.b.EvaluateWith(ctx, p.tab, js, nil, EvalOptions{UserActivation: true}); err != nil {
 		t.Fatalf("customer: %v\nscript: %s", err, js)
@@ -312,7 +194,7 @@ func (p *page) act(t testing.TB, js string) {
 // shows the page's view and its video tiles.
 func (p *page) poll(t testing.TB, what, js string, out any) {
 	t.Helper()
-	deadline := time.Now().Add(stepTimeout)
+	deadline := time.Now().Add(desk.StepTimeout)
 	for {
 		var raw json.RawMessage
 		p.eval(t, js, &raw)
@@ -433,11 +315,11 @@ func jsString(s string) string {
 // JavaScript error in Firefox.
 func TestFirefoxCustomerMeetsDesktopAdvisor(t *testing.T) {
 	p := startFirefox(t)
-	d := startDesk(t)
+	d := desk.Start(t, false)
 
-	ctx, cancel := context.WithTimeout(context.Background(), stepTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), desk.StepTimeout)
 	defer cancel()
-	if err := p.b.Navigate(ctx, p.tab, d.url); err != nil {
+	if err := p.b.Navigate(ctx, p.tab, d.URL); err != nil {
 		t.Fatalf("customer: loading the join link: %v", err)
 	}
 	p.waitView(t, "form")
@@ -449,14 +331,12 @@ func TestFirefoxCustomerMeetsDesktopAdvisor(t *testing.T) {
 		document.getElementById('join-button').click();
 	})()`)
 	p.waitView(t, "waiting")
-	d.until(t, "the customer in the waiting room", func() bool { return len(d.waiting) == 1 })
-	if tr := d.customerTrack(mediaengine.KindCamera); tr != nil {
+	d.Until(t, "the customer in the waiting room", func() bool { return len(d.Waiting()) == 1 })
+	if tr := d.CustomerTrack(mediaengine.KindCamera); tr != nil {
 		t.Fatal("the advisor receives the customer's camera before admitting them")
 	}
-	d.mu.Lock()
-	id := d.waiting[0]
-	d.mu.Unlock()
-	if err := d.link.Admit(ctx, d.m.ID, id); err != nil {
+	id := d.Waiting()[0]
+	if err := d.Link.Admit(ctx, d.Meeting.ID, id); err != nil {
 		t.Fatal(err)
 	}
 	p.waitView(t, "admitted")
@@ -468,8 +348,8 @@ func TestFirefoxCustomerMeetsDesktopAdvisor(t *testing.T) {
 	// The advisor decodes Firefox's fake camera and hears its tone.
 	var frames uint64
 	var loud bool
-	d.until(t, "the Firefox customer's video and audio at the advisor", func() bool {
-		v, a := d.customerTrack(mediaengine.KindCamera), d.customerTrack(mediaengine.KindAudio)
+	d.Until(t, "the Firefox customer's video and audio at the advisor", func() bool {
+		v, a := d.CustomerTrack(mediaengine.KindCamera), d.CustomerTrack(mediaengine.KindAudio)
 		if v == nil || a == nil {
 			return false
 		}
@@ -489,8 +369,8 @@ func TestFirefoxCustomerMeetsDesktopAdvisor(t *testing.T) {
 		i.dispatchEvent(new Event('input', {bubbles: true}));
 		document.getElementById('chat-form').requestSubmit();
 	})()`)
-	d.until(t, "the customer's chat message", func() bool { return d.chats[fromCustomer] == 1 })
-	if _, err := d.call.SendChat(fromAdvisor); err != nil {
+	d.Until(t, "the customer's chat message", func() bool { return d.Chats(fromCustomer) == 1 })
+	if _, err := d.Call.SendChat(fromAdvisor); err != nil {
 		t.Fatal(err)
 	}
 	p.poll(t, "the advisor's chat message once", `[...document.querySelectorAll('#chat-list li[data-kind="chat"] .entry-text')]
@@ -498,17 +378,15 @@ func TestFirefoxCustomerMeetsDesktopAdvisor(t *testing.T) {
 	// The customer's own message is shown once, no longer pending.
 	p.poll(t, "the customer's own message once", `[...document.querySelectorAll('#chat-list li[data-kind="chat"] .entry-text')]
 		.filter(e => e.textContent === `+jsString(fromCustomer)+`).length === 1 || null`, nil)
-	d.mu.Lock()
-	if n := d.chats[fromCustomer]; n != 1 {
+	if n := d.Chats(fromCustomer); n != 1 {
 		t.Errorf("the advisor got the customer's message %d times; want once", n)
 	}
-	d.mu.Unlock()
 
 	// Still decoding after the chat: the call did not stall.
 	last := p.waitFrames(t, 0)
 	now := p.waitFrames(t, last.Frames+5)
 	t.Logf("customer: advisor %s's camera %d px wide, %d frames; advisor decoded %d of the customer's frames",
-		now.Peer, now.Width, now.Frames, d.customerTrack(mediaengine.KindCamera).Decoded())
+		now.Peer, now.Width, now.Frames, d.CustomerTrack(mediaengine.KindCamera).Decoded())
 	screenshot(t, p, "firefox-call.png")
 
 	// No uncaught JavaScript error in Firefox.
@@ -527,7 +405,7 @@ func TestFirefoxCustomerMeetsDesktopAdvisor(t *testing.T) {
 // screenshot saves the tab's viewport to tests/artifacts/name.
 func screenshot(t testing.TB, p *page, name string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), stepTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), desk.StepTimeout)
 	defer cancel()
 	buf, err := p.b.Screenshot(ctx, p.tab)
 	if err != nil {
