@@ -1,17 +1,14 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
 
-	"parley/relay/auth"
 	"parley/relay/chat"
 	"parley/relay/clock"
 	"parley/relay/signal/msg"
@@ -27,40 +24,13 @@ func TestExpiredContentIsNotServedBeforeTheSweep(t *testing.T) {
 	clk := clock.NewFake(time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC))
 	// The sweep runs at start (nothing is due) and then hourly on the
 	// real clock, i.e. not during the test.
-	s, err := Start(ctx, Options{DataDir: t.TempDir(), Listen: "127.0.0.1:0", TenantSlug: "bank",
-		AdminPassword: "Leuchtturm-Hafen-2026", Hash: auth.TestHashParams, Clock: clk, SweepInterval: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	c := &http.Client{Transport: &http.Transport{TLSClientConfig: pinnedTLS(t, s)}}
+	s, api := startClockedRelay(t, clk)
 	var token string
 	do := func(method, path, contentType string, body []byte, out any) int {
 		t.Helper()
-		req, _ := http.NewRequest(method, s.URL()+path, bytes.NewReader(body))
-		if contentType != "" {
-			req.Header.Set("Content-Type", contentType)
-		}
-		req.Header.Set("Authorization", "Bearer "+token)
-		res, err := c.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		if out != nil {
-			_ = json.NewDecoder(res.Body).Decode(out)
-		}
-		return res.StatusCode
+		return api.raw(method, path, token, contentType, body, out)
 	}
-	signIn := func() { // sessions do not last the week the test skips
-		t.Helper()
-		var login struct{ Token string }
-		lb, _ := json.Marshal(map[string]string{"tenant": "bank", "username": "admin", "password": "Leuchtturm-Hafen-2026"})
-		if st := do("POST", "/api/v1/login", "application/json", lb, &login); st != 200 {
-			t.Fatalf("login: %d", st)
-		}
-		token = login.Token
-	}
+	signIn := func() { token = api.login() } // sessions do not last the week the test skips
 	signIn()
 	newMeeting := func() (meetingID, fileID string) {
 		t.Helper()
@@ -107,7 +77,7 @@ func TestExpiredContentIsNotServedBeforeTheSweep(t *testing.T) {
 		wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 		defer cancel()
 		ws, _, err := websocket.Dial(wctx, "wss"+strings.TrimPrefix(s.URL(), "https")+"/api/v1/signal",
-			&websocket.DialOptions{HTTPClient: c})
+			&websocket.DialOptions{HTTPClient: api.c})
 		if err != nil {
 			t.Fatalf("dial: %v", err)
 		}

@@ -1,16 +1,12 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"io"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
 
-	"parley/relay/auth"
 	"parley/relay/chat"
 	"parley/relay/clock"
 	"parley/relay/meeting"
@@ -24,41 +20,12 @@ import (
 func TestSweepHonoursTenantPolicyAndHolds(t *testing.T) {
 	ctx := context.Background()
 	clk := clock.NewFake(time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC))
-	s, err := Start(ctx, Options{DataDir: t.TempDir(), Listen: "127.0.0.1:0", TenantSlug: "bank",
-		AdminPassword: "Leuchtturm-Hafen-2026", Hash: auth.TestHashParams, Clock: clk, SweepInterval: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	c := &http.Client{Transport: &http.Transport{TLSClientConfig: pinnedTLS(t, s)}}
-	var token string
-	call := func(method, path string, body any, out any) int {
+	s, api := startClockedRelay(t, clk)
+	token := api.login()
+	call := func(method, path string, body, out any) int {
 		t.Helper()
-		var rd io.Reader
-		if body != nil {
-			b, _ := json.Marshal(body)
-			rd = bytes.NewReader(b)
-		}
-		req, _ := http.NewRequest(method, s.URL()+path, rd)
-		if body != nil {
-			req.Header.Set("Content-Type", "application/json")
-		}
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		res, err := c.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		if out != nil {
-			_ = json.NewDecoder(res.Body).Decode(out)
-		}
-		return res.StatusCode
+		return api.call(method, path, token, body, out)
 	}
-	var login struct{ Token string }
-	call("POST", "/api/v1/login", map[string]string{"tenant": "bank", "username": "admin", "password": "Leuchtturm-Hafen-2026"}, &login)
-	token = login.Token
 
 	if st := call("PUT", "/api/v1/retention/overrides/meeting_content", map[string]any{"period_hours": 24}, nil); st != 200 {
 		t.Fatalf("content override: %d", st)

@@ -5,12 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
 
-	"parley/relay/auth"
 	"parley/relay/chat"
 	"parley/relay/clock"
 	"parley/relay/meeting"
@@ -22,39 +20,9 @@ import (
 // deadline, the customer's name and full IP are gone after it.
 func TestSweepAnonymisesMeetingMetadataAfterTwoDays(t *testing.T) {
 	clk := clock.NewFake(time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC))
-	s, err := Start(context.Background(), Options{DataDir: t.TempDir(), Listen: "127.0.0.1:0", TenantSlug: "bank",
-		AdminPassword: "Leuchtturm-Hafen-2026", Hash: auth.TestHashParams, Clock: clk, SweepInterval: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	c := &http.Client{Transport: &http.Transport{TLSClientConfig: pinnedTLS(t, s)}}
-	call := func(method, path, token string, body any, out any) int {
-		t.Helper()
-		var rd io.Reader
-		if body != nil {
-			b, _ := json.Marshal(body)
-			rd = bytes.NewReader(b)
-		}
-		req, _ := http.NewRequest(method, s.URL()+path, rd)
-		if body != nil {
-			req.Header.Set("Content-Type", "application/json")
-		}
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		res, err := c.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		if out != nil {
-			_ = json.NewDecoder(res.Body).Decode(out)
-		}
-		return res.StatusCode
-	}
-	var login struct{ Token string }
-	call("POST", "/api/v1/login", "", map[string]string{"tenant": "bank", "username": "admin", "password": "Leuchtturm-Hafen-2026"}, &login)
+	s, api := startClockedRelay(t, clk)
+	call := api.call
+	login := struct{ Token string }{api.login()}
 	var created struct {
 		Meeting   struct{ ID string }
 		JoinToken string `json:"join_token"`
@@ -99,7 +67,7 @@ func TestSweepAnonymisesMeetingMetadataAfterTwoDays(t *testing.T) {
 		t.Fatalf("metadata after the deadline: %s", m)
 	}
 	var metrics bytes.Buffer
-	res, err := c.Get(s.URL() + "/metrics")
+	res, err := api.c.Get(s.URL() + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,37 +84,10 @@ func TestSweepAnonymisesMeetingMetadataAfterTwoDays(t *testing.T) {
 // the metrics and recorded in the audit log.
 func TestSweepDeletesMeetingContentAfterSevenDays(t *testing.T) {
 	clk := clock.NewFake(time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC))
-	s, err := Start(context.Background(), Options{DataDir: t.TempDir(), Listen: "127.0.0.1:0", TenantSlug: "bank",
-		AdminPassword: "Leuchtturm-Hafen-2026", Hash: auth.TestHashParams, Clock: clk, SweepInterval: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	c := &http.Client{Transport: &http.Transport{TLSClientConfig: pinnedTLS(t, s)}}
-	do := func(method, path, token, contentType string, body []byte, out any) int {
-		t.Helper()
-		req, _ := http.NewRequest(method, s.URL()+path, bytes.NewReader(body))
-		if contentType != "" {
-			req.Header.Set("Content-Type", contentType)
-		}
-		req.Header.Set("Authorization", "Bearer "+token)
-		res, err := c.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		if out != nil {
-			_ = json.NewDecoder(res.Body).Decode(out)
-		}
-		return res.StatusCode
-	}
+	s, api := startClockedRelay(t, clk)
+	do := api.raw
 	var login struct{ Token string }
-	signIn := func() { // sessions do not last the week the test skips
-		lb, _ := json.Marshal(map[string]string{"tenant": "bank", "username": "admin", "password": "Leuchtturm-Hafen-2026"})
-		if st := do("POST", "/api/v1/login", "", "application/json", lb, &login); st != 200 {
-			t.Fatalf("login: %d", st)
-		}
-	}
+	signIn := func() { login.Token = api.login() } // sessions do not last the week the test skips
 	signIn()
 	var created struct{ Meeting struct{ ID string } }
 	if st := do("POST", "/api/v1/meetings", login.Token, "application/json", []byte("{}"), &created); st != 201 {
@@ -195,7 +136,7 @@ func TestSweepDeletesMeetingContentAfterSevenDays(t *testing.T) {
 		t.Fatalf("%d entries after both deadlines", n)
 	}
 
-	res, err := c.Get(s.URL() + "/metrics")
+	res, err := api.c.Get(s.URL() + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
