@@ -24,13 +24,24 @@ import (
 //	meeting/meta/<meetingID>        metadataRecord (class meeting_metadata)
 //	meeting/adv/<tenantID>/<advisorID>/<created, 20 digits>/<meetingID>
 //	                                empty (an advisor's meetings, oldest first)
+//	meeting/cust/<tenantID>/<customerID>/<created, 20 digits>/<meetingID>
+//	                                empty (a customer's meetings, oldest first)
 const (
-	prefixMeeting = "meeting/m/"
-	prefixLink    = "meeting/link/"
-	prefixSecret  = "meeting/secret/"
-	prefixMeta    = "meeting/meta/"
-	prefixAdvisor = "meeting/adv/"
+	prefixMeeting  = "meeting/m/"
+	prefixLink     = "meeting/link/"
+	prefixSecret   = "meeting/secret/"
+	prefixMeta     = "meeting/meta/"
+	prefixAdvisor  = "meeting/adv/"
+	prefixCustomer = "meeting/cust/"
 )
+
+func customerPrefix(tenantID, customerID string) []byte {
+	return []byte(prefixCustomer + tenantID + "/" + customerID + "/")
+}
+
+func customerKey(r *meetingRecord) []byte {
+	return fmt.Appendf(customerPrefix(r.TenantID, r.CustomerID), "%020d/%s", r.Created.UnixNano(), r.ID)
+}
 
 func advisorPrefix(tenantID, advisorID string) []byte {
 	return []byte(prefixAdvisor + tenantID + "/" + advisorID + "/")
@@ -138,6 +149,7 @@ type meetingRecord struct {
 	ID             string              `json:"id"`
 	TenantID       string              `json:"tenant_id"`
 	AdvisorID      string              `json:"advisor_id"`
+	CustomerID     string              `json:"customer_id,omitempty"`
 	Type           Type                `json:"type"`
 	Status         Status              `json:"status"`
 	Title          string              `json:"title,omitempty"`
@@ -153,7 +165,7 @@ type meetingRecord struct {
 
 func (r *meetingRecord) public() Meeting {
 	return Meeting{
-		ID: r.ID, TenantID: r.TenantID, AdvisorID: r.AdvisorID, Type: r.Type, Status: r.Status,
+		ID: r.ID, TenantID: r.TenantID, AdvisorID: r.AdvisorID, CustomerID: r.CustomerID, Type: r.Type, Status: r.Status,
 		Title: r.Title, Created: r.Created, ScheduledStart: r.ScheduledStart,
 		Started: r.Started, Ended: r.Ended, LinkOpensAt: r.LinkOpensAt, LinkExpiresAt: r.LinkExpiresAt,
 	}

@@ -45,6 +45,9 @@ func (s *Service) create(ctx context.Context, typ Type, nm NewMeeting) (Meeting,
 	if !validRef(initiator) {
 		return wrap(&InputError{Field: "initiator", Msg: "malformed"})
 	}
+	if nm.CustomerID != "" && !ids.Valid(nm.CustomerID) {
+		return wrap(&InputError{Field: "customer_id", Msg: "malformed"})
+	}
 	title, err := cleanText("title", nm.Title, maxTextRunes, false)
 	if err != nil {
 		return wrap(err)
@@ -55,7 +58,7 @@ func (s *Service) create(ctx context.Context, typ Type, nm NewMeeting) (Meeting,
 	}
 	now := s.clock.Now().UTC()
 	r := &meetingRecord{
-		ID: ids.New(), TenantID: nm.TenantID, AdvisorID: nm.AdvisorID, Type: typ,
+		ID: ids.New(), TenantID: nm.TenantID, AdvisorID: nm.AdvisorID, CustomerID: nm.CustomerID, Type: typ,
 		Status: StatusScheduled, Title: title, Created: now,
 	}
 	switch typ {
@@ -87,6 +90,11 @@ func (s *Service) create(ctx context.Context, typ Type, nm NewMeeting) (Meeting,
 		}
 		if err := tx.Set(advisorKey(r), nil); err != nil {
 			return err
+		}
+		if r.CustomerID != "" {
+			if err := tx.Set(customerKey(r), nil); err != nil {
+				return err
+			}
 		}
 		return putJSON(tx, metaKey(r.ID), meta)
 	})
@@ -129,6 +137,45 @@ func (s *Service) List(ctx context.Context, actor Actor, limit int) ([]Meeting, 
 	})
 	if err != nil {
 		return nil, fmt.Errorf("meeting: list: %w", err)
+	}
+	return out, nil
+}
+
+// ByCustomer returns up to limit (1–200) of the meetings held with a
+// customer of the actor's tenant, newest first. Any advisor of the tenant
+// may see a customer's history, as with customer profiles.
+func (s *Service) ByCustomer(ctx context.Context, actor Actor, customerID string, limit int) ([]Meeting, error) {
+	if limit < 1 || limit > 200 {
+		limit = 200
+	}
+	if !validRef(actor.TenantID) || !ids.Valid(customerID) {
+		return nil, fmt.Errorf("meeting: by customer: %w", &InputError{Field: "customer_id", Msg: "malformed"})
+	}
+	var out []Meeting
+	err := s.kv.View(ctx, func(tx store.Txn) error {
+		var mids []string
+		if err := tx.Scan(customerPrefix(actor.TenantID, customerID), func(k, _ []byte) error {
+			mids = append(mids, string(k[strings.LastIndexByte(string(k), '/')+1:]))
+			return nil
+		}); err != nil {
+			return err
+		}
+		for i := len(mids) - 1; i >= 0 && len(out) < limit; i-- {
+			r, err := getMeeting(tx, mids[i])
+			if errors.Is(err, ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if r.TenantID == actor.TenantID {
+				out = append(out, r.public())
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("meeting: by customer: %w", err)
 	}
 	return out, nil
 }

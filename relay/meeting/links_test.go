@@ -259,3 +259,32 @@ func TestNewOptions(t *testing.T) {
 		t.Errorf("MetadataOf unknown: %v", err)
 	}
 }
+
+func TestByCustomerListsTheCustomersMeetingsOfTheTenantOnly(t *testing.T) {
+	e := newEnv(t, nil, nil)
+	cust := ids.New()
+	first, _, err := e.svc.CreateInstant(e.ctx, NewMeeting{TenantID: tenantA, AdvisorID: advisor.UserID, CustomerID: cust})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(time.Minute)
+	second, _, err := e.svc.CreateBooked(e.ctx, NewMeeting{TenantID: tenantA, AdvisorID: advisor.UserID, CustomerID: cust, ScheduledStart: e.clock.Now().Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.instant() // a meeting without a customer
+	got, err := e.svc.ByCustomer(e.ctx, Actor{TenantID: tenantA, UserID: "someone-else"}, cust, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].ID != second.ID || got[1].ID != first.ID || got[0].CustomerID != cust {
+		t.Fatalf("ByCustomer = %+v, want the two meetings newest first", got)
+	}
+	other, err := e.svc.ByCustomer(e.ctx, Actor{TenantID: tenantB, UserID: advisor.UserID}, cust, 0)
+	if err != nil || len(other) != 0 {
+		t.Fatalf("another tenant sees %d meetings (%v)", len(other), err)
+	}
+	if _, _, err := e.svc.CreateInstant(e.ctx, NewMeeting{TenantID: tenantA, AdvisorID: advisor.UserID, CustomerID: "../x"}); !errors.Is(err, ErrInvalidInput) {
+		t.Fatalf("malformed customer id: %v", err)
+	}
+}

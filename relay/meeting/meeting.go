@@ -126,6 +126,9 @@ type Meeting struct {
 	TenantID string
 	// AdvisorID is the user id of the advisor who holds the meeting.
 	AdvisorID string
+	// CustomerID is the customer profile the meeting is held with (a
+	// booking's customer, or one the advisor picked); empty when unknown.
+	CustomerID string
 	// Type is instant or booked.
 	Type Type
 	// Status is scheduled, open or ended.
@@ -175,6 +178,9 @@ type NewMeeting struct {
 	// ScheduledStart is required for booked meetings and ignored for
 	// instant ones.
 	ScheduledStart time.Time
+	// CustomerID links the meeting to a customer profile (optional); the
+	// caller checks that the profile belongs to TenantID.
+	CustomerID string
 }
 
 // Options configures New. Zero durations and limits take the defaults.
