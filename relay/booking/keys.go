@@ -1,0 +1,226 @@
+package booking
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"parley/relay/ids"
+	"parley/relay/store"
+)
+
+// Key layout. Every key starts with "booking/"; ids are random hex or the
+// caller's tenant and user ids (checked by validRef), dates are the
+// advisor's local dates; no key contains personal data.
+//
+//	booking/type/<tenant>/<advisor>/<typeID>      AppointmentType
+//	booking/avail/<tenant>/<advisor>              Availability
+//	booking/page/<pageID>                         Page
+//	booking/pageof/<tenant>/<advisor>             pageID
+//	booking/b/<bookingID>                         bookingRecord
+//	booking/det/<bookingID>                       Details, JSON sealed by Profiles.SealTx
+//	booking/manage/<sha256(manage token)>         bookingID
+//	booking/adv/<tenant>/<advisor>/<start, 20 digits unix ns>/<bookingID>
+//	                                              empty (an advisor's bookings by start, cancelled included)
+//	booking/day/<tenant>/<advisor>/<YYYY-MM-DD>/<bookingID>
+//	                                              dayEntry (confirmed bookings, one entry per local
+//	                                              date their buffered interval touches)
+//	booking/cust/<tenant>/<customerID>/<bookingID> empty (a customer's bookings)
+//	booking/hold/<tenant>/<advisor>/<sha256(hold token)>
+//	                                              holdRecord (stored with a TTL for garbage collection)
+//	booking/idem/<scope>/<sha256(idempotency key)> idemRecord; scope is "p/<pageID>" for Book
+//	                                              and "a/<tenant>/<advisor>" for BookFor
+//	booking/lock/<tenant>/<advisor>/<YYYY-MM-DD>  last writer's time; read and written by every
+//	                                              transaction that books, holds or moves a slot
+//	                                              touching that local date
+const (
+	prefix       = "booking/"
+	prefixType   = "booking/type/"
+	prefixAvail  = "booking/avail/"
+	prefixPage   = "booking/page/"
+	prefixPageOf = "booking/pageof/"
+	prefixB      = "booking/b/"
+	prefixDet    = "booking/det/"
+	prefixManage = "booking/manage/"
+	prefixAdv    = "booking/adv/"
+	prefixDay    = "booking/day/"
+	prefixCust   = "booking/cust/"
+	prefixHold   = "booking/hold/"
+	prefixIdem   = "booking/idem/"
+	prefixLock   = "booking/lock/"
+)
+
+func typePrefix(t, a string) []byte  { return []byte(prefixType + t + "/" + a + "/") }
+func typeKey(t, a, id string) []byte { return append(typePrefix(t, a), id...) }
+func availKey(t, a string) []byte    { return []byte(prefixAvail + t + "/" + a) }
+func pageKey(id string) []byte       { return []byte(prefixPage + id) }
+func pageOfKey(t, a string) []byte   { return []byte(prefixPageOf + t + "/" + a) }
+func bookingKey(id string) []byte    { return []byte(prefixB + id) }
+func detKey(id string) []byte        { return []byte(prefixDet + id) }
+func manageKey(hash string) []byte   { return []byte(prefixManage + hash) }
+func advPrefix(t, a string) []byte   { return []byte(prefixAdv + t + "/" + a + "/") }
+func dayPrefix(t, a string, d date) []byte {
+	return []byte(prefixDay + t + "/" + a + "/" + d.String() + "/")
+}
+func custPrefix(t, c string) []byte      { return []byte(prefixCust + t + "/" + c + "/") }
+func holdPrefix(t, a string) []byte      { return []byte(prefixHold + t + "/" + a + "/") }
+func lockKey(t, a string, d date) []byte { return []byte(prefixLock + t + "/" + a + "/" + d.String()) }
+
+func advKey(b *bookingRecord) []byte {
+	return fmt.Appendf(advPrefix(b.TenantID, b.AdvisorID), "%020d/%s", b.Start.UnixNano(), b.ID)
+}
+
+func idemKey(scope, key string) []byte {
+	sum := sha256.Sum256([]byte(key))
+	return []byte(prefixIdem + scope + "/" + hex.EncodeToString(sum[:]))
+}
+
+// Token prefixes.
+const (
+	// ManageTokenPrefix starts every manage token (the secret of the
+	// customer's cancel/reschedule link).
+	ManageTokenPrefix = "pbk_"
+	// HoldTokenPrefix starts every hold token.
+	HoldTokenPrefix = "pbh_"
+)
+
+var tokenBodyLen = base64.RawURLEncoding.EncodedLen(32)
+
+// newToken returns a fresh token with the given prefix and its hex SHA-256.
+func newToken(prefix string) (token, hash string) {
+	var b [32]byte
+	rand.Read(b[:]) // never fails since Go 1.24
+	token = prefix + base64.RawURLEncoding.EncodeToString(b[:])
+	return token, tokenHash(token)
+}
+
+func tokenHash(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
+
+// parseToken checks a token's form and returns its hash.
+func parseToken(prefix, token string) (string, bool) {
+	if len(token) != len(prefix)+tokenBodyLen || !strings.HasPrefix(token, prefix) {
+		return "", false
+	}
+	b, err := base64.RawURLEncoding.Strict().DecodeString(token[len(prefix):])
+	if err != nil || len(b) != 32 {
+		return "", false
+	}
+	return tokenHash(token), true
+}
+
+// validRef reports whether a tenant, user or customer id given by the
+// caller is safe to put into a key: 1–64 characters of [A-Za-z0-9_-].
+func validRef(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// bookingRecord is the stored form of a booking.
+type bookingRecord struct {
+	Booking
+	PageID     string    `json:"page_id,omitempty"`
+	BlockStart time.Time `json:"block_start"`
+	BlockEnd   time.Time `json:"block_end"`
+	ManageHash string    `json:"manage_hash"`
+	IdemKey    string    `json:"idem_key,omitempty"` // the full store key, for the sweep
+}
+
+// dates returns the local dates the buffered interval touches.
+func (b *bookingRecord) dates(loc *time.Location) []date {
+	return datesTouched(loc, b.BlockStart, b.BlockEnd)
+}
+
+// dayEntry is what the day index says about a confirmed booking.
+type dayEntry struct {
+	TypeID     string    `json:"t"`
+	Start      time.Time `json:"s"`
+	BlockStart time.Time `json:"bs"`
+	BlockEnd   time.Time `json:"be"`
+}
+
+// holdRecord is a hold on a slot.
+type holdRecord struct {
+	PageID     string    `json:"page_id"`
+	TypeID     string    `json:"type_id"`
+	Start      time.Time `json:"start"`
+	BlockStart time.Time `json:"block_start"`
+	BlockEnd   time.Time `json:"block_end"`
+	Expires    time.Time `json:"expires"`
+}
+
+// idemRecord remembers the booking an idempotency key made and its
+// manage token, sealed with the customer's key.
+type idemRecord struct {
+	BookingID   string `json:"booking_id"`
+	CustomerID  string `json:"customer_id"`
+	SealedToken []byte `json:"sealed_token"`
+}
+
+// getJSON reads key into v; store.ErrNotFound passes through.
+func getJSON(tx store.Txn, key []byte, v any) error {
+	b, err := tx.Get(key)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("booking: decode %s record: %w", keyKind(key), err)
+	}
+	return nil
+}
+
+func putJSON(tx store.Txn, key []byte, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return tx.Set(key, b)
+}
+
+// keyKind names the record type of a key for error messages (never the
+// key's variable part).
+func keyKind(key []byte) string {
+	rest := strings.TrimPrefix(string(key), prefix)
+	kind, _, _ := strings.Cut(rest, "/")
+	return kind
+}
+
+// getBooking reads a booking record; an unknown id is ErrNotFound.
+func getBooking(tx store.Txn, id string) (*bookingRecord, error) {
+	if !ids.Valid(id) {
+		return nil, ErrNotFound
+	}
+	var r bookingRecord
+	err := getJSON(tx, bookingKey(id), &r)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// lastSegment returns what follows the last "/" of a key.
+func lastSegment(k []byte) string {
+	s := string(k)
+	return s[strings.LastIndexByte(s, '/')+1:]
+}
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
