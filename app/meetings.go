@@ -200,8 +200,14 @@ func (p *meetingsPage) render() {
 		return
 	}
 	p.name.SetText(meetingName(m.info))
-	p.detail.SetText(fmt.Sprintf("Started at %s. The link works until %s; anyone with it can ask to join, and you decide who comes in.",
-		m.info.Created.Local().Format("15:04"), m.info.LinkExpiresAt.Local().Format("15:04 on 2 Jan")))
+	switch {
+	case m.info.Status == MeetingScheduled && !m.info.Scheduled.IsZero():
+		p.detail.SetText(fmt.Sprintf("Booked for %s. Anyone with the join link can ask to join, and you decide who comes in.",
+			m.info.Scheduled.Local().Format("15:04 on 2 Jan")))
+	default:
+		p.detail.SetText(fmt.Sprintf("Started at %s. The link works until %s; anyone with it can ask to join, and you decide who comes in.",
+			m.info.Created.Local().Format("15:04"), m.info.LinkExpiresAt.Local().Format("15:04 on 2 Jan")))
+	}
 	if m.link.URL != "" {
 		p.link.SetText(m.link.URL)
 		p.link.Show()

@@ -212,6 +212,9 @@ type Options struct {
 	// relay and shows its one-time password, and nothing is remembered in
 	// Prefs (the local values come anew with every start).
 	Local *LocalRelay
+	// Booking serves the Calendar, Customers and Booking pages; nil shows
+	// them as placeholders.
+	Booking BookingRelay
 	// Calls joins meetings' video calls; nil hides "Join call" (the
 	// Meetings page then manages links and the waiting room only).
 	Calls CallStarter

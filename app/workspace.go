@@ -1,6 +1,8 @@
 package app
 
 import (
+	"slices"
+
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
@@ -33,6 +35,11 @@ type workspace struct {
 	meet    *meetingsPage
 	team    *teamPage
 	audit   *auditPage
+	// cal, cust and book are the booking pages; nil without
+	// Options.Booking.
+	cal     *calendarPage
+	cust    *customersPage
+	book    *bookingPage
 	content fyne.CanvasObject
 }
 
@@ -48,18 +55,12 @@ func newWorkspace(u *UI, s *session) *workspace {
 	w.meet.isShown = func() bool { return w.current == meetings }
 	w.pages = []*page{
 		meetings,
-		{title: "Calendar", icon: theme.CalendarIcon(), build: func() fyne.CanvasObject {
-			return titled("Calendar", emptyState(theme.CalendarIcon(), "No appointments yet",
-				"Appointments that customers book with you, and your availability, will appear here."))
-		}},
+		w.calendarPage(),
 		{title: "Inbox", icon: theme.MailComposeIcon(), build: func() fyne.CanvasObject {
 			return titled("Inbox", emptyState(theme.MailComposeIcon(), "Your inbox is empty",
 				"Customer messages from the contact form, chat, WhatsApp, Telegram, Messenger and SMS will arrive here."))
 		}},
-		{title: "Customers", icon: theme.AccountIcon(), build: func() fyne.CanvasObject {
-			return titled("Customers", emptyState(theme.AccountIcon(), "No customers yet",
-				"Customer profiles with their past and upcoming meetings will appear here."))
-		}},
+		w.customersPage(),
 		{title: "Signatures", icon: theme.DocumentCreateIcon(), build: func() fyne.CanvasObject {
 			return titled("Signatures", emptyState(theme.DocumentCreateIcon(), "No documents to sign",
 				"Documents you prepare for e-signature, in a meeting, at the kiosk or by link, will appear here with their status."))
@@ -67,6 +68,15 @@ func newWorkspace(u *UI, s *session) *workspace {
 		{title: "Settings", icon: theme.SettingsIcon(), build: func() fyne.CanvasObject {
 			return titled("Settings", newSettingsPage(u, s))
 		}},
+	}
+	if br := u.opts.Booking; br != nil {
+		w.book = newBookingPage(u, s, br)
+		// After Customers, before Signatures.
+		at := slices.IndexFunc(w.pages, func(p *page) bool { return p.title == "Customers" }) + 1
+		w.pages = slices.Insert(w.pages, at, &page{title: "Booking", icon: theme.HistoryIcon(),
+			build: func() fyne.CanvasObject { return titled("Booking", w.book.content) },
+			shown: w.book.shown,
+		})
 	}
 	if s.account.Role == "admin" {
 		w.team = newTeamPage(u, s)
@@ -110,6 +120,53 @@ func newWorkspace(u *UI, s *session) *workspace {
 	w.content = container.NewBorder(nil, bar, side, nil, w.body)
 	w.nav.Select(0)
 	return w
+}
+
+// calendarPage is the Calendar entry: the booking calendar, or a
+// placeholder without Options.Booking.
+func (w *workspace) calendarPage() *page {
+	br := w.u.opts.Booking
+	if br == nil {
+		return &page{title: "Calendar", icon: theme.CalendarIcon(), build: func() fyne.CanvasObject {
+			return titled("Calendar", emptyState(theme.CalendarIcon(), "No appointments yet",
+				"Appointments that customers book with you, and your availability, will appear here."))
+		}}
+	}
+	w.cal = newCalendarPage(w.u, w.s, br)
+	w.cal.onJoin = w.openMeeting
+	return &page{title: "Calendar", icon: theme.CalendarIcon(),
+		build: func() fyne.CanvasObject { return titled("Calendar", w.cal.content) },
+		shown: w.cal.shown,
+	}
+}
+
+// customersPage is the Customers entry: the customer list and profiles, or
+// a placeholder without Options.Booking.
+func (w *workspace) customersPage() *page {
+	br := w.u.opts.Booking
+	if br == nil {
+		return &page{title: "Customers", icon: theme.AccountIcon(), build: func() fyne.CanvasObject {
+			return titled("Customers", emptyState(theme.AccountIcon(), "No customers yet",
+				"Customer profiles with their past and upcoming meetings will appear here."))
+		}}
+	}
+	w.cust = newCustomersPage(w.u, w.s, br)
+	return &page{title: "Customers", icon: theme.AccountIcon(),
+		build: func() fyne.CanvasObject { return titled("Customers", w.cust.content) },
+		shown: w.cust.shown,
+	}
+}
+
+// openMeeting shows a booked meeting on the Meetings page, where the
+// advisor can share its link, admit guests and join the call.
+func (w *workspace) openMeeting(m MeetingInfo) {
+	for _, x := range w.meet.list {
+		if x.ID == m.ID {
+			m = x
+		}
+	}
+	w.meet.selectMeeting(m)
+	w.selectPage("Meetings")
 }
 
 // show makes p the visible page, building it the first time.

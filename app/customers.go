@@ -1,0 +1,355 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+)
+
+// customersListed is how many customers one search shows.
+const customersListed = 100
+
+// customersPage searches the tenant's customers and shows one profile with
+// its history; the profile can be corrected (rectification).
+type customersPage struct {
+	u  *UI
+	s  *session
+	br BookingRelay
+	// now is the clock; time.Now outside tests.
+	now func() time.Time
+
+	loaded    bool
+	seq       int // numbers searches; only the latest answer is shown
+	customers []Customer
+	// profile is the customer shown, nil for none; histSeq numbers reads.
+	profile *CustomerHistory
+	histSeq int
+
+	search     *widget.Entry
+	list       *widget.List
+	listStatus statusLabel
+
+	empty     fyne.CanvasObject
+	detail    fyne.CanvasObject
+	name      *widget.Label
+	first     *widget.Entry
+	last      *widget.Entry
+	email     *widget.Entry
+	mobile    *widget.Entry
+	street    *widget.Entry
+	postal    *widget.Entry
+	city      *widget.Entry
+	country   *widget.Entry
+	save      *busyButton
+	status    statusLabel
+	histRows  *fyne.Container
+	histState statusLabel
+
+	content fyne.CanvasObject
+}
+
+func newCustomersPage(u *UI, s *session, br BookingRelay) *customersPage {
+	p := &customersPage{u: u, s: s, br: br, now: time.Now}
+	p.search = widget.NewEntry()
+	p.search.SetPlaceHolder("Search by name, e-mail or phone")
+	p.search.OnChanged = func(string) { p.load() }
+	p.list = widget.NewList(
+		func() int { return len(p.customers) },
+		func() fyne.CanvasObject {
+			n := widget.NewLabelWithStyle("Name", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+			n.Truncation = fyne.TextTruncateEllipsis
+			d := widget.NewLabel("e-mail")
+			d.Truncation = fyne.TextTruncateEllipsis
+			return container.NewVBox(n, d)
+		},
+		func(id widget.ListItemID, o fyne.CanvasObject) {
+			c := p.customers[id]
+			rows := o.(*fyne.Container).Objects
+			rows[0].(*widget.Label).SetText(c.name())
+			rows[1].(*widget.Label).SetText(customerLine(c))
+		},
+	)
+	p.list.OnSelected = func(id widget.ListItemID) {
+		if id >= 0 && id < len(p.customers) {
+			p.open(p.customers[id].ID)
+		}
+	}
+	p.listStatus = newStatusLabel()
+
+	p.empty = emptyState(theme.AccountIcon(), "Choose a customer",
+		"A booking or a meeting creates the customer's profile. Choose one to see and correct it, with their past and upcoming appointments.")
+	p.name = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	entry := func(ph string) *widget.Entry {
+		e := widget.NewEntry()
+		e.SetPlaceHolder(ph)
+		return e
+	}
+	p.first, p.last = entry(""), entry("")
+	p.email, p.mobile = entry("name@example.org"), entry("+49…")
+	p.street, p.postal, p.city, p.country = entry(""), entry(""), entry(""), entry("e.g. DE")
+	p.save = newBusyButton("Save changes", theme.DocumentSaveIcon(), p.submit)
+	p.status = newStatusLabel()
+	p.histRows = container.NewVBox()
+	p.histState = newStatusLabel()
+	form := widget.NewForm(
+		widget.NewFormItem("First name", p.first),
+		widget.NewFormItem("Last name", p.last),
+		widget.NewFormItem("E-mail", p.email),
+		widget.NewFormItem("Mobile", p.mobile),
+		widget.NewFormItem("Street", p.street),
+		widget.NewFormItem("Postal code", p.postal),
+		widget.NewFormItem("City", p.city),
+		widget.NewFormItem("Country", p.country),
+	)
+	p.detail = container.NewVScroll(container.NewVBox(
+		p.name, form, container.NewHBox(p.save.row()), p.status.Label,
+		widget.NewSeparator(),
+		widget.NewLabelWithStyle("History", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
+		p.histRows, p.histState.Label,
+	))
+	p.detail.Hide()
+	left := container.NewBorder(p.search, p.listStatus.Label, nil, nil, p.list)
+	split := container.NewHSplit(left, container.NewStack(p.empty, p.detail))
+	split.Offset = 0.35
+	p.content = split
+	return p
+}
+
+// customerLine is the list's second line: e-mail and mobile.
+func customerLine(c Customer) string {
+	var parts []string
+	for _, s := range []string{c.Email, c.Mobile} {
+		if s != "" {
+			parts = append(parts, s)
+		}
+	}
+	if len(parts) == 0 {
+		return "–"
+	}
+	return strings.Join(parts, " · ")
+}
+
+// shown reads the list the first time, and the shown profile again.
+func (p *customersPage) shown() {
+	if !p.loaded {
+		p.load()
+		return
+	}
+	if p.profile != nil {
+		p.open(p.profile.Customer.ID)
+	}
+}
+
+// load searches for the text in the search field, off the UI thread.
+func (p *customersPage) load() {
+	u, s, br := p.u, p.s, p.br
+	q := strings.TrimSpace(p.search.Text)
+	p.loaded = true
+	p.seq++
+	seq := p.seq
+	run(u, s.ctx, func(ctx context.Context) ([]Customer, error) {
+		return br.Customers(ctx, q, customersListed)
+	}, func(cs []Customer, err error) {
+		if s.ctx.Err() != nil || seq != p.seq {
+			return
+		}
+		if err != nil {
+			p.loaded = false
+			p.listStatus.fail("Customers could not be read: " + message(err))
+			return
+		}
+		p.customers = cs
+		p.list.UnselectAll()
+		p.list.Refresh()
+		switch {
+		case len(cs) == 0 && q != "":
+			p.listStatus.info("No customer matches.")
+		case len(cs) == 0:
+			p.listStatus.info("No customers yet. Bookings and meetings add them.")
+		case len(cs) == 1:
+			p.listStatus.info("1 customer")
+		default:
+			p.listStatus.info(fmt.Sprintf("%d customers", len(cs)))
+		}
+	})
+}
+
+// open reads a customer's profile and history off the UI thread.
+func (p *customersPage) open(id string) {
+	u, s, br := p.u, p.s, p.br
+	p.histSeq++
+	seq := p.histSeq
+	p.histState.info("Loading …")
+	run(u, s.ctx, func(ctx context.Context) (CustomerHistory, error) {
+		return br.CustomerHistory(ctx, id)
+	}, func(h CustomerHistory, err error) {
+		if s.ctx.Err() != nil || seq != p.histSeq {
+			return
+		}
+		if err != nil {
+			p.histState.fail("The customer could not be read: " + message(err))
+			return
+		}
+		p.show(h)
+	})
+}
+
+// show fills the profile and its history.
+func (p *customersPage) show(h CustomerHistory) {
+	p.profile = &h
+	c := h.Customer
+	p.name.SetText(c.name())
+	p.first.SetText(c.FirstName)
+	p.last.SetText(c.LastName)
+	p.email.SetText(c.Email)
+	p.mobile.SetText(c.Mobile)
+	p.street.SetText(c.Address.Street)
+	p.postal.SetText(c.Address.PostalCode)
+	p.city.SetText(c.Address.City)
+	p.country.SetText(c.Address.Country)
+	p.status.info("")
+	p.showHistory()
+	p.empty.Hide()
+	p.detail.Show()
+}
+
+// historyItem is one line of a customer's history.
+type historyItem struct {
+	when   time.Time
+	title  string
+	detail string
+	muted  bool
+}
+
+// historyItems merges bookings and meetings, newest first.
+func historyItems(h CustomerHistory, now time.Time) []historyItem {
+	var out []historyItem
+	for _, b := range h.Bookings {
+		it := historyItem{when: b.Start, title: "Appointment · " + b.TypeName + " · " + kindName(b.Kind)}
+		it.detail = b.Start.Local().Format("Mon 2 Jan 2006, 15:04") + "–" + b.End.Local().Format("15:04")
+		switch {
+		case b.cancelled():
+			it.detail += " · cancelled"
+			it.muted = true
+		case b.Start.After(now):
+			it.detail += " · upcoming"
+		default:
+			it.detail += " · past"
+			it.muted = true
+		}
+		out = append(out, it)
+	}
+	for _, m := range h.Meetings {
+		when := m.Created
+		if !m.Scheduled.IsZero() {
+			when = m.Scheduled
+		}
+		out = append(out, historyItem{when: when, title: "Meeting · " + meetingName(m), detail: meetingWhen(m), muted: m.ended()})
+	}
+	slices.SortStableFunc(out, func(a, b historyItem) int { return b.when.Compare(a.when) })
+	return out
+}
+
+func (p *customersPage) showHistory() {
+	p.histRows.RemoveAll()
+	items := historyItems(*p.profile, p.now())
+	for _, it := range items {
+		t := widget.NewLabelWithStyle(it.title, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+		t.Truncation = fyne.TextTruncateEllipsis
+		d := widget.NewLabel(it.detail)
+		d.Truncation = fyne.TextTruncateEllipsis
+		if it.muted {
+			d.Importance = widget.LowImportance
+		}
+		p.histRows.Add(container.NewVBox(t, d))
+	}
+	if len(items) == 0 {
+		p.histState.info("No appointments or meetings yet.")
+	} else {
+		p.histState.info("")
+	}
+	p.histRows.Refresh()
+}
+
+// change compares the form with the profile shown.
+func (p *customersPage) change() (CustomerChange, error) {
+	var ch CustomerChange
+	c := p.profile.Customer
+	set := func(dst **string, e *widget.Entry, old string) {
+		if v := strings.TrimSpace(e.Text); v != old {
+			*dst = &v
+		}
+	}
+	set(&ch.FirstName, p.first, c.FirstName)
+	set(&ch.LastName, p.last, c.LastName)
+	set(&ch.Email, p.email, c.Email)
+	set(&ch.Mobile, p.mobile, c.Mobile)
+	a := Address{Street: strings.TrimSpace(p.street.Text), PostalCode: strings.TrimSpace(p.postal.Text),
+		City: strings.TrimSpace(p.city.Text), Country: strings.ToUpper(strings.TrimSpace(p.country.Text))}
+	if a != c.Address {
+		ch.Address = &a
+	}
+	switch {
+	case ch.FirstName != nil && *ch.FirstName == "", ch.LastName != nil && *ch.LastName == "":
+		return ch, userError("A customer needs a first and a last name.")
+	case ch.Email != nil && *ch.Email != "" && (!strings.Contains(*ch.Email, "@") || strings.ContainsAny(*ch.Email, " <>,;")):
+		return ch, userError("Enter a valid e-mail address.")
+	case ch.Mobile != nil && *ch.Mobile != "" && strings.Trim(*ch.Mobile, "+0123456789 /-()") != "":
+		return ch, userError("A mobile number has only digits, spaces and a leading +.")
+	case ch.Address != nil && a.Country != "" && len(a.Country) != 2:
+		return ch, userError("Enter the country as a two-letter code, e.g. DE.")
+	}
+	return ch, nil
+}
+
+// submit saves the corrected fields off the UI thread.
+func (p *customersPage) submit() {
+	if p.profile == nil || p.save.busy {
+		return
+	}
+	ch, err := p.change()
+	if err != nil {
+		p.status.fail(err.Error())
+		return
+	}
+	if ch.empty() {
+		p.status.info("Nothing changed.")
+		return
+	}
+	u, s, br := p.u, p.s, p.br
+	h := p.profile
+	id := h.Customer.ID
+	p.save.set(true)
+	p.status.info("Saving …")
+	run(u, s.ctx, func(ctx context.Context) (Customer, error) {
+		return br.UpdateCustomer(ctx, id, ch)
+	}, func(c Customer, err error) {
+		if s.ctx.Err() != nil {
+			return
+		}
+		p.save.set(false)
+		if p.profile != h {
+			return
+		}
+		if err != nil {
+			p.status.fail(message(err))
+			return
+		}
+		h.Customer = c
+		p.show(*h)
+		for i := range p.customers {
+			if p.customers[i].ID == c.ID {
+				p.customers[i] = c
+			}
+		}
+		p.list.Refresh()
+		p.status.ok("Profile corrected.")
+	})
+}
