@@ -450,7 +450,8 @@ type userError string
 func (e userError) Error() string { return string(e) }
 
 // parseLocal reads a local date and time of day in loc. A time the clocks
-// skip (the spring change) is refused rather than moved.
+// skip (the spring change) is refused rather than moved; a repeated one
+// (the autumn change) is its first occurrence.
 func parseLocal(date, clock string, loc *time.Location) (time.Time, error) {
 	d, err := time.Parse("2006-01-02", strings.TrimSpace(date))
 	if err != nil {
@@ -463,6 +464,14 @@ func parseLocal(date, clock string, loc *time.Location) (time.Time, error) {
 	t := time.Date(d.Year(), d.Month(), d.Day(), c.Hour(), c.Minute(), 0, 0, loc)
 	if t.Hour() != c.Hour() || t.Minute() != c.Minute() || t.Day() != d.Day() {
 		return time.Time{}, userError(c.Format("15:04") + " does not exist on " + d.Format("2 Jan 2006") + ": the clocks go forward that night.")
+	}
+	// A time repeated when the clocks go back means its first occurrence,
+	// as on the booking page.
+	for k := 1; k <= 4; k++ {
+		e := t.Add(-time.Duration(k) * 30 * time.Minute)
+		if e.Hour() == t.Hour() && e.Minute() == t.Minute() && e.Day() == t.Day() {
+			return e, nil
+		}
 	}
 	return t, nil
 }

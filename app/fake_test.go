@@ -40,6 +40,8 @@ type fakeRelay struct {
 	list     []MeetingInfo      // returned by Meetings, newest first; StartMeeting prepends
 	listErr  error              // returned by Meetings
 	listed   int                // calls of Meetings
+
+	bk fakeBooking // the BookingRelay part; see fake_booking_test.go
 }
 
 // listCalls returns how often Meetings was called.

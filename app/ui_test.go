@@ -39,6 +39,9 @@ func newHarness(t *testing.T, relay *fakeRelay, opts Options) *harness {
 		opts.Prefs = a.Preferences()
 	}
 	opts.Relay = relay
+	if opts.Booking == nil {
+		opts.Booking = relay
+	}
 	h := &harness{t: t, relay: relay, prefs: opts.Prefs, queue: make(chan func(), 100)}
 	h.ui = newUI(a, opts, func(f func()) { h.queue <- f })
 	t.Cleanup(h.ui.Window().Close)
@@ -206,7 +209,8 @@ func TestEveryPageHasContent(t *testing.T) {
 	h.signIn("acme", "erika", "pw")
 	w := h.waitWorkspace()
 	for title, text := range map[string]string{
-		"Calendar":   "No appointments yet",
+		"Calendar":   "No appointments.",
+		"Booking":    "Weekly hours",
 		"Inbox":      "Your inbox is empty",
 		"Customers":  "No customers yet",
 		"Signatures": "No documents to sign",
