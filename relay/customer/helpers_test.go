@@ -52,7 +52,7 @@ type fixture struct {
 
 func newFixture(t testing.TB, mod func(*Options)) *fixture {
 	t.Helper()
-	clk := clock.NewFake(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
+	clk := clock.NewFake(testStart)
 	kv := &store.Memory{Clock: clk}
 	logs := &syncBuffer{}
 	opts := Options{Store: kv, Clock: clk, Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
@@ -67,6 +67,9 @@ func newFixture(t testing.TB, mod func(*Options)) *fixture {
 }
 
 var ctx = context.Background()
+
+// testStart is when the fixtures' clocks start.
+var testStart = time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
 
 // erika is a full, valid contact.
 func erika() Contact {

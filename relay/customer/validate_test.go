@@ -54,7 +54,9 @@ func TestValidateContact(t *testing.T) {
 		{"mobile too short", with(func(c *Contact) { c.Mobile = "+49 12" }), true, "mobile"},
 		{"partial address", with(func(c *Contact) { c.Address = &Address{Street: "Weg 1"} }), true, "address.postal_code"},
 		{"bad postal code", with(func(c *Contact) { c.Address = &Address{Street: "Weg 1", PostalCode: "12;DROP", City: "Bonn"} }), true, "address.postal_code"},
-		{"bad country", with(func(c *Contact) { c.Address = &Address{Street: "Weg 1", PostalCode: "53111", City: "Bonn", Country: "Germany"} }), true, "address.country"},
+		{"bad country", with(func(c *Contact) {
+			c.Address = &Address{Street: "Weg 1", PostalCode: "53111", City: "Bonn", Country: "Germany"}
+		}), true, "address.country"},
 		{"empty address", with(func(c *Contact) { c.Address = &Address{City: "  "} }), true, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
