@@ -212,12 +212,13 @@ func (e *typesEditor) read() (AppointmentType, error) {
 // shown reads the types the first time.
 func (e *typesEditor) shown() {
 	if !e.loaded {
-		e.load("")
+		e.load("", "")
 	}
 }
 
-// load reads the types off the UI thread and selects the one with id.
-func (e *typesEditor) load(id string) {
+// load reads the types off the UI thread, selects the one with id and
+// then shows note as a success, if any.
+func (e *typesEditor) load(id, note string) {
 	u, s, br := e.u, e.s, e.br
 	e.loaded = true
 	run(u, s.ctx, func(ctx context.Context) ([]AppointmentType, error) {
@@ -236,8 +237,11 @@ func (e *typesEditor) load(id string) {
 		for i, t := range ts {
 			if t.ID == id {
 				e.list.Select(i)
-				return
 			}
+		}
+		if note != "" {
+			e.status.ok(note)
+			return
 		}
 		if len(ts) == 0 {
 			e.status.info("No appointment types yet: add the first one, e.g. a 45-minute video consultation.")
@@ -269,8 +273,8 @@ func (e *typesEditor) submit() {
 			e.status.fail(message(err))
 			return
 		}
-		e.load(saved.ID)
-		e.status.ok(saved.Name + " saved.")
+		e.status.info("")
+		e.load(saved.ID, saved.Name+" saved.")
 	})
 }
 
@@ -295,8 +299,7 @@ func (e *typesEditor) remove() {
 				return
 			}
 			e.newType()
-			e.load("")
-			e.status.ok(t.Name + " deleted.")
+			e.load("", t.Name+" deleted.")
 		})
 	})
 }

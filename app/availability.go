@@ -223,6 +223,7 @@ func (e *availabilityEditor) fill(a Availability) {
 				spans = append(spans, w.Span)
 			}
 		}
+		slices.SortFunc(spans, func(a, b Span) int { return strings.Compare(a.Start, b.Start) })
 		e.days[d].SetText(formatSpans(spans))
 	}
 	e.exRows = nil
