@@ -92,10 +92,10 @@ func (s *Service) Erased(ctx context.Context, customerID string) (bool, error) {
 	return erased, nil
 }
 
-// ErasedIDs returns the whole erasure ledger, for keeping outside the
+// ErasureLedger returns the whole erasure ledger, for keeping outside the
 // store so that a restore of an older backup can replay it (see
 // ReplayErasures).
-func (s *Service) ErasedIDs(ctx context.Context) ([]Receipt, error) {
+func (s *Service) ErasureLedger(ctx context.Context) ([]Receipt, error) {
 	var out []Receipt
 	err := s.kv.View(ctx, func(tx store.Txn) error {
 		out = out[:0]

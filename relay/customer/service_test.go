@@ -249,7 +249,7 @@ func TestReplayErasuresAfterRestore(t *testing.T) {
 	if _, err := f.svc.Shred(ctx, "bank1", id); err != nil {
 		t.Fatal(err)
 	}
-	ledger, err := f.svc.ErasedIDs(ctx)
+	ledger, err := f.svc.ErasureLedger(ctx)
 	if err != nil || len(ledger) != 1 || ledger[0].CustomerID != id {
 		t.Fatalf("ledger %+v, %v", ledger, err)
 	}
