@@ -520,7 +520,7 @@
     var zone = customerZone();
     el.zone.textContent = sameZone(zone, this.o.advisorZone)
       ? t('zoneSame', { zone: zoneLabel(zone, this.week) })
-      : t('zoneDiffers', { zone: zoneLabel(zone, this.week), advisor: zoneLabel(this.o.advisorZone, this.week) });
+      : t('zoneDiffers', { zone: zoneLabel(zone, this.week), advisor: String(this.o.advisorZone).replace(/_/g, ' ') });
     var last = addDays(this.week, 6);
     var range;
     try {
@@ -788,6 +788,7 @@
         pageId: pageId, typeId: ty.id, advisorZone: state.page.time_zone, horizonDays: state.page.horizon_days,
         onPick: pickSlot, onFatal: fatal
       });
+      state.picker.lastBookable = state.page.last_bookable_date || '';
       go('slots', el.slotHeading);
       state.picker.load(AUTO_ADVANCE_WEEKS);
     }
@@ -909,7 +910,7 @@
       if (kind === 'phone') {
         var phone = value('phone');
         if (!phone) errs.phone = 'need_phone';
-        else if (!/^\+?[0-9 ()\/.-]{6,30}$/.test(phone) || phone.replace(/[^0-9]/g, '').length < 6) errs.phone = 'bad_phone';
+        else if (!/^\+[0-9 ().-]+$/.test(phone) || !/^\d{6,15}$/.test(phone.replace(/[^0-9]/g, ''))) errs.phone = 'bad_phone';
       }
       if (kind === 'onsite') {
         if (!value('street')) errs.street = 'need_street';
@@ -998,16 +999,19 @@
       });
     }
 
+    // fieldError marks the field the relay refused (invalid_input with
+    // "field"): first_name, last_name, email, mobile (the phone field),
+    // text, address or address.street / .postal_code / .city.
     function fieldError(field) {
       var f = String(field || '');
+      if (f === 'mobile') f = 'phone';
+      if (f.indexOf('address.') === 0) f = f.slice('address.'.length);
       var key = null;
-      if (f === 'first_name' || f === 'last_name' || f === 'phone' || f === 'text') key = 'bad_' + f;
-      else if (f === 'email') key = 'bad_email';
+      if (f === 'first_name' || f === 'last_name' || f === 'phone' || f === 'text' || f === 'email') key = 'bad_' + f;
+      else if (f === 'street' || f === 'postal_code' || f === 'city' || f === 'address' || f === 'country') key = 'bad_address';
       if (key) {
         state.fieldErrors = {};
-        state.fieldErrors[f] = key;
-      } else if (f.indexOf('address') === 0 || f === 'street' || f === 'postal_code' || f === 'city') {
-        state.fieldErrors = { address: 'bad_address' };
+        state.fieldErrors[FIELDS[f] ? f : 'address'] = key;
       } else if (f === 'start' || f === 'type' || f === 'hold_token') {
         backToSlots({ status: 409, body: { error: { code: 'outside_availability' } } });
         return;
