@@ -183,13 +183,20 @@ func (s *Service) deadline(r *profileRecord) time.Time {
 func (s *Service) expired(r *profileRecord, now time.Time) bool { return !now.Before(s.deadline(r)) }
 
 // live reads a profile that is served at now and its data key: an unknown,
-// expired or key-less profile is ErrNotFound.
+// expired, key-less or erased profile is ErrNotFound. (An erased profile
+// has no record; the ledger check guards against one brought back by a
+// restore that has not replayed the ledger yet.)
 func (s *Service) live(tx store.Txn, id string, now time.Time) (*profileRecord, []byte, error) {
 	r, err := getProfile(tx, id)
 	if err != nil {
 		return nil, nil, err
 	}
 	if s.expired(r, now) {
+		return nil, nil, ErrNotFound
+	}
+	if erased, err := isErased(tx, id); err != nil {
+		return nil, nil, err
+	} else if erased {
 		return nil, nil, ErrNotFound
 	}
 	key, err := getDataKey(tx, id)

@@ -2,6 +2,7 @@ package customer
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"testing"
 	"time"
@@ -233,6 +234,49 @@ func TestUpsertAfterShredCreatesNewIDNeverReKeysErased(t *testing.T) {
 	third := f.upsert(t, "bank1", erika())
 	if third == id {
 		t.Fatal("an index entry of an erased profile re-keyed it")
+	}
+	// Nor if the profile and key came back while the ledger entry stayed.
+	var saved map[string][]byte
+	_ = f.kv.View(ctx, func(tx store.Txn) error {
+		saved = map[string][]byte{}
+		for _, k := range [][]byte{profileKey(third), dataKeyKey(third)} {
+			v, err := tx.Get(k)
+			saved[string(k)] = v
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	err = f.kv.Update(ctx, func(tx store.Txn) error {
+		var r profileRecord
+		if err := json.Unmarshal(saved[string(profileKey(third))], &r); err != nil {
+			return err
+		}
+		var k keyRecord
+		if err := json.Unmarshal(saved[string(dataKeyKey(third))], &k); err != nil {
+			return err
+		}
+		r.ID = id
+		if r.Sealed, err = sealContact(k.Key, id, erika()); err != nil {
+			return err
+		}
+		if err := putJSON(tx, profileKey(id), r); err != nil {
+			return err
+		}
+		if err := tx.Set(dataKeyKey(id), saved[string(dataKeyKey(third))]); err != nil {
+			return err
+		}
+		return putJSON(tx, emailKey("bank1", r.EmailMAC), indexRecord{ID: id})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := f.upsert(t, "bank1", erika()); got == id {
+		t.Fatal("a restored profile of an erased customer was re-used")
+	}
+	if _, err := f.contact(id); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("a restored profile of an erased customer is served: %v", err)
 	}
 }
 
