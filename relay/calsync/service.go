@@ -67,9 +67,9 @@ type Source struct {
 	// secret: it is never logged.
 	URL string
 	// Username and Password are HTTP basic credentials (CalDAV, or a
-	// protected ICS address). Never returned by Sources, never logged. A
-	// PutSource update with an empty Password and the same Username keeps
-	// the stored password.
+	// protected ICS address). Never returned by Sources, never logged. In
+	// a PutSource update, an empty Username or Password keeps the stored
+	// one (to drop credentials, delete the source and add it again).
 	Username, Password string
 	// Label is the advisor's name for the source (at most 100 characters).
 	Label string
@@ -327,7 +327,10 @@ func (s *Service) PutSource(ctx context.Context, tenantID, advisorID string, src
 				return err
 			}
 			rec = old
-			if src.Password == "" && src.Username == old.Username {
+			if src.Username == "" {
+				src.Username = old.Username
+			}
+			if src.Password == "" {
 				src.Password = old.Password
 			}
 			if old.URL != u || old.Kind != src.Kind || old.Username != src.Username || old.Password != src.Password || old.TimeZone != tz {
@@ -407,7 +410,8 @@ func (s *Service) Sources(ctx context.Context, tenantID, advisorID string) ([]So
 
 func sortRecords(recs []sourceRecord) {
 	for i := 1; i < len(recs); i++ {
-		for j := i; j > 0 && recs[j].Created.Before(recs[j-1].Created); j-- {
+		for j := i; j > 0 && (recs[j].Created.Before(recs[j-1].Created) ||
+			recs[j].Created.Equal(recs[j-1].Created) && recs[j].ID < recs[j-1].ID); j-- {
 			recs[j], recs[j-1] = recs[j-1], recs[j]
 		}
 	}
