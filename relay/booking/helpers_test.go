@@ -229,7 +229,9 @@ func contactN(i int) customer.Contact {
 }
 
 // at returns a Berlin wall-clock time.
-func at(y int, m time.Month, d, h, min int) time.Time { return time.Date(y, m, d, h, min, 0, 0, berlin) }
+func at(y int, m time.Month, d, h, min int) time.Time {
+	return time.Date(y, m, d, h, min, 0, 0, berlin)
+}
 
 func (e *env) book(p Page, typ AppointmentType, start time.Time, c customer.Contact) (Booking, string) {
 	e.t.Helper()
