@@ -61,9 +61,10 @@ type BookingRelay interface {
 	// CustomerHistory returns a customer's profile with their bookings and
 	// meetings, past and future, newest first.
 	CustomerHistory(ctx context.Context, id string) (CustomerHistory, error)
-	// UpdateCustomer corrects the given fields of a customer's profile and
-	// returns the profile as it is now.
-	UpdateCustomer(ctx context.Context, id string, c CustomerChange) (Customer, error)
+	// UpdateCustomer replaces the contact details (names, e-mail, mobile,
+	// address) of the profile with c's ID by c's (rectification; an empty
+	// field clears it) and returns the profile as it is now.
+	UpdateCustomer(ctx context.Context, c Customer) (Customer, error)
 }
 
 // Appointment kinds, as in [AppointmentType.Kind] and [Booking.Kind].
@@ -307,17 +308,4 @@ type CustomerHistory struct {
 	Bookings []Booking
 	// Meetings are the customer's meetings, newest first.
 	Meetings []MeetingInfo
-}
-
-// CustomerChange names the profile fields to correct; nil fields stay.
-type CustomerChange struct {
-	// FirstName, LastName, Email and Mobile replace those fields when set.
-	FirstName, LastName, Email, Mobile *string
-	// Address replaces the address when set.
-	Address *Address
-}
-
-// empty reports whether nothing changes.
-func (c CustomerChange) empty() bool {
-	return c.FirstName == nil && c.LastName == nil && c.Email == nil && c.Mobile == nil && c.Address == nil
 }

@@ -278,35 +278,28 @@ func (p *customersPage) showHistory() {
 	p.histRows.Refresh()
 }
 
-// change compares the form with the profile shown.
-func (p *customersPage) change() (CustomerChange, error) {
-	var ch CustomerChange
-	c := p.profile.Customer
-	set := func(dst **string, e *widget.Entry, old string) {
-		if v := strings.TrimSpace(e.Text); v != old {
-			*dst = &v
-		}
-	}
-	set(&ch.FirstName, p.first, c.FirstName)
-	set(&ch.LastName, p.last, c.LastName)
-	set(&ch.Email, p.email, c.Email)
-	set(&ch.Mobile, p.mobile, c.Mobile)
-	a := Address{Street: strings.TrimSpace(p.street.Text), PostalCode: strings.TrimSpace(p.postal.Text),
+// edited reads the form into a copy of the profile shown, validated, and
+// reports whether anything differs.
+func (p *customersPage) edited() (Customer, bool, error) {
+	old := p.profile.Customer
+	c := old
+	c.FirstName, c.LastName = strings.TrimSpace(p.first.Text), strings.TrimSpace(p.last.Text)
+	c.Email, c.Mobile = strings.TrimSpace(p.email.Text), strings.TrimSpace(p.mobile.Text)
+	c.Address = Address{Street: strings.TrimSpace(p.street.Text), PostalCode: strings.TrimSpace(p.postal.Text),
 		City: strings.TrimSpace(p.city.Text), Country: strings.ToUpper(strings.TrimSpace(p.country.Text))}
-	if a != c.Address {
-		ch.Address = &a
-	}
+	changed := c != old
 	switch {
-	case ch.FirstName != nil && *ch.FirstName == "", ch.LastName != nil && *ch.LastName == "":
-		return ch, userError("A customer needs a first and a last name.")
-	case ch.Email != nil && *ch.Email != "" && (!strings.Contains(*ch.Email, "@") || strings.ContainsAny(*ch.Email, " <>,;")):
-		return ch, userError("Enter a valid e-mail address.")
-	case ch.Mobile != nil && *ch.Mobile != "" && strings.Trim(*ch.Mobile, "+0123456789 /-()") != "":
-		return ch, userError("A mobile number has only digits, spaces and a leading +.")
-	case ch.Address != nil && a.Country != "" && len(a.Country) != 2:
-		return ch, userError("Enter the country as a two-letter code, e.g. DE.")
+	case !changed:
+	case c.FirstName == "" || c.LastName == "":
+		return c, true, userError("A customer needs a first and a last name.")
+	case c.Email == "" || !strings.Contains(c.Email, "@") || strings.ContainsAny(c.Email, " <>,;"):
+		return c, true, userError("Enter a valid e-mail address.")
+	case c.Mobile != "" && strings.Trim(c.Mobile, "+0123456789 /-()") != "":
+		return c, true, userError("A mobile number has only digits, spaces and a leading +.")
+	case c.Address.Country != "" && len(c.Address.Country) != 2:
+		return c, true, userError("Enter the country as a two-letter code, e.g. DE.")
 	}
-	return ch, nil
+	return c, changed, nil
 }
 
 // submit saves the corrected fields off the UI thread.
@@ -314,22 +307,21 @@ func (p *customersPage) submit() {
 	if p.profile == nil || p.save.busy {
 		return
 	}
-	ch, err := p.change()
+	c, changed, err := p.edited()
 	if err != nil {
 		p.status.fail(err.Error())
 		return
 	}
-	if ch.empty() {
+	if !changed {
 		p.status.info("Nothing changed.")
 		return
 	}
 	u, s, br := p.u, p.s, p.br
 	h := p.profile
-	id := h.Customer.ID
 	p.save.set(true)
 	p.status.info("Saving …")
 	run(u, s.ctx, func(ctx context.Context) (Customer, error) {
-		return br.UpdateCustomer(ctx, id, ch)
+		return br.UpdateCustomer(ctx, c)
 	}, func(c Customer, err error) {
 		if s.ctx.Err() != nil {
 			return

@@ -35,7 +35,7 @@ type fakeBooking struct {
 
 	customers []Customer
 	history   map[string]CustomerHistory
-	changes   []CustomerChange
+	changes   []Customer
 	queries   []string
 }
 
@@ -253,28 +253,16 @@ func (f *fakeRelay) CustomerHistory(ctx context.Context, id string) (CustomerHis
 	return h, nil
 }
 
-func (f *fakeRelay) UpdateCustomer(ctx context.Context, id string, ch CustomerChange) (Customer, error) {
-	f.record("UpdateCustomer %s", id)
+func (f *fakeRelay) UpdateCustomer(ctx context.Context, c Customer) (Customer, error) {
+	f.record("UpdateCustomer %s", c.ID)
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.bk.changes = append(f.bk.changes, ch)
+	f.bk.changes = append(f.bk.changes, c)
 	for i := range f.bk.customers {
-		c := &f.bk.customers[i]
-		if c.ID != id {
-			continue
+		if f.bk.customers[i].ID == c.ID {
+			f.bk.customers[i] = c
+			return c, nil
 		}
-		for _, x := range []struct {
-			v   *string
-			dst *string
-		}{{ch.FirstName, &c.FirstName}, {ch.LastName, &c.LastName}, {ch.Email, &c.Email}, {ch.Mobile, &c.Mobile}} {
-			if x.v != nil {
-				*x.dst = *x.v
-			}
-		}
-		if ch.Address != nil {
-			c.Address = *ch.Address
-		}
-		return *c, nil
 	}
 	return Customer{}, fmt.Errorf("no such customer")
 }
