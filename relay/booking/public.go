@@ -83,7 +83,7 @@ func (s *Service) Slots(ctx context.Context, pageID, typeID string, from, to tim
 			if !t.Before(hi) {
 				return false
 			}
-			if !t.Before(lo) && blk.free(t.Add(-bb), t.Add(dur+ba)) {
+			if !t.Before(lo) && t.After(now) && blk.free(t.Add(-bb), t.Add(dur+ba)) {
 				out = append(out, Slot{Start: t.UTC(), End: t.Add(dur).UTC()})
 			}
 			return true
