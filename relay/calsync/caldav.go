@@ -45,7 +45,12 @@ func (s *Service) fetchCalDAV(ctx context.Context, rec *sourceRecord, opt ParseO
 	if p == "" {
 		p = "/"
 	}
-	paths, err := findCalendars(ctx, c, p)
+	u.Path, u.RawPath, u.RawQuery = "/", "", ""
+	root, err := caldav.NewClient(hc, u.String())
+	if err != nil {
+		return ParseResult{}, fmt.Errorf("%w: bad URL", ErrFetch)
+	}
+	paths, err := findCalendars(ctx, c, root, p)
 	if err != nil {
 		return ParseResult{}, davError(ctx, err)
 	}
@@ -97,7 +102,9 @@ func eventCalendars(cals []caldav.Calendar) []string {
 	return out
 }
 
-func findCalendars(ctx context.Context, c *caldav.Client, p string) ([]string, error) {
+// findCalendars finds the calendars at p (see fetchCalDAV); c's endpoint
+// is the source URL, root's the server root.
+func findCalendars(ctx context.Context, c, root *caldav.Client, p string) ([]string, error) {
 	cals, firstErr := c.FindCalendars(ctx, p)
 	if firstErr == nil {
 		self := path.Clean(p)
@@ -113,7 +120,12 @@ func findCalendars(ctx context.Context, c *caldav.Client, p string) ([]string, e
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
+	// current-user-principal may be asked of any resource; some servers
+	// answer it only at the root.
 	principal, err := c.FindCurrentUserPrincipal(ctx)
+	if err != nil && ctx.Err() == nil {
+		principal, err = root.FindCurrentUserPrincipal(ctx)
+	}
 	if err != nil {
 		return nil, errors.Join(firstErr, err)
 	}
