@@ -142,11 +142,6 @@ type bookingRecord struct {
 	IdemKey    string    `json:"idem_key,omitempty"` // the full store key, for the sweep
 }
 
-// dates returns the local dates the buffered interval touches.
-func (b *bookingRecord) dates(loc *time.Location) []date {
-	return datesTouched(loc, b.BlockStart, b.BlockEnd)
-}
-
 // dayEntry is what the day index says about a confirmed booking.
 type dayEntry struct {
 	TypeID     string    `json:"t"`
