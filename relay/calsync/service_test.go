@@ -448,9 +448,7 @@ func TestNetworkGuardRefusesLoopbackBeforeDialing(t *testing.T) {
 }
 
 func TestRedirectsAreLimited(t *testing.T) {
-	e := newEnv(t, nil)
-	var srv *httptest.Server
-	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var n int
 		fmt.Sscanf(r.URL.Path, "/r/%d", &n)
 		switch {
@@ -478,7 +476,6 @@ func TestRedirectsAreLimited(t *testing.T) {
 			t.Errorf("%s: err = %v, want %v", c.path, err, c.want)
 		}
 	}
-	_ = e
 }
 
 func TestPollDueFollowsTheClock(t *testing.T) {
@@ -506,7 +503,7 @@ func TestPollDueFollowsTheClock(t *testing.T) {
 		t.Fatalf("poll after the interval fetched %d (hits %d)", n, fs.hits.Load())
 	}
 	// A failing source is retried at the next interval, not at every tick.
-	fs.setFail(func(w http.ResponseWriter, r *http.Request) { http.Error(w, "down", 503) })
+	fs.setFail(func(w http.ResponseWriter, r *http.Request) { http.Error(w, "down", http.StatusServiceUnavailable) })
 	e.clk.Advance(11 * time.Minute)
 	if n := poll(); n != 2 {
 		t.Fatalf("poll fetched %d", n)
