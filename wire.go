@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"fyne.io/fyne/v2"
 
@@ -47,7 +48,7 @@ func wire(a fyne.App, relayURL string, kiosk bool) (*wiring, error) {
 	w.link = link.New(link.Options{Pins: pins, Logger: log})
 	relay := &linkRelay{c: w.link}
 	w.calls = &linkCalls{c: w.link, log: log, synthetic: os.Getenv("PARLEY_SYNTHETIC_MEDIA") != ""}
-	w.opts = app.Options{Relay: relay, Prefs: prefs, DefaultAddr: relayURL, DefaultTenant: os.Getenv("PARLEY_TENANT"), Kiosk: kiosk, Calls: w.calls}
+	w.opts = app.Options{Relay: relay, Prefs: prefs, DefaultAddr: relayURL, DefaultTenant: os.Getenv("PARLEY_TENANT"), Kiosk: kiosk, Calls: w.calls, Booking: relay}
 
 	if relayURL != "" {
 		// Launched by run.sh (or a deployment) with the relay's fingerprint:
@@ -343,3 +344,241 @@ func (e guestConflict) Error() string {
 	return "The guest is no longer where they were — the waiting room is shown as it is now."
 }
 func (e guestConflict) Unwrap() error { return e.err }
+
+var _ app.BookingRelay = (*linkRelay)(nil)
+
+func (r *linkRelay) Bookings(ctx context.Context, from, to time.Time) ([]app.Booking, error) {
+	bs, err := r.c.Bookings(ctx, from, to)
+	if err != nil {
+		return nil, forUI(err)
+	}
+	out := make([]app.Booking, 0, len(bs))
+	for _, b := range bs {
+		out = append(out, toBooking(b))
+	}
+	return out, nil
+}
+
+func toBooking(b link.Booking) app.Booking {
+	out := app.Booking{ID: b.ID, TypeID: b.TypeID, TypeName: b.TypeName, Kind: b.Kind, Start: b.Start, End: b.End,
+		TimeZone: b.TimeZone, Status: b.Status, CancelledBy: b.CancelledBy, CustomerID: b.CustomerID, MeetingID: b.MeetingID, Text: b.Text}
+	if c := b.Customer; c != nil {
+		out.FirstName, out.LastName, out.Email, out.Mobile = c.FirstName, c.LastName, c.Email, c.Mobile
+		out.Address = toAddress(c.Address)
+	}
+	return out
+}
+
+func toAddress(a *link.Address) app.Address {
+	if a == nil {
+		return app.Address{}
+	}
+	return app.Address{Street: a.Street, PostalCode: a.PostalCode, City: a.City, Country: a.Country}
+}
+
+func (r *linkRelay) CancelBooking(ctx context.Context, id string) (app.Booking, error) {
+	b, err := r.c.CancelBooking(ctx, id)
+	if err != nil {
+		return app.Booking{}, forUI(err)
+	}
+	return toBooking(b), nil
+}
+
+func (r *linkRelay) RescheduleBooking(ctx context.Context, id string, start time.Time) (app.Booking, error) {
+	b, err := r.c.RescheduleBooking(ctx, id, start)
+	if err != nil {
+		return app.Booking{}, forUI(err)
+	}
+	return toBooking(b), nil
+}
+
+func (r *linkRelay) BookForCustomer(ctx context.Context, nb app.NewBooking) (app.Booking, error) {
+	b, err := r.c.BookFor(ctx, link.NewBooking{CustomerID: nb.CustomerID, TypeID: nb.TypeID, Start: nb.Start, Text: nb.Text})
+	if err != nil {
+		return app.Booking{}, forUI(err)
+	}
+	return toBooking(b), nil
+}
+
+func (r *linkRelay) Availability(ctx context.Context) (app.Availability, error) {
+	a, err := r.c.Availability(ctx)
+	if err != nil {
+		return app.Availability{}, forUI(err)
+	}
+	out := app.Availability{TimeZone: a.TimeZone}
+	for _, w := range a.Weekly {
+		out.Weekly = append(out.Weekly, app.WeeklyHours{Weekday: w.Weekday, Span: app.Span{Start: w.Start, End: w.End}})
+	}
+	for _, x := range a.Exceptions {
+		e := app.DateException{Date: x.Date, Closed: x.Closed}
+		for _, h := range x.Hours {
+			e.Hours = append(e.Hours, app.Span{Start: h.Start, End: h.End})
+		}
+		out.Exceptions = append(out.Exceptions, e)
+	}
+	return out, nil
+}
+
+func (r *linkRelay) SaveAvailability(ctx context.Context, a app.Availability) error {
+	in := link.Availability{TimeZone: a.TimeZone}
+	for _, w := range a.Weekly {
+		in.Weekly = append(in.Weekly, link.WeeklyHours{Weekday: w.Weekday, Hours: link.Hours{Start: w.Start, End: w.End}})
+	}
+	for _, x := range a.Exceptions {
+		e := link.AvailabilityException{Date: x.Date, Closed: x.Closed}
+		for _, h := range x.Hours {
+			e.Hours = append(e.Hours, link.Hours{Start: h.Start, End: h.End})
+		}
+		in.Exceptions = append(in.Exceptions, e)
+	}
+	return forUI(r.c.SetAvailability(ctx, in))
+}
+
+func minutes(n int) time.Duration { return time.Duration(n) * time.Minute }
+
+func (r *linkRelay) AppointmentTypes(ctx context.Context) ([]app.AppointmentType, error) {
+	ts, err := r.c.AppointmentTypes(ctx)
+	if err != nil {
+		return nil, forUI(err)
+	}
+	out := make([]app.AppointmentType, 0, len(ts))
+	for _, t := range ts {
+		out = append(out, toType(t))
+	}
+	return out, nil
+}
+
+func toType(t link.AppointmentType) app.AppointmentType {
+	return app.AppointmentType{ID: t.ID, Name: t.Name, Description: t.Description, Kind: t.Kind,
+		Duration: minutes(t.DurationMin), BufferBefore: minutes(t.BufferBeforeMin), BufferAfter: minutes(t.BufferAfterMin),
+		MinNotice: minutes(t.MinNoticeMin), PerDayLimit: t.PerDayLimit, Active: t.Active}
+}
+
+func (r *linkRelay) SaveAppointmentType(ctx context.Context, t app.AppointmentType) (app.AppointmentType, error) {
+	in := link.AppointmentType{ID: t.ID, Name: t.Name, Description: t.Description, Kind: t.Kind,
+		DurationMin: int(t.Duration / time.Minute), BufferBeforeMin: int(t.BufferBefore / time.Minute),
+		BufferAfterMin: int(t.BufferAfter / time.Minute), MinNoticeMin: int(t.MinNotice / time.Minute),
+		PerDayLimit: t.PerDayLimit, Active: t.Active}
+	var out link.AppointmentType
+	var err error
+	if t.ID == "" {
+		out, err = r.c.CreateAppointmentType(ctx, in)
+	} else {
+		out, err = r.c.UpdateAppointmentType(ctx, in)
+	}
+	if err != nil {
+		return app.AppointmentType{}, forUI(err)
+	}
+	return toType(out), nil
+}
+
+func (r *linkRelay) DeleteAppointmentType(ctx context.Context, id string) error {
+	return forUI(r.c.DeleteAppointmentType(ctx, id))
+}
+
+func (r *linkRelay) BookingPage(ctx context.Context) (app.BookingPageInfo, error) {
+	p, err := r.c.BookingPage(ctx)
+	var ae *link.APIError
+	if errors.As(err, &ae) && ae.Code == link.CodeNotFound {
+		return app.BookingPageInfo{}, nil // not enabled yet
+	}
+	if err != nil {
+		return app.BookingPageInfo{}, forUI(err)
+	}
+	return app.BookingPageInfo{URL: p.URL, Enabled: p.Enabled}, nil
+}
+
+func (r *linkRelay) EnableBookingPage(ctx context.Context) (app.BookingPageInfo, error) {
+	p, err := r.c.EnableBookingPage(ctx)
+	if err != nil {
+		return app.BookingPageInfo{}, forUI(err)
+	}
+	return app.BookingPageInfo{URL: p.URL, Enabled: p.Enabled}, nil
+}
+
+func (r *linkRelay) CalendarFeed(ctx context.Context) (string, error) {
+	u, err := r.c.CalendarFeed(ctx)
+	return u, forUI(err)
+}
+
+func (r *linkRelay) RotateCalendarFeed(ctx context.Context) (string, error) {
+	u, err := r.c.RotateCalendarFeed(ctx)
+	return u, forUI(err)
+}
+
+func toSource(s link.CalendarSource) app.CalendarSource {
+	out := app.CalendarSource{ID: s.ID, Kind: s.Kind, URL: s.URL, Label: s.Label, LastError: s.LastError, Events: s.Events}
+	if s.LastSync != nil {
+		out.LastSync = *s.LastSync
+	}
+	return out
+}
+
+func (r *linkRelay) CalendarSources(ctx context.Context) ([]app.CalendarSource, error) {
+	ss, err := r.c.CalendarSources(ctx)
+	if err != nil {
+		return nil, forUI(err)
+	}
+	out := make([]app.CalendarSource, 0, len(ss))
+	for _, s := range ss {
+		out = append(out, toSource(s))
+	}
+	return out, nil
+}
+
+func (r *linkRelay) AddCalendarSource(ctx context.Context, s app.NewCalendarSource) (app.CalendarSource, error) {
+	src, err := r.c.AddCalendarSource(ctx, link.NewCalendarSource{Kind: s.Kind, URL: s.URL, Username: s.Username, Password: s.Password, Label: s.Label})
+	if err != nil {
+		return app.CalendarSource{}, forUI(err)
+	}
+	return toSource(src), nil
+}
+
+func (r *linkRelay) RemoveCalendarSource(ctx context.Context, id string) error {
+	return forUI(r.c.RemoveCalendarSource(ctx, id))
+}
+
+func toCustomer(c link.Customer) app.Customer {
+	return app.Customer{ID: c.ID, FirstName: c.FirstName, LastName: c.LastName, Email: c.Email, Mobile: c.Mobile,
+		Address: toAddress(c.Address), Created: c.Created, LastInteraction: c.LastInteraction}
+}
+
+func (r *linkRelay) Customers(ctx context.Context, query string, limit int) ([]app.Customer, error) {
+	cs, err := r.c.Customers(ctx, query, min(max(limit, 1), 200))
+	if err != nil {
+		return nil, forUI(err)
+	}
+	out := make([]app.Customer, 0, len(cs))
+	for _, c := range cs {
+		out = append(out, toCustomer(c))
+	}
+	return out, nil
+}
+
+func (r *linkRelay) CustomerHistory(ctx context.Context, id string) (app.CustomerHistory, error) {
+	h, err := r.c.Customer(ctx, id)
+	if err != nil {
+		return app.CustomerHistory{}, forUI(err)
+	}
+	out := app.CustomerHistory{Customer: toCustomer(h.Customer)}
+	for _, b := range h.Bookings {
+		out.Bookings = append(out.Bookings, toBooking(b))
+	}
+	for _, m := range h.Meetings {
+		out.Meetings = append(out.Meetings, toMeetingInfo(m))
+	}
+	return out, nil
+}
+
+func (r *linkRelay) UpdateCustomer(ctx context.Context, c app.Customer) (app.Customer, error) {
+	in := link.Customer{ID: c.ID, FirstName: c.FirstName, LastName: c.LastName, Email: c.Email, Mobile: c.Mobile}
+	if c.Address != (app.Address{}) {
+		a := link.Address{Street: c.Address.Street, PostalCode: c.Address.PostalCode, City: c.Address.City, Country: c.Address.Country}
+		in.Address = &a
+	}
+	out, err := r.c.UpdateCustomer(ctx, in)
+	if err != nil {
+		return app.Customer{}, forUI(err)
+	}
+	return toCustomer(out), nil
+}
