@@ -294,6 +294,7 @@
         horizonDays: r.body.horizon_days, onPick: pickSlot,
         onFatal: function () { state.actionError = t('rescheduleUnavailable'); go('booking'); }
       });
+      state.picker.lastBookable = r.body.last_bookable_date || '';
       go('picking', el.slotHeading);
       state.picker.load(8);
     }, function () {
