@@ -296,3 +296,6 @@ func openBadger(t testing.TB) *store.Badger {
 	t.Cleanup(func() { db.Close() })
 	return db
 }
+
+// relay/customer's Service is the production Profiles.
+var _ Profiles = (*customer.Service)(nil)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -65,8 +66,8 @@ func (s *Service) List(ctx context.Context, a Actor, advisorID string, from, to 
 			if !ok || len(ns) != 20 {
 				return nil
 			}
-			var n int64
-			if _, err := fmt.Sscanf(ns, "%d", &n); err != nil {
+			n, err := strconv.ParseInt(ns, 10, 64)
+			if err != nil {
 				return nil
 			}
 			if t := time.Unix(0, n); !t.Before(from) && t.Before(to) {
