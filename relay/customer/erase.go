@@ -170,14 +170,15 @@ type SweepStats struct {
 
 // SweepExpired deletes every profile whose retention deadline (last
 // interaction plus the tenant's period) has come at now and that held
-// (nil: none) does not keep: its data key (crypto-shredding what others
+// (nil: none; it gets the profile's tenant and id) does not keep: its data key (crypto-shredding what others
 // sealed with it), the profile, its tenant entry and its e-mail index
 // entry, one transaction per profile. Profiles not yet due are never
 // touched. A failing profile is counted and logged, the others are still
 // processed, and the errors are returned joined.
-func (s *Service) SweepExpired(ctx context.Context, now time.Time, held func(customerID string) bool) (SweepStats, error) {
+func (s *Service) SweepExpired(ctx context.Context, now time.Time, held func(tenantID, customerID string) bool) (SweepStats, error) {
 	var st SweepStats
-	var due []string
+	type dueProfile struct{ tenantID, id string }
+	var due []dueProfile
 	err := s.kv.View(ctx, func(tx store.Txn) error {
 		due = due[:0]
 		return tx.Scan([]byte(prefixProfile), func(k, v []byte) error {
@@ -186,7 +187,7 @@ func (s *Service) SweepExpired(ctx context.Context, now time.Time, held func(cus
 				return err
 			}
 			if s.expired(&r, now) {
-				due = append(due, r.ID)
+				due = append(due, dueProfile{r.TenantID, r.ID})
 			}
 			return nil
 		})
@@ -196,12 +197,12 @@ func (s *Service) SweepExpired(ctx context.Context, now time.Time, held func(cus
 	}
 	var errs []error
 	var todo []string
-	for _, id := range due {
-		if held != nil && held(id) {
+	for _, d := range due {
+		if held != nil && held(d.tenantID, d.id) {
 			st.Held++
 			continue
 		}
-		todo = append(todo, id)
+		todo = append(todo, d.id)
 	}
 	st.Due = len(todo)
 	for i, id := range todo {

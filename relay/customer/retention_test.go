@@ -111,7 +111,7 @@ func TestSweepDeletesOnlyExpiredAndSkipsHeld(t *testing.T) {
 	f.clock.Set(start)
 	sealedHeld := f.seal(t, notYet, []byte("x"))
 
-	st, err := f.svc.SweepExpired(ctx, start, func(id string) bool { return id == held })
+	st, err := f.svc.SweepExpired(ctx, start, func(_, id string) bool { return id == held })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +158,7 @@ func TestSweepDeletesOnlyExpiredAndSkipsHeld(t *testing.T) {
 		t.Fatalf("%d e-mail index entries left, want 3", n)
 	}
 	// A second sweep finds nothing new but still reports the hold.
-	st, err = f.svc.SweepExpired(ctx, start, func(id string) bool { return id == held })
+	st, err = f.svc.SweepExpired(ctx, start, func(_, id string) bool { return id == held })
 	if err != nil || st != (SweepStats{Held: 1}) {
 		t.Fatalf("second sweep %+v, %v", st, err)
 	}
