@@ -353,6 +353,9 @@ func (s *Service) book(ctx context.Context, req Request, fc *forCustomer) (Booki
 		c := req.Contact
 		if fc != nil {
 			prof, err := s.profiles.ContactTx(tx, fc.customerID)
+			if errors.Is(err, customer.ErrNotFound) {
+				return customer.Contact{}, fmt.Errorf("customer profile: %w", ErrNotFound)
+			}
 			if err != nil {
 				return customer.Contact{}, fmt.Errorf("customer profile: %w", err)
 			}
@@ -384,6 +387,9 @@ func (s *Service) book(ctx context.Context, req Request, fc *forCustomer) (Booki
 			return err
 		}
 		custID, err := s.profiles.UpsertTx(tx, p.tenant, contact, now)
+		if errors.Is(err, customer.ErrInvalidInput) {
+			return invalid("contact", "not accepted for the customer profile")
+		}
 		if err != nil {
 			return fmt.Errorf("customer profile: %w", err)
 		}
@@ -532,6 +538,10 @@ func (s *Service) details(tx store.Txn, r *bookingRecord) (Details, error) {
 		return d, fmt.Errorf("details: %w", err)
 	}
 	b, err := s.profiles.OpenTx(tx, r.CustomerID, sealed)
+	if errors.Is(err, customer.ErrShredded) || errors.Is(err, customer.ErrNotFound) {
+		// The customer was erased: the booking's personal part is gone.
+		return d, fmt.Errorf("details: customer data erased: %w", ErrNotFound)
+	}
 	if err != nil {
 		return d, fmt.Errorf("open: %w", err)
 	}

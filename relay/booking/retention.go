@@ -95,3 +95,45 @@ func deleteBooking(tx store.Txn, r *bookingRecord) error {
 	}
 	return deleteDayEntries(tx, r)
 }
+
+// EraseCustomer deletes every booking of a customer in a tenant, with its
+// details and index entries (erasure on the data subject's request; the
+// caller authorises and audits it). It returns how many were deleted.
+func (s *Service) EraseCustomer(ctx context.Context, tenantID, customerID string) (int, error) {
+	if !validRef(tenantID) || !validRef(customerID) {
+		return 0, fmt.Errorf("booking: erase customer: %w", invalid("customer_id", "malformed"))
+	}
+	n := 0
+	err := s.kv.Update(ctx, func(tx store.Txn) error {
+		n = 0
+		var ids []string
+		if err := tx.Scan(custPrefix(tenantID, customerID), func(k, _ []byte) error {
+			ids = append(ids, lastSegment(k))
+			return nil
+		}); err != nil {
+			return err
+		}
+		for _, id := range ids {
+			r, err := getBooking(tx, id)
+			if errors.Is(err, ErrNotFound) {
+				if err := tx.Delete(append(custPrefix(tenantID, customerID), id...)); err != nil {
+					return err
+				}
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if err := deleteBooking(tx, r); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("booking: erase customer: %w", err)
+	}
+	s.log.Info("booking: customer's bookings erased", "tenant_id", tenantID, "customer_id", customerID, "count", n)
+	return n, nil
+}

@@ -94,3 +94,28 @@ func TestRetentionFiltersReadsAndSweepDeletes(t *testing.T) {
 		t.Fatalf("sweep after release: %+v %v", st, err)
 	}
 }
+
+func TestEraseCustomerDeletesAllTheirBookings(t *testing.T) {
+	e := newEnv(t, nil, nil)
+	p, typ := e.setup(advisor, officeHours("Europe/Berlin"), videoType(30))
+	b1, tok := e.book(p, typ, at(2027, 3, 3, 10, 0), erika)
+	e.book(p, typ, at(2027, 3, 4, 10, 0), erika)
+	other, _ := e.book(p, typ, at(2027, 3, 5, 10, 0), contactN(1))
+	n, err := e.svc.EraseCustomer(e.ctx, tenant, b1.CustomerID)
+	if err != nil || n != 2 {
+		t.Fatalf("erased %d, %v", n, err)
+	}
+	if _, _, err := e.svc.ByManageToken(e.ctx, tok); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("erased booking by token: %v", err)
+	}
+	for k := range e.dump() {
+		if strings.HasPrefix(k, prefix) && (strings.Contains(k, b1.CustomerID) || strings.Contains(k, b1.ID)) {
+			t.Errorf("key %q left after erasure", k)
+		}
+	}
+	if _, _, err := e.svc.Get(e.ctx, advisor, other.ID); err != nil {
+		t.Fatalf("another customer's booking: %v", err)
+	}
+	// The erased customer's slot is free again.
+	e.book(p, typ, at(2027, 3, 3, 10, 0), contactN(2))
+}
