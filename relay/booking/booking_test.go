@@ -305,6 +305,9 @@ func TestCancelByToken(t *testing.T) {
 	if _, err := e.svc.CancelByToken(e.ctx, tok2); !errors.Is(err, ErrStarted) || !errors.Is(err, ErrForbidden) {
 		t.Fatalf("cancel after start: %v", err)
 	}
+	if _, err := e.svc.RescheduleByToken(e.ctx, tok2, at(2027, 3, 4, 10, 0), ""); !errors.Is(err, ErrStarted) {
+		t.Fatalf("reschedule after start: %v", err)
+	}
 	if c, err := e.svc.Cancel(e.ctx, advisor, b2.ID); err != nil || c.CancelledBy != ByAdvisor {
 		t.Fatalf("advisor cancel after start: %+v %v", c, err)
 	}
