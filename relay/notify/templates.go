@@ -243,8 +243,11 @@ func prepare(d Appointment, to recipient) (prepared, error) {
 		p.TenantName = "Parley"
 	}
 	p.Phone = oneLine(d.Phone, 40)
-	p.Address = clean(d.Address, 300)
-	p.Text = clean(d.Text, 4000)
+	p.Address = strings.TrimSpace(clean(d.Address, 300))
+	p.Text = strings.TrimSpace(clean(d.Text, 4000))
+	if p.AdvisorName == "" {
+		p.AdvisorName = p.TenantName
+	}
 	if p.Stamp.IsZero() {
 		p.Stamp = time.Now()
 	}
@@ -300,6 +303,10 @@ func render(lang string, ev Event, d Appointment, advisor bool) (Mail, error) {
 	}}
 	if r.d.Customer == "" {
 		r.d.Customer = map[string]string{"de": "Kunde", "en": "customer"}[lang]
+	}
+	if r.d.Type == "" {
+		r.d.Type = r.say("label.type")
+		p.TypeName = r.d.Type
 	}
 	v := view{Lang: lang, Subject: HeaderText(r.say("subject."+string(ev)), 200)}
 	if advisor {
@@ -450,6 +457,9 @@ func AppointmentSMS(lang string, ev Event, d Appointment) (string, error) {
 	data := phraseData{
 		Advisor: p.AdvisorName, Type: p.TypeName, Tenant: p.TenantName,
 		Short: shortDateTime(lang, p.Start.In(p.loc)),
+	}
+	if data.Type == "" {
+		data.Type = (&renderer{t: phrases[lang]}).say("label.type")
 	}
 	if !isCancel(ev) {
 		if p.Kind == KindVideo {
