@@ -13,7 +13,9 @@ var renders = []func(notify.Appointment) (notify.Mail, error){
 	func(d notify.Appointment) (notify.Mail, error) {
 		return notify.AppointmentMail("de", notify.EventConfirmed, d)
 	},
-	func(d notify.Appointment) (notify.Mail, error) { return notify.AdvisorMail("en", notify.EventNewBooking, d) },
+	func(d notify.Appointment) (notify.Mail, error) {
+		return notify.AdvisorMail("en", notify.EventNewBooking, d)
+	},
 }
 
 // FuzzAppointmentMail renders mails with arbitrary names and text: the
