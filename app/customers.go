@@ -52,11 +52,22 @@ type customersPage struct {
 	histRows  *fyne.Container
 	histState statusLabel
 
+	// Booking for the customer shown: the advisor's active types and zone,
+	// read when the page is first shown.
+	types    []AppointmentType
+	loc      *time.Location
+	bookType *widget.Select
+	bookDate *widget.Entry
+	bookTime *widget.Entry
+	bookNote *widget.Entry
+	book     *busyButton
+	bookMsg  statusLabel
+
 	content fyne.CanvasObject
 }
 
 func newCustomersPage(u *UI, s *session, br BookingRelay) *customersPage {
-	p := &customersPage{u: u, s: s, br: br, now: time.Now}
+	p := &customersPage{u: u, s: s, br: br, now: time.Now, loc: time.Local}
 	p.search = widget.NewEntry()
 	p.search.SetPlaceHolder("Search by name, e-mail or phone")
 	p.search.OnChanged = func(string) { p.load() }
@@ -108,11 +119,27 @@ func newCustomersPage(u *UI, s *session, br BookingRelay) *customersPage {
 		widget.NewFormItem("City", p.city),
 		widget.NewFormItem("Country", p.country),
 	)
+	p.bookType = widget.NewSelect(nil, nil)
+	p.bookDate = entry("YYYY-MM-DD")
+	p.bookTime = entry("HH:MM")
+	p.bookNote = entry("Optional note")
+	p.book = newBusyButton("Book", theme.CalendarIcon(), p.bookFor)
+	p.bookMsg = newStatusLabel()
+	bookForm := widget.NewForm(
+		widget.NewFormItem("Type", p.bookType),
+		widget.NewFormItem("Date", p.bookDate),
+		widget.NewFormItem("Start", p.bookTime),
+		widget.NewFormItem("Note", p.bookNote),
+	)
+	bold := func(s string) *widget.Label {
+		return widget.NewLabelWithStyle(s, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	}
 	p.detail = container.NewVScroll(container.NewVBox(
 		p.name, form, container.NewHBox(p.save.row()), p.status.Label,
 		widget.NewSeparator(),
-		widget.NewLabelWithStyle("History", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
-		p.histRows, p.histState.Label,
+		bold("History"), p.histRows, p.histState.Label,
+		widget.NewSeparator(),
+		bold("Book an appointment for this customer"), bookForm, container.NewHBox(p.book.row()), p.bookMsg.Label,
 	))
 	p.detail.Hide()
 	left := container.NewBorder(p.search, p.listStatus.Label, nil, nil, p.list)
@@ -140,6 +167,7 @@ func customerLine(c Customer) string {
 func (p *customersPage) shown() {
 	if !p.loaded {
 		p.load()
+		p.loadBooking()
 		return
 	}
 	if p.profile != nil {
@@ -228,12 +256,13 @@ type historyItem struct {
 	muted  bool
 }
 
-// historyItems merges bookings and meetings, newest first.
-func historyItems(h CustomerHistory, now time.Time) []historyItem {
+// historyItems merges bookings and meetings, newest first; bookings' times
+// read in loc.
+func historyItems(h CustomerHistory, now time.Time, loc *time.Location) []historyItem {
 	var out []historyItem
 	for _, b := range h.Bookings {
 		it := historyItem{when: b.Start, title: "Appointment · " + b.TypeName + " · " + kindName(b.Kind)}
-		it.detail = b.Start.Local().Format("Mon 2 Jan 2006, 15:04") + "–" + b.End.Local().Format("15:04")
+		it.detail = b.Start.In(loc).Format("Mon 2 Jan 2006, 15:04") + "–" + b.End.In(loc).Format("15:04")
 		switch {
 		case b.cancelled():
 			it.detail += " · cancelled"
@@ -259,7 +288,7 @@ func historyItems(h CustomerHistory, now time.Time) []historyItem {
 
 func (p *customersPage) showHistory() {
 	p.histRows.RemoveAll()
-	items := historyItems(*p.profile, p.now())
+	items := historyItems(*p.profile, p.now(), p.loc)
 	for _, it := range items {
 		t := widget.NewLabelWithStyle(it.title, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 		t.Truncation = fyne.TextTruncateEllipsis
@@ -343,5 +372,97 @@ func (p *customersPage) submit() {
 		}
 		p.list.Refresh()
 		p.status.ok("Profile corrected.")
+	})
+}
+
+// bookingSetup is what booking for a customer needs to know.
+type bookingSetup struct {
+	types []AppointmentType
+	zone  string
+}
+
+// loadBooking reads the advisor's active types and time zone, off the UI
+// thread.
+func (p *customersPage) loadBooking() {
+	u, s, br := p.u, p.s, p.br
+	run(u, s.ctx, func(ctx context.Context) (bookingSetup, error) {
+		ts, err := br.AppointmentTypes(ctx)
+		if err != nil {
+			return bookingSetup{}, err
+		}
+		a, err := br.Availability(ctx)
+		return bookingSetup{types: ts, zone: a.TimeZone}, err
+	}, func(b bookingSetup, err error) {
+		if s.ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			p.bookMsg.fail("Your appointment types could not be read: " + message(err))
+			return
+		}
+		if loc, err := time.LoadLocation(b.zone); err == nil && b.zone != "" {
+			p.loc = loc
+		}
+		p.types = nil
+		var names []string
+		for _, t := range b.types {
+			if t.Active {
+				p.types = append(p.types, t)
+				names = append(names, t.Name)
+			}
+		}
+		p.bookType.SetOptions(names)
+		if len(names) > 0 {
+			p.bookType.SetSelectedIndex(0)
+			p.bookMsg.info("Times are in " + p.loc.String() + ". The customer gets a confirmation by e-mail.")
+		} else {
+			p.bookMsg.info("Add an appointment type on the Booking page first.")
+		}
+	})
+}
+
+// bookFor books the form's appointment for the customer shown, off the UI
+// thread, and reads the history again.
+func (p *customersPage) bookFor() {
+	if p.profile == nil || p.book.busy {
+		return
+	}
+	i := p.bookType.SelectedIndex()
+	if i < 0 || i >= len(p.types) {
+		p.bookMsg.fail("Choose the appointment type.")
+		return
+	}
+	start, err := parseLocal(p.bookDate.Text, p.bookTime.Text, p.loc)
+	if err == nil && !start.After(p.now()) {
+		err = userError("Choose a time in the future.")
+	}
+	if err != nil {
+		p.bookMsg.fail(err.Error())
+		return
+	}
+	nb := NewBooking{CustomerID: p.profile.Customer.ID, TypeID: p.types[i].ID, Start: start, Text: strings.TrimSpace(p.bookNote.Text)}
+	u, s, br := p.u, p.s, p.br
+	h := p.profile
+	p.book.set(true)
+	p.bookMsg.info("Booking …")
+	run(u, s.ctx, func(ctx context.Context) (Booking, error) {
+		return br.BookForCustomer(ctx, nb)
+	}, func(b Booking, err error) {
+		if s.ctx.Err() != nil {
+			return
+		}
+		p.book.set(false)
+		if p.profile != h {
+			return
+		}
+		if err != nil {
+			p.bookMsg.fail(message(err))
+			return
+		}
+		p.bookDate.SetText("")
+		p.bookTime.SetText("")
+		p.bookNote.SetText("")
+		p.bookMsg.ok("Booked for " + b.Start.In(p.loc).Format("Mon 2 Jan 2006 at 15:04") + "; the customer is told by e-mail.")
+		p.open(nb.CustomerID)
 	})
 }

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -112,4 +113,44 @@ func TestCustomerProfileAndHistory(t *testing.T) {
 	// A customer without history says so.
 	p.list.Select(1)
 	h.eventually("Ida", func() bool { return p.profile.Customer.ID == "c2" && h.shows("No appointments or meetings yet.") })
+}
+
+func TestBookForCustomer(t *testing.T) {
+	loc := berlin(t)
+	f := customersFake()
+	f.bk.avail = Availability{TimeZone: "Europe/Berlin"}
+	f.bk.types = []AppointmentType{
+		{ID: "t0", Name: "Alt", Kind: KindPhone, Duration: time.Hour},
+		{ID: "t1", Name: "Erstberatung", Kind: KindVideo, Duration: 45 * time.Minute, Active: true},
+	}
+	h, p := customersHarness(t, f)
+	p.now = func() time.Time { return time.Date(2027, 3, 24, 12, 0, 0, 0, loc) }
+	h.eventually("the types", func() bool { return len(p.bookType.Options) == 1 })
+	p.list.Select(1)
+	h.eventually("Ida", func() bool { return p.profile != nil && p.profile.Customer.ID == "c2" })
+
+	fill(p.bookDate, "2027-03-28")
+	fill(p.bookTime, "02:15")
+	h.tap("Book")
+	if !strings.Contains(p.bookMsg.Text, "does not exist") || f.called("BookForCustomer") != 0 {
+		t.Fatalf("status %q", p.bookMsg.Text)
+	}
+	f.mu.Lock()
+	f.bk.bookErr = errors.New("The last bookable date is 10 October 2027.")
+	f.mu.Unlock()
+	fill(p.bookTime, "10:00")
+	h.tap("Book")
+	h.eventually("the refusal", func() bool { return strings.Contains(p.bookMsg.Text, "last bookable date") })
+	f.mu.Lock()
+	f.bk.bookErr = nil
+	f.mu.Unlock()
+	h.tap("Book")
+	h.eventually("the booking", func() bool { return strings.Contains(p.bookMsg.Text, "Booked for Sun 28 Mar 2027 at 10:00") })
+	if !slices.Contains(f.Calls(), "BookForCustomer c2 t1 2027-03-28T08:00:00Z") {
+		t.Errorf("calls %q", f.Calls())
+	}
+	h.eventually("the history", func() bool { return len(p.histRows.Objects) == 1 })
+	if got := strings.Join(textsOf(p.histRows.Objects[0]), " "); !strings.Contains(got, "Erstberatung · Video") {
+		t.Errorf("history %q", got)
+	}
 }

@@ -17,6 +17,7 @@ type fakeBooking struct {
 	bookingsErr   error
 	cancelErr     error
 	rescheduleErr error
+	bookErr       error          // returned by BookForCustomer
 	ranges        [][2]time.Time // every range Bookings was asked for
 
 	avail      Availability
@@ -108,8 +109,28 @@ func (f *fakeRelay) RescheduleBooking(ctx context.Context, id string, start time
 }
 
 func (f *fakeRelay) BookForCustomer(ctx context.Context, nb NewBooking) (Booking, error) {
-	f.record("BookForCustomer %s %s", nb.CustomerID, nb.TypeID)
-	return Booking{}, fmt.Errorf("not in this fake")
+	f.record("BookForCustomer %s %s %s", nb.CustomerID, nb.TypeID, nb.Start.UTC().Format(time.RFC3339))
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.bk.bookErr != nil {
+		return Booking{}, f.bk.bookErr
+	}
+	var typ AppointmentType
+	for _, t := range f.bk.types {
+		if t.ID == nb.TypeID {
+			typ = t
+		}
+	}
+	b := Booking{ID: fmt.Sprintf("nb%d", len(f.bk.bookings)+1), TypeID: typ.ID, TypeName: typ.Name, Kind: typ.Kind,
+		Start: nb.Start, End: nb.Start.Add(typ.Duration), Status: BookingConfirmed, CustomerID: nb.CustomerID, Text: nb.Text}
+	f.bk.bookings = append(f.bk.bookings, b)
+	if f.bk.history == nil {
+		f.bk.history = map[string]CustomerHistory{}
+	}
+	h := f.bk.history[nb.CustomerID]
+	h.Bookings = append([]Booking{b}, h.Bookings...)
+	f.bk.history[nb.CustomerID] = h
+	return b, nil
 }
 
 func (f *fakeRelay) Availability(ctx context.Context) (Availability, error) {
