@@ -172,15 +172,26 @@ func MailHandler(mailer Mailer) outbox.Handler {
 			return fmt.Errorf("notify: mail job %s: undecodable payload: %w", j.ID, outbox.ErrPermanent)
 		}
 		if m.MessageID == "" {
-			if at := strings.LastIndexByte(m.From, '@'); at >= 0 {
-				m.MessageID = j.ID + m.From[at:]
-			}
+			m.MessageID = MessageID(j.ID, m.From)
 		}
 		if err := mailer.Send(ctx, m); err != nil {
 			return fmt.Errorf("notify: mail job %s: %w", j.ID, err)
 		}
 		return nil
 	}
+}
+
+// MessageID returns the Message-ID (without angle brackets) for the mail
+// an outbox job sends: "<jobID>@<domain of from>". A handler that sends
+// with it gives every attempt of the job the same id, so that a duplicate
+// after a crash is recognisable as one. It returns "" when from has no
+// domain.
+func MessageID(jobID, from string) string {
+	at := strings.LastIndexByte(from, '@')
+	if at < 0 || jobID == "" {
+		return ""
+	}
+	return jobID + from[at:]
 }
 
 // SMS is the payload of a KindSMS job.
