@@ -73,6 +73,11 @@ func run(args []string) error {
 	turnListen := fs.String("turn-listen", os.Getenv("PARLEY_TURN_LISTEN"), "host:port for the embedded TURN server, UDP and TCP, e.g. :3478 (default: no TURN)")
 	turnHost := fs.String("turn-public-host", os.Getenv("PARLEY_TURN_PUBLIC_HOST"), "host name or IP in the TURN URLs given to clients (default: the first media public IP)")
 	level := fs.String("log-level", envOr("PARLEY_LOG_LEVEL", "info"), "debug, info, warn or error")
+	smtpAddr := fs.String("smtp", os.Getenv("PARLEY_SMTP"), "host:port of the SMTP server for booking mails (default: none; mails wait in the outbox)")
+	smtpTLS := fs.String("smtp-tls", envOr("PARLEY_SMTP_TLS", "mandatory"), "SMTP transport security: mandatory (STARTTLS required), opportunistic, tls (implicit, port 465) or none")
+	smtpUser := fs.String("smtp-user", os.Getenv("PARLEY_SMTP_USER"), "SMTP user name (password from PARLEY_SMTP_PASSWORD)")
+	mailFrom := fs.String("mail-from", os.Getenv("PARLEY_MAIL_FROM"), "sender address of booking mails, e.g. termine@example-bank.de")
+	calPrivate := fs.Bool("calendar-allow-private", os.Getenv("PARLEY_CALENDAR_ALLOW_PRIVATE") == "1", "let calendar sync fetch from loopback and private networks (tests, intranet CalDAV)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -100,6 +105,8 @@ func run(args []string) error {
 		DataDir: *data, Listen: *listen, TLSCertFile: *certFile, TLSKeyFile: *keyFile, Hostnames: hostnames, PublicURL: *publicURL,
 		TenantSlug: *tenant, TenantName: *tenantName, AdminPassword: *adminPassword,
 		BootstrapOut: os.Stdout, Logger: log,
+		Mail:                 server.MailOptions{SMTPAddr: *smtpAddr, TLS: *smtpTLS, Username: *smtpUser, Password: os.Getenv("PARLEY_SMTP_PASSWORD"), From: *mailFrom},
+		CalendarAllowPrivate: *calPrivate,
 	})
 	if err != nil {
 		return err

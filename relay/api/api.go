@@ -79,6 +79,14 @@ type Options struct {
 	// Retention is the privacy engine (retention policy, overrides, legal
 	// holds); nil answers 404 on the retention routes.
 	Retention Retention
+	// Booking is the booking service (appointment types, availability,
+	// bookings, public booking pages); nil answers 404 on its routes.
+	Booking Booking
+	// Customers keeps customer profiles; nil answers 404 on its routes.
+	Customers Customers
+	// Calendars is calendar sync (sources in, the ICS feed out); nil
+	// answers 404 on its routes.
+	Calendars Calendars
 }
 
 //go:embed openapi.json
@@ -96,6 +104,11 @@ type handler struct {
 	chat      Chat
 	announcer Announcer
 	retention Retention
+	booking   Booking
+	customers Customers
+	calendars Calendars
+	limiter   *limiter
+	holds     holdCounter
 	log       *slog.Logger
 	clock     clock.Clock
 	metrics   *metrics
@@ -156,6 +169,38 @@ var routes = []route{
 	{"GET", "/api/v1/retention/holds", adminOnly, (*handler).listHolds},
 	{"POST", "/api/v1/retention/holds", adminOnly, (*handler).placeHold},
 	{"DELETE", "/api/v1/retention/holds/{id}", adminOnly, (*handler).releaseHold},
+
+	// Booking: the customer's side (public, rate-limited per address).
+	{"GET", "/api/v1/pages/{page}", public, limited(rateRead, (*handler).bookingPage)},
+	{"GET", "/api/v1/pages/{page}/slots", public, limited(rateRead, (*handler).bookingSlots)},
+	{"POST", "/api/v1/pages/{page}/holds", public, limited(rateWrite, (*handler).bookingHold)},
+	{"POST", "/api/v1/pages/{page}/bookings", public, limited(rateWrite, (*handler).bookingCreate)},
+	{"GET", "/api/v1/manage/{token}", public, limited(rateRead, (*handler).manageGet)},
+	{"POST", "/api/v1/manage/{token}/cancel", public, limited(rateWrite, (*handler).manageCancel)},
+	{"POST", "/api/v1/manage/{token}/reschedule", public, limited(rateWrite, (*handler).manageReschedule)},
+	// Booking: the advisor's side.
+	{"GET", "/api/v1/booking/page", active, (*handler).getBookingPage},
+	{"POST", "/api/v1/booking/page", active, (*handler).enableBookingPage},
+	{"GET", "/api/v1/booking/types", active, (*handler).listTypes},
+	{"POST", "/api/v1/booking/types", active, (*handler).createType},
+	{"PUT", "/api/v1/booking/types/{id}", active, (*handler).updateType},
+	{"DELETE", "/api/v1/booking/types/{id}", active, (*handler).deleteType},
+	{"GET", "/api/v1/booking/availability", active, (*handler).getAvailability},
+	{"PUT", "/api/v1/booking/availability", active, (*handler).putAvailability},
+	{"GET", "/api/v1/bookings", active, (*handler).listBookings},
+	{"POST", "/api/v1/bookings", active, (*handler).bookForCustomer},
+	{"GET", "/api/v1/bookings/{id}", active, (*handler).getBooking},
+	{"POST", "/api/v1/bookings/{id}/cancel", active, (*handler).cancelBooking},
+	{"POST", "/api/v1/bookings/{id}/reschedule", active, (*handler).rescheduleBooking},
+	{"GET", "/api/v1/customers", active, (*handler).listCustomers},
+	{"POST", "/api/v1/customers", active, (*handler).createCustomer},
+	{"GET", "/api/v1/customers/{id}", active, (*handler).getCustomer},
+	{"PATCH", "/api/v1/customers/{id}", active, (*handler).updateCustomer},
+	{"GET", "/api/v1/calendar/sources", active, (*handler).listSources},
+	{"POST", "/api/v1/calendar/sources", active, (*handler).addSource},
+	{"DELETE", "/api/v1/calendar/sources/{id}", active, (*handler).deleteSource},
+	{"GET", "/api/v1/calendar/feed", active, (*handler).feedURL},
+	{"POST", "/api/v1/calendar/feed/rotate", active, (*handler).rotateFeed},
 }
 
 // New returns the relay's HTTP handler.
@@ -168,7 +213,8 @@ func New(opts Options) http.Handler {
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
-	h := &handler{publicURL: strings.TrimRight(opts.PublicURL, "/"), auth: opts.Auth, audit: opts.Audit, meetings: opts.Meetings, signal: opts.Signal, chat: opts.Chat, announcer: opts.Announcer, retention: opts.Retention, log: log, clock: clock.Or(opts.Clock), metrics: newMetrics(reg)}
+	h := &handler{publicURL: strings.TrimRight(opts.PublicURL, "/"), auth: opts.Auth, audit: opts.Audit, meetings: opts.Meetings, signal: opts.Signal, chat: opts.Chat, announcer: opts.Announcer, retention: opts.Retention,
+		booking: opts.Booking, customers: opts.Customers, calendars: opts.Calendars, limiter: newLimiter(clock.Or(opts.Clock)), log: log, clock: clock.Or(opts.Clock), metrics: newMetrics(reg)}
 
 	mux := http.NewServeMux()
 	byPattern := map[string]map[string]route{}
@@ -219,7 +265,23 @@ func New(opts Options) http.Handler {
 			}
 			http.ServeFileFS(w, r, opts.Web, "join.html")
 		})
+		for pattern, file := range map[string]string{"/b/{page}": "book.html", "/m/{token}": "manage.html"} {
+			handle(pattern, func(w http.ResponseWriter, r *http.Request) {
+				if r.Method != http.MethodGet && r.Method != http.MethodHead {
+					writeError(w, errMethod)
+					return
+				}
+				http.ServeFileFS(w, r, opts.Web, file)
+			})
+		}
 	}
+	handle("/cal/{token}", func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			writeError(w, errMethod)
+			return
+		}
+		limited(rateRead, (*handler).calendarFeed)(h, w, r, auth.Session{})
+	})
 	return h.observe(securityHeaders(mux))
 }
 

@@ -24,6 +24,11 @@ type Error struct {
 	RetryAfter int
 	// OpensAt, for link_not_yet_open.
 	OpensAt time.Time
+	// Field names the request field an invalid_input error is about.
+	Field string
+	// LastBookableDate, for beyond_horizon: the last local date (YYYY-MM-DD)
+	// that can be booked.
+	LastBookableDate string
 }
 
 // Error formats the status, code and message.
@@ -51,6 +56,15 @@ func toError(err error) *Error {
 		return apiErr
 	}
 	if e := meetingError(err); e != nil {
+		return e
+	}
+	if e := bookingError(err); e != nil {
+		return e
+	}
+	if e := customerError(err); e != nil {
+		return e
+	}
+	if e := calendarError(err); e != nil {
 		return e
 	}
 	var thr *auth.ThrottledError
@@ -104,6 +118,8 @@ type errorDetail struct {
 	Reasons    []string   `json:"reasons,omitempty"`
 	RetryAfter int        `json:"retry_after_seconds,omitempty"`
 	OpensAt    *time.Time `json:"opens_at,omitempty"`
+	Field      string     `json:"field,omitempty"`
+	LastDate   string     `json:"last_bookable_date,omitempty"`
 }
 
 func writeError(w http.ResponseWriter, err error) {
@@ -115,7 +131,7 @@ func writeError(w http.ResponseWriter, err error) {
 		rw.internal = err
 	}
 	writeJSON(w, e.Status, errorBody{Error: errorDetail{Code: e.Code, Message: e.Message, Reasons: e.Reasons,
-		RetryAfter: e.RetryAfter, OpensAt: optTime(e.OpensAt)}})
+		RetryAfter: e.RetryAfter, OpensAt: optTime(e.OpensAt), Field: e.Field, LastDate: e.LastBookableDate}})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -73,6 +73,7 @@ type meetingJSON struct {
 	Status         string     `json:"status"`
 	Title          string     `json:"title,omitempty"`
 	AdvisorID      string     `json:"advisor_id"`
+	CustomerID     string     `json:"customer_id,omitempty"`
 	Created        time.Time  `json:"created"`
 	ScheduledStart *time.Time `json:"scheduled_start,omitempty"`
 	Started        *time.Time `json:"started,omitempty"`
@@ -90,7 +91,7 @@ func optTime(t time.Time) *time.Time {
 }
 
 func toMeetingJSON(m meeting.Meeting) meetingJSON {
-	return meetingJSON{ID: m.ID, Type: string(m.Type), Status: string(m.Status), Title: m.Title, AdvisorID: m.AdvisorID,
+	return meetingJSON{ID: m.ID, Type: string(m.Type), Status: string(m.Status), Title: m.Title, AdvisorID: m.AdvisorID, CustomerID: m.CustomerID,
 		Created: m.Created.UTC(), ScheduledStart: optTime(m.ScheduledStart), Started: optTime(m.Started), Ended: optTime(m.Ended),
 		LinkOpensAt: m.LinkOpensAt.UTC(), LinkExpiresAt: m.LinkExpiresAt.UTC()}
 }
@@ -99,6 +100,7 @@ type newMeetingRequest struct {
 	Type           string     `json:"type"`
 	Title          string     `json:"title"`
 	ScheduledStart *time.Time `json:"scheduled_start"`
+	CustomerID     string     `json:"customer_id"`
 }
 
 func decodeNewMeeting(body []byte) (newMeetingRequest, error) {
@@ -159,6 +161,19 @@ func (h *handler) createMeeting(w http.ResponseWriter, r *http.Request, s auth.S
 		return
 	}
 	nm := meeting.NewMeeting{TenantID: s.TenantID, AdvisorID: s.UserID, AdvisorName: u.DisplayName, Title: req.Title}
+	if req.CustomerID != "" {
+		// The meeting joins the customer's history; the profile must be
+		// one of the caller's tenant.
+		if h.customers == nil {
+			writeError(w, errNotFound)
+			return
+		}
+		if _, err := h.customers.Get(ctx, customerActor(s), req.CustomerID); err != nil {
+			writeError(w, err)
+			return
+		}
+		nm.CustomerID = req.CustomerID
+	}
 	var m meeting.Meeting
 	var token string
 	if req.Type == string(meeting.TypeBooked) {
@@ -170,6 +185,12 @@ func (h *handler) createMeeting(w http.ResponseWriter, r *http.Request, s auth.S
 	if err != nil {
 		writeError(w, err)
 		return
+	}
+	if nm.CustomerID != "" {
+		// A meeting is an interaction: the profile's retention restarts.
+		if err := h.customers.Touch(ctx, s.TenantID, nm.CustomerID, h.clock.Now()); err != nil {
+			h.log.Warn("customer: touch failed", "customer_id", nm.CustomerID, "error", err)
+		}
 	}
 	writeJSON(w, http.StatusCreated, map[string]any{"meeting": toMeetingJSON(m), "join_token": token, "join_url": h.joinURL(r, token)})
 }
@@ -384,11 +405,7 @@ func (h *handler) awaitChange(ctx context.Context, secret string, c meeting.Cust
 
 // joinURL is the link a customer opens: the customer page at /j/{token}.
 func (h *handler) joinURL(r *http.Request, token string) string {
-	base := h.publicURL
-	if base == "" {
-		base = "https://" + r.Host
-	}
-	return base + "/j/" + token
+	return h.baseURL(r) + "/j/" + token
 }
 
 // leaveMeeting lets the calling customer leave the waiting room or the

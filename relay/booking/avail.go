@@ -1,6 +1,8 @@
 package booking
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -293,4 +295,19 @@ func datesTouched(loc *time.Location, from, to time.Time) []date {
 func (s *Service) horizon(loc *time.Location, now time.Time) (date, time.Time) {
 	last := dateOf(now.In(loc)).add(s.opts.HorizonDays)
 	return last, resolve(loc, last, 1440)
+}
+
+// LastBookableDate is the last local date (YYYY-MM-DD, in the advisor's
+// time zone) that can be booked today: today plus Options.HorizonDays.
+func (s *Service) LastBookableDate(ctx context.Context, tenantID, advisorID string) (string, error) {
+	av, err := s.Availability(ctx, tenantID, advisorID)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return "", err
+	}
+	loc, err := time.LoadLocation(av.TimeZone)
+	if err != nil || av.TimeZone == "" {
+		loc = time.UTC
+	}
+	last, _ := s.horizon(loc, s.clock.Now())
+	return last.String(), nil
 }

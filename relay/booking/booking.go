@@ -318,6 +318,10 @@ type Details struct {
 	Text string `json:"text,omitempty"`
 	// JoinToken is the video meeting's join token once attached.
 	JoinToken string `json:"join_token,omitempty"`
+	// ManageToken is the customer's secret link token, kept sealed so that
+	// the confirmation and reminder mails, sent later from the outbox, can
+	// carry the link; only its digest is indexed.
+	ManageToken string `json:"manage_token,omitempty"`
 }
 
 // Profiles is what booking needs of the customer profiles (relay/customer

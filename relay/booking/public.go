@@ -408,7 +408,7 @@ func (s *Service) book(ctx context.Context, req Request, fc *forCustomer) (Booki
 		var hash string
 		token, hash = newToken(ManageTokenPrefix)
 		r.ManageHash = hash
-		if err := s.putDetails(tx, r, Details{Contact: contact, Text: text}); err != nil {
+		if err := s.putDetails(tx, r, Details{Contact: contact, Text: text, ManageToken: token}); err != nil {
 			return err
 		}
 		if idem != nil {

@@ -25,7 +25,7 @@ type SweepStats struct {
 // sealed details, manage link, idempotency record and index entries,
 // except those held (legal hold). Reads already hide expired bookings;
 // this reclaims them. Each booking is deleted in its own transaction.
-func (s *Service) SweepExpired(ctx context.Context, now time.Time, held func(bookingID string) bool) (SweepStats, error) {
+func (s *Service) SweepExpired(ctx context.Context, now time.Time, held func(b Booking) bool) (SweepStats, error) {
 	var st SweepStats
 	var due []string
 	err := s.kv.View(ctx, func(tx store.Txn) error {
@@ -35,7 +35,7 @@ func (s *Service) SweepExpired(ctx context.Context, now time.Time, held func(boo
 				st.Failed++ // an undecodable record is reported, not skipped silently
 				return nil
 			}
-			if s.expired(&r, now) && (held == nil || !held(r.ID)) {
+			if s.expired(&r, now) && (held == nil || !held(r.Booking)) {
 				due = append(due, r.ID)
 			}
 			return nil

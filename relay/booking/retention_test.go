@@ -58,7 +58,7 @@ func TestRetentionFiltersReadsAndSweepDeletes(t *testing.T) {
 	}
 
 	// Sweep with the 11:00 booking held: the 12:00 one goes.
-	st, err := e.svc.SweepExpired(e.ctx, at(2027, 4, 14, 14, 0), func(id string) bool { return id == gone.ID })
+	st, err := e.svc.SweepExpired(e.ctx, at(2027, 4, 14, 14, 0), func(b Booking) bool { return b.ID == gone.ID })
 	must(t, err)
 	if st.Due != 1 || st.Deleted != 1 || st.Failed != 0 {
 		t.Fatalf("sweep = %+v", st)

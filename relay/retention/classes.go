@@ -161,8 +161,9 @@ var classes = []Class{
 		What:    "appointment with the customer's name, e-mail, text, and phone or address by appointment type",
 		Purpose: "booking, confirming, reminding of and holding an appointment",
 		Persons: []Person{Advisor, Customer}, Kind: FromEvent, From: "the appointment",
-		Period: 42 * Day, Action: Delete, Storage: storeLocation, Processors: []string{"the operator's e-mail provider (confirmations, reminders)"},
-		Implemented: false, Overridable: true,
+		Period: 42 * Day, Action: Delete, Storage: storeLocation, Processors: []string{"the operator's e-mail provider (confirmations, reminders)", "the operator's SMS provider (reminders, when configured)"},
+		Implemented: true, Overridable: true,
+		Note: "the details are sealed with the customer's own key; a legal hold on the customer keeps their bookings",
 	},
 	{
 		ID: ClassCustomerProfile, Title: "Customer profile",
@@ -170,7 +171,8 @@ var classes = []Class{
 		Purpose: "recognising a returning customer and preparing consultations",
 		Persons: []Person{Customer}, Kind: Sliding, From: "the customer's last interaction",
 		Period: 360 * Day, Action: Delete, Storage: storeLocation, Processors: []string{noProcessors},
-		Implemented: false, Overridable: true,
+		Implemented: true, Overridable: true,
+		Note: "deleting a profile destroys the customer's data key, so every copy sealed with it (bookings, backups) becomes unreadable",
 	},
 	{
 		ID: ClassSignatureProcess, Title: "Signature process (not completed)",

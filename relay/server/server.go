@@ -26,10 +26,14 @@ import (
 	"parley/relay/api"
 	"parley/relay/audit"
 	"parley/relay/auth"
+	"parley/relay/booking"
+	"parley/relay/calsync"
 	"parley/relay/certs"
 	"parley/relay/chat"
 	"parley/relay/clock"
+	"parley/relay/customer"
 	"parley/relay/meeting"
+	"parley/relay/outbox"
 	"parley/relay/retention"
 	"parley/relay/signal"
 	"parley/relay/store"
@@ -87,6 +91,13 @@ type Options struct {
 	Logger *slog.Logger
 	// Clock is the time source; nil means the real clock.
 	Clock clock.Clock
+	// Mail configures booking mails (SMTP) and SMS.
+	Mail MailOptions
+	// CalendarAllowPrivate lets calendar sync fetch from loopback and
+	// private networks (tests, an intranet CalDAV server); by default those
+	// addresses are refused so that a calendar URL cannot probe the
+	// relay's network.
+	CalendarAllowPrivate bool
 }
 
 // Server is a running relay.
@@ -99,6 +110,10 @@ type Server struct {
 	audit     *audit.Log
 	chat      *chat.Service
 	retention *retention.Policy
+	customers *customer.Service
+	booking   *booking.Service
+	calendars *calsync.Service
+	outbox    *outbox.Outbox
 	tcp       net.Listener
 	udp       net.PacketConn
 	media     *media
@@ -209,6 +224,9 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	}
 	port := s.tcp.Addr().(*net.TCPAddr).Port
 	reg := prometheus.NewRegistry()
+	if err := s.startBooking(opts, meetings, reg); err != nil {
+		return fail(err)
+	}
 	s.sweeper = newSweeper(s, meetings, s.audit, reg)
 	interval := opts.SweepInterval
 	if interval <= 0 {
@@ -219,7 +237,8 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		return fail(err)
 	}
 	s.hub = signal.New(signal.Options{SFU: s.media.sfu, Meetings: meetings, Sessions: s.auth, Timeline: timeline{s.chat}, ICE: s.media.ice, Logger: log.With("component", "signal"), Clock: clk})
-	handler := api.New(api.Options{Auth: s.auth, Audit: s.audit, Meetings: meetings, Signal: s.hub, Chat: s.chat, Announcer: s.hub, Retention: s.retention, PublicURL: opts.PublicURL, Logger: log, Clock: clk, Registry: reg, Web: assets.Web()})
+	handler := api.New(api.Options{Auth: s.auth, Audit: s.audit, Meetings: meetings, Signal: s.hub, Chat: s.chat, Announcer: s.hub, Retention: s.retention,
+		Booking: s.booking, Customers: s.customers, Calendars: s.calendars, PublicURL: opts.PublicURL, Logger: log, Clock: clk, Registry: reg, Web: assets.Web()})
 	altSvc := `h3=":` + strconv.Itoa(port) + `"; ma=86400`
 	withAltSvc := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ProtoMajor < 3 {
@@ -248,7 +267,18 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		IdleTimeout:    120 * time.Second,
 	}
 
-	s.wg.Add(5)
+	s.wg.Add(7)
+	for _, run := range []func(context.Context) error{s.outbox.Run, s.calendars.Run} {
+		go func() {
+			defer s.wg.Done()
+			rctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			go func() { <-s.quit; cancel() }()
+			if err := run(rctx); err != nil && !errors.Is(err, context.Canceled) {
+				log.Error("background service stopped", "error", err)
+			}
+		}()
+	}
 	go func() {
 		defer s.wg.Done()
 		cctx, cancel := context.WithCancel(context.Background())

@@ -11,8 +11,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"parley/relay/audit"
+	"parley/relay/booking"
 	"parley/relay/chat"
 	"parley/relay/clock"
+	"parley/relay/customer"
 	"parley/relay/meeting"
 	"parley/relay/retention"
 )
@@ -36,6 +38,8 @@ type sweeper struct {
 	meetings  *meeting.Service
 	chat      *chat.Service     // nil: no meeting content
 	retention *retention.Policy // nil: the default periods, no holds
+	booking   *booking.Service  // nil: no bookings
+	customers *customer.Service // nil: no customer profiles
 	audit     *audit.Log
 	log       *slog.Logger
 	quit      <-chan struct{}
@@ -56,6 +60,8 @@ type sweeperDeps struct {
 	meetings  *meeting.Service
 	chat      *chat.Service
 	retention *retention.Policy
+	booking   *booking.Service
+	customers *customer.Service
 	audit     *audit.Log
 	log       *slog.Logger
 	quit      <-chan struct{}
@@ -63,11 +69,12 @@ type sweeperDeps struct {
 
 func newSweeper(s *Server, m *meeting.Service, a *audit.Log, reg *prometheus.Registry) *sweeper {
 	return newSweeperFrom(sweeperDeps{clock: s.clock, meetings: m, chat: s.chat, retention: s.retention,
-		audit: a, log: s.log, quit: s.quit}, reg)
+		booking: s.booking, customers: s.customers, audit: a, log: s.log, quit: s.quit}, reg)
 }
 
 func newSweeperFrom(d sweeperDeps, reg *prometheus.Registry) *sweeper {
-	sw := &sweeper{clock: d.clock, meetings: d.meetings, chat: d.chat, retention: d.retention, audit: d.audit, log: d.log, quit: d.quit,
+	sw := &sweeper{clock: d.clock, meetings: d.meetings, chat: d.chat, retention: d.retention, booking: d.booking, customers: d.customers,
+		audit: d.audit, log: d.log, quit: d.quit,
 		runs: prometheus.NewCounter(prometheus.CounterOpts{Name: "parley_retention_sweeps_total", Help: "Retention sweeps run."}),
 		processed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "parley_retention_processed_total",
 			Help: "Records the retention sweeps anonymised or deleted, by data class and action."}, []string{"class", "action"}),
@@ -85,7 +92,7 @@ func newSweeperFrom(d sweeperDeps, reg *prometheus.Registry) *sweeper {
 		sw.log = slog.New(slog.DiscardHandler)
 	}
 	sw.interval.Store(int64(DefaultSweepInterval))
-	for _, c := range []string{meeting.ClassMeetingMetadata, chat.ClassMeetingContent} {
+	for _, c := range []string{meeting.ClassMeetingMetadata, chat.ClassMeetingContent, retention.ClassBooking, retention.ClassCustomerProfile} {
 		sw.due.WithLabelValues(c)
 		sw.failed.WithLabelValues(c)
 		sw.overdue.WithLabelValues(c)
@@ -100,7 +107,9 @@ func newSweeperFrom(d sweeperDeps, reg *prometheus.Registry) *sweeper {
 func (sw *sweeper) sweep(ctx context.Context) error {
 	sw.runs.Inc()
 	now := sw.clock.Now()
-	err := errors.Join(sw.sweepMetadata(ctx, now), sw.sweepContent(ctx, now))
+	// Bookings go before profiles: a booking's details are sealed with its
+	// customer's key, so they must not outlive it by a sweep.
+	err := errors.Join(sw.sweepMetadata(ctx, now), sw.sweepContent(ctx, now), sw.sweepBookings(ctx, now), sw.sweepProfiles(ctx, now))
 	sw.lastSweep.Set(float64(now.UnixNano()) / 1e9)
 	return err
 }
@@ -221,6 +230,70 @@ func (sw *sweeper) sweepContent(ctx context.Context, now time.Time) error {
 	}
 	sw.log.Info("retention sweep", "class", chat.ClassMeetingContent, "due", st.Due, "deleted", res.Entries, "files", res.Files,
 		"unfinished_uploads", res.Uploads, "failed", st.Failed)
+	return errors.Join(err, aerr)
+}
+
+// customerHeld reports whether a legal hold keeps a tenant's customer.
+func (sw *sweeper) customerHeld(ctx context.Context) func(tenantID, customerID string) bool {
+	if sw.retention == nil {
+		return nil
+	}
+	return func(tenantID, customerID string) bool {
+		return sw.retention.Held(ctx, tenantID, retention.SubjectCustomer, customerID)
+	}
+}
+
+// sweepBookings deletes bookings 42 days (or the tenant's period) after
+// the appointment; a hold on the booking's customer keeps them.
+func (sw *sweeper) sweepBookings(ctx context.Context, now time.Time) error {
+	if sw.booking == nil {
+		return nil
+	}
+	var held func(booking.Booking) bool
+	if h := sw.customerHeld(ctx); h != nil {
+		held = func(b booking.Booking) bool { return h(b.TenantID, b.CustomerID) }
+	}
+	st, err := sw.booking.SweepExpired(ctx, now, held)
+	return sw.recordDelete(ctx, retention.ClassBooking, now, st.Due, st.Deleted, st.Failed, err, "bookings")
+}
+
+// sweepProfiles deletes customer profiles 360 days (or the tenant's
+// period) after the last interaction, destroying their data keys.
+func (sw *sweeper) sweepProfiles(ctx context.Context, now time.Time) error {
+	if sw.customers == nil {
+		return nil
+	}
+	st, err := sw.customers.SweepExpired(ctx, now, sw.customerHeld(ctx))
+	return sw.recordDelete(ctx, retention.ClassCustomerProfile, now, st.Due, st.Deleted, st.Failed, err, "profiles")
+}
+
+// recordDelete reports a deleting rule's counts in the metrics, the log
+// and (when there was anything to do) the audit log.
+func (sw *sweeper) recordDelete(ctx context.Context, class string, now time.Time, due, deleted, failed int, err error, what string) error {
+	if deleted > 0 {
+		sw.processed.WithLabelValues(class, meeting.ActionDelete).Add(float64(deleted))
+	}
+	if err != nil {
+		sw.failures.Inc()
+		sw.log.Error("retention sweep failed", "class", class, "error", err)
+	}
+	// Whatever is still due after the sweep counts as pending from now:
+	// its exact deadline is the domain's, and a failure shows at once.
+	var pending []time.Time
+	for range failed {
+		pending = append(pending, now)
+	}
+	sw.report(class, now, due, failed, pending)
+	if due == 0 && deleted == 0 && failed == 0 {
+		return err
+	}
+	_, aerr := sw.audit.Append(ctx, audit.Record{Actor: "system", Action: "retention.delete", Details: map[string]string{
+		"class": class, "due": strconv.Itoa(due), "failed": strconv.Itoa(failed), what: strconv.Itoa(deleted),
+	}})
+	if aerr != nil {
+		sw.log.Error("audit append failed", "action", "retention.delete", "error", aerr)
+	}
+	sw.log.Info("retention sweep", "class", class, "due", due, "deleted", deleted, "failed", failed)
 	return errors.Join(err, aerr)
 }
 
