@@ -498,6 +498,10 @@ func (r *linkRelay) EnableBookingPage(ctx context.Context) (app.BookingPageInfo,
 
 func (r *linkRelay) CalendarFeed(ctx context.Context) (string, error) {
 	u, err := r.c.CalendarFeed(ctx)
+	var ae *link.APIError
+	if errors.As(err, &ae) && ae.Code == link.CodeFeedIssued {
+		return "", nil // shown once already; only a new address can be shown
+	}
 	return u, forUI(err)
 }
 

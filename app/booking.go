@@ -42,7 +42,9 @@ type BookingRelay interface {
 	BookingPage(ctx context.Context) (BookingPageInfo, error)
 	// EnableBookingPage turns the public booking page on and returns it.
 	EnableBookingPage(ctx context.Context) (BookingPageInfo, error)
-	// CalendarFeed returns the secret address of the advisor's ICS feed.
+	// CalendarFeed returns the secret address of the advisor's ICS feed,
+	// or "" (and no error) when it was shown before: the relay shows it
+	// only once, and RotateCalendarFeed makes a new one to show.
 	CalendarFeed(ctx context.Context) (string, error)
 	// RotateCalendarFeed replaces the feed's address; the old one stops
 	// working at once.

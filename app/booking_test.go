@@ -217,6 +217,24 @@ func TestAppointmentTypesEditor(t *testing.T) {
 	}
 }
 
+func TestFeedShownOnce(t *testing.T) {
+	f := &fakeRelay{}
+	f.bk.feedShown = true
+	h, b := bookingHarness(t, f)
+	b.tabs.SelectIndex(2)
+	h.eventually("the links", func() bool { return h.shows("shown only once") })
+	if h.button("Copy feed address") != nil {
+		t.Error("a feed address nobody knows is offered for copying")
+	}
+	h.tap("New feed address")
+	h.tapInDialog("New feed address")
+	h.eventually("the new feed", func() bool { return h.shows("pcf_1") && !h.shows("shown only once") })
+	h.tap("Copy feed address")
+	if got := h.ui.app.Clipboard().Content(); got != "https://relay.example/cal/pcf_1" {
+		t.Errorf("clipboard %q", got)
+	}
+}
+
 func TestLinksAndCalendars(t *testing.T) {
 	f := &fakeRelay{}
 	f.bk.sources = []CalendarSource{{ID: "s0", Kind: SourceCalDAV, URL: "https://dav.example.org/cal/", Label: "Büro",

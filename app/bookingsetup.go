@@ -71,6 +71,7 @@ type linksTab struct {
 	pageStatus statusLabel
 
 	feedURL    *widget.Label
+	feedNone   *widget.Label
 	feedCopy   *widget.Button
 	feedRotate *busyButton
 	feedStatus statusLabel
@@ -115,6 +116,7 @@ func newLinksTab(u *UI, s *session, br BookingRelay) *linksTab {
 	l.pageStatus = newStatusLabel()
 
 	l.feedURL = mono()
+	l.feedNone = wrap("The address is shown only once, when it is made. Make a new address to copy it; the old one then stops working.")
 	l.feedCopy = widget.NewButtonWithIcon("Copy feed address", theme.ContentCopyIcon(), func() {
 		u.app.Clipboard().SetContent(l.feed)
 		l.feedStatus.ok("Feed address copied. Subscribe to it in Outlook, Google or Apple Calendar.")
@@ -151,7 +153,7 @@ func newLinksTab(u *UI, s *session, br BookingRelay) *linksTab {
 		widget.NewSeparator(),
 		bold("Calendar feed"),
 		wrap("Your appointments as a calendar subscription. Anyone with the address can read them: if it got out, make a new one; the old one stops working."),
-		container.NewBorder(nil, nil, nil, container.NewHBox(l.feedCopy, l.feedRotate.row()), l.feedURL),
+		container.NewBorder(nil, nil, nil, container.NewHBox(l.feedCopy, l.feedRotate.row()), container.NewStack(l.feedURL, l.feedNone)),
 		l.feedStatus.Label,
 		widget.NewSeparator(),
 		container.NewBorder(nil, nil, bold("Calendars that block times"), l.srcRefresh),
@@ -244,11 +246,14 @@ func (l *linksTab) showPage() {
 
 func (l *linksTab) showFeed() {
 	if l.feed == "" {
-		l.feedURL.SetText("–")
+		l.feedURL.Hide()
+		l.feedNone.Show()
 		l.feedCopy.Hide()
 		return
 	}
 	l.feedURL.SetText(l.feed)
+	l.feedURL.Show()
+	l.feedNone.Hide()
 	l.feedCopy.Show()
 }
 

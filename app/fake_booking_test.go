@@ -28,11 +28,12 @@ type fakeBooking struct {
 	savedTypes []AppointmentType
 	typeN      int
 
-	page    BookingPageInfo
-	feedN   int
-	sources []CalendarSource
-	added   []NewCalendarSource
-	srcErr  string // LastError of added sources
+	page      BookingPageInfo
+	feedN     int
+	feedShown bool // CalendarFeed answered an address already
+	sources   []CalendarSource
+	added     []NewCalendarSource
+	srcErr    string // LastError of added sources
 
 	customers []Customer
 	history   map[string]CustomerHistory
@@ -203,6 +204,10 @@ func (f *fakeRelay) CalendarFeed(ctx context.Context) (string, error) {
 	f.record("CalendarFeed")
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.bk.feedShown {
+		return "", nil // as the relay: shown once only
+	}
+	f.bk.feedShown = true
 	return fmt.Sprintf("https://relay.example/cal/pcf_%d", f.bk.feedN), nil
 }
 

@@ -92,7 +92,14 @@ func (c *Client) RemoveCalendarSource(ctx context.Context, id string) error {
 	return err
 }
 
-// CalendarFeed returns the secret address of the advisor's ICS feed.
+// CodeFeedIssued is the [APIError.Code] of [Client.CalendarFeed] once the
+// feed's address was shown: the relay keeps only a hash of its token, so
+// only [Client.RotateCalendarFeed] can show an address again.
+const CodeFeedIssued = "feed_issued"
+
+// CalendarFeed returns the secret address of the advisor's ICS feed the
+// first time it is asked for; after that it yields an *[APIError] with
+// [CodeFeedIssued].
 func (c *Client) CalendarFeed(ctx context.Context) (string, error) {
 	return c.feed(ctx, http.MethodGet, "/api/v1/calendar/feed")
 }
