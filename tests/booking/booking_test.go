@@ -223,6 +223,11 @@ func TestCustomerBooksInChromium(t *testing.T) {
 	if when := text(t, ctx, "#when"); !strings.Contains(when, nyTime) {
 		t.Errorf("manage page shows %q, want %s", when, nyTime)
 	}
+	// A reload keeps working: the token waits in the tab's sessionStorage.
+	do(t, ctx, "reload the manage page",
+		chromedp.Reload(),
+		chromedp.WaitVisible(`#manage[data-view="booking"]`),
+	)
 	browser.Screenshot(t, ctx, "booking-manage-en.png")
 	do(t, ctx, "cancel",
 		chromedp.Click(`#cancel`, chromedp.NodeVisible),
@@ -240,6 +245,14 @@ func TestCustomerBooksInChromium(t *testing.T) {
 	browser.Screenshot(t, ctx, "booking-cancelled-360-en.png")
 	if st := manageStatus(t, r, token); st != "cancelled" {
 		t.Errorf("after cancelling the booking is %q", st)
+	}
+	// A forged link says so.
+	do(t, ctx, "open a forged manage link",
+		chromedp.Navigate(r.api.Base+"/m/pbk_forged0000000000000000"),
+		chromedp.WaitVisible(`#manage[data-view="invalid"]`),
+	)
+	if h := text(t, ctx, "#heading"); h != "This link does not work" {
+		t.Errorf("forged link: heading %q", h)
 	}
 
 	cancel := mails.waitFor(t, "cancellation", custEmail, func(m *parsedMail) bool {
