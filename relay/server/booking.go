@@ -144,6 +144,28 @@ func (n *bookingMail) notice(ctx context.Context, j outbox.Job) (booking.Notice,
 	return no, b, d, current, nil
 }
 
+// syncMeeting makes the video meeting follow the booking: a confirmed
+// booking has a meeting at its start, a cancelled one has none (its
+// meeting ends and the link dies).
+func (n *bookingMail) syncMeeting(ctx context.Context, b booking.Booking, d *booking.Details) error {
+	if b.Kind != booking.KindVideo {
+		return nil
+	}
+	if b.Status == booking.StatusConfirmed {
+		_, _, err := n.ensureMeeting(ctx, b, *d)
+		return err
+	}
+	if b.MeetingID == "" {
+		return nil
+	}
+	owner := meeting.Actor{TenantID: b.TenantID, UserID: b.AdvisorID}
+	err := n.meetings.End(ctx, owner, b.MeetingID)
+	if err != nil && !errors.Is(err, meeting.ErrMeetingEnded) && !errors.Is(err, meeting.ErrNotFound) {
+		return fmt.Errorf("end meeting of cancelled booking %s: %w", b.ID, err)
+	}
+	return nil
+}
+
 // ensureMeeting gives a confirmed video booking its meeting, whose join
 // link opens shortly before the booked start. A booking moved to another
 // time gets a new meeting (the old one ends, its link dies).
@@ -236,10 +258,11 @@ func (n *bookingMail) customerMail(ctx context.Context, j outbox.Job) error {
 	if b.Status == booking.StatusCancelled && ev != notify.EventCancelled {
 		return nil // cancelled since: no confirmation or reminder any more
 	}
-	if b.Status == booking.StatusConfirmed {
-		if b, d, err = n.ensureMeeting(ctx, b, d); err != nil {
-			return err
-		}
+	if err := n.syncMeeting(ctx, b, &d); err != nil {
+		return err
+	}
+	if b, d, err = n.booking.Notice(ctx, b.ID); err != nil {
+		return err
 	}
 	if d.Contact.Email == "" {
 		return nil // a customer booked by the advisor without e-mail
@@ -275,10 +298,11 @@ func (n *bookingMail) advisorMail(ctx context.Context, j outbox.Job) error {
 	if !known {
 		return fmt.Errorf("booking job %s: unknown event: %w", j.ID, outbox.ErrPermanent)
 	}
-	if b.Status == booking.StatusConfirmed {
-		if b, d, err = n.ensureMeeting(ctx, b, d); err != nil {
-			return err
-		}
+	if err := n.syncMeeting(ctx, b, &d); err != nil {
+		return err
+	}
+	if b, d, err = n.booking.Notice(ctx, b.ID); err != nil {
+		return err
 	}
 	a := n.appointment(ctx, b, d)
 	if a.AdvisorEmail == "" {

@@ -368,6 +368,11 @@ func (s *Server) Bootstrap() auth.BootstrapResult { return s.bootstrap }
 // Sweep applies the retention rules once, as the relay does on its timer.
 func (s *Server) Sweep(ctx context.Context) error { return s.sweeper.sweep(ctx) }
 
+// DeliverDue runs every outbox job that is due by the relay's clock once
+// (mails, reminders), for tests and tools that step the clock; the relay
+// also delivers on its own.
+func (s *Server) DeliverDue(ctx context.Context) (int, error) { return s.outbox.RunDue(ctx) }
+
 // Done is closed when the relay has stopped and its store is closed.
 func (s *Server) Done() <-chan struct{} { return s.done }
 
