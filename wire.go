@@ -402,6 +402,10 @@ func (r *linkRelay) BookForCustomer(ctx context.Context, nb app.NewBooking) (app
 
 func (r *linkRelay) Availability(ctx context.Context) (app.Availability, error) {
 	a, err := r.c.Availability(ctx)
+	var ae *link.APIError
+	if errors.As(err, &ae) && ae.Code == link.CodeNotFound {
+		return app.Availability{}, nil // not set yet
+	}
 	if err != nil {
 		return app.Availability{}, forUI(err)
 	}

@@ -213,8 +213,18 @@ func (e *availabilityEditor) load() {
 	})
 }
 
-// fill shows a in the form.
+// fill shows a in the form; an availability never saved gets this
+// computer's zone (or Europe/Berlin) as a suggestion.
 func (e *availabilityEditor) fill(a Availability) {
+	if a.TimeZone == "" && len(a.Weekly) == 0 {
+		a.TimeZone = "Europe/Berlin"
+		if z := time.Local.String(); z != "Local" && z != "" {
+			if _, err := time.LoadLocation(z); err == nil {
+				a.TimeZone = z
+			}
+		}
+		e.status.info("Not set yet: customers cannot book you until you save your hours.")
+	}
 	e.zone.SetText(a.TimeZone)
 	for _, d := range weekdays {
 		var spans []Span

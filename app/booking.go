@@ -25,7 +25,7 @@ type BookingRelay interface {
 	BookForCustomer(ctx context.Context, b NewBooking) (Booking, error)
 
 	// Availability returns the advisor's time zone, weekly hours and
-	// exceptions.
+	// exceptions; all empty (and no error) before they were first saved.
 	Availability(ctx context.Context) (Availability, error)
 	// SaveAvailability replaces the advisor's availability.
 	SaveAvailability(ctx context.Context, a Availability) error

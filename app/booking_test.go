@@ -92,6 +92,18 @@ func TestAvailabilityEditor(t *testing.T) {
 	}
 }
 
+func TestAvailabilityNotSetYet(t *testing.T) {
+	h, b := bookingHarness(t, &fakeRelay{})
+	e := b.avail
+	h.eventually("the suggestion", func() bool { return e.zone.Text != "" })
+	if !h.shows("Not set yet") {
+		t.Errorf("texts %q", h.texts())
+	}
+	if _, err := time.LoadLocation(e.zone.Text); err != nil {
+		t.Errorf("suggested zone %q: %v", e.zone.Text, err)
+	}
+}
+
 func TestParseSpans(t *testing.T) {
 	for in, want := range map[string]string{
 		"":                          "",
