@@ -2,6 +2,7 @@ package app
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -310,5 +311,28 @@ func TestParseLocal(t *testing.T) {
 		if (err != nil) != c.bad || (!c.bad && !got.Equal(c.want)) {
 			t.Errorf("parseLocal(%s, %s) = %v, %v; want %v (error %v)", c.date, c.clock, got.UTC(), err, c.want, c.bad)
 		}
+	}
+}
+
+// BenchmarkCalendarWeek measures laying out a full week (40 appointments: eight a day, Monday to Friday)
+// on the UI thread.
+func BenchmarkCalendarWeek(b *testing.B) {
+	loc, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		b.Skip(err)
+	}
+	a := test.NewTempApp(b)
+	f := &fakeRelay{}
+	u := newUI(a, Options{Relay: f}, func(fn func()) { fn() })
+	defer u.Window().Close()
+	p := newCalendarPage(u, &session{ctx: b.Context()}, f)
+	p.loc, p.day = loc, time.Date(2027, 3, 22, 0, 0, 0, 0, loc)
+	for i := range 40 {
+		start := addDays(p.day, i/8).Add(time.Duration(8*60+(i%8)*60) * time.Minute)
+		p.bookings = append(p.bookings, Booking{ID: fmt.Sprint(i), TypeName: "Beratung", Kind: KindVideo, Start: start,
+			End: start.Add(30 * time.Minute), Status: BookingConfirmed, FirstName: "Max", LastName: "Kunde"})
+	}
+	for b.Loop() {
+		p.render()
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -39,7 +40,10 @@ func loggedIn(t *testing.T) (*testRelay, *Client) {
 func TestBookingCalls(t *testing.T) {
 	r, c := loggedIn(t)
 	ctx := testCtx(t)
-	var query string
+	var (
+		qmu   sync.Mutex
+		query string
+	)
 	ms := &meetingServer{reply: map[string]func(http.ResponseWriter){
 		"GET /api/v1/booking/page":            raw(200, `{"page_id":"p1","url":"https://r/b/p1","enabled":true}`),
 		"POST /api/v1/booking/page":           raw(200, `{"page_id":"p1","url":"https://r/b/p1","enabled":true}`),
@@ -57,7 +61,9 @@ func TestBookingCalls(t *testing.T) {
 	}}
 	r.serveAll(func(w http.ResponseWriter, req *http.Request) {
 		if req.URL.Path == "/api/v1/bookings" && req.Method == http.MethodGet {
+			qmu.Lock()
 			query = req.URL.RawQuery
+			qmu.Unlock()
 		}
 		ms.ServeHTTP(w, req)
 	})
@@ -97,9 +103,11 @@ func TestBookingCalls(t *testing.T) {
 		!bs[0].Start.Equal(time.Date(2027, 3, 28, 8, 0, 0, 0, time.UTC)) {
 		t.Errorf("Bookings: %+v %v", bs, err)
 	}
+	qmu.Lock()
 	if query != "from=2027-03-21T23%3A00%3A00Z&to=2027-03-28T22%3A00%3A00Z" {
 		t.Errorf("Bookings query %q", query)
 	}
+	qmu.Unlock()
 	if b, err := c.Booking(ctx, "b1"); err != nil || b.ID != "b1" {
 		t.Errorf("Booking: %+v %v", b, err)
 	}
@@ -136,7 +144,10 @@ func TestBookingCalls(t *testing.T) {
 func TestCustomerAndCalendarCalls(t *testing.T) {
 	r, c := loggedIn(t)
 	ctx := testCtx(t)
-	var queries []string
+	var (
+		qmu     sync.Mutex
+		queries []string
+	)
 	ms := &meetingServer{reply: map[string]func(http.ResponseWriter){
 		"GET /api/v1/customers":              raw(200, `{"customers":[`+customerJSON+`]}`),
 		"POST /api/v1/customers":             raw(201, customerJSON),
@@ -150,7 +161,9 @@ func TestCustomerAndCalendarCalls(t *testing.T) {
 	}}
 	r.serveAll(func(w http.ResponseWriter, req *http.Request) {
 		if req.URL.Path == "/api/v1/customers" && req.Method == http.MethodGet {
+			qmu.Lock()
 			queries = append(queries, req.URL.RawQuery)
+			qmu.Unlock()
 		}
 		ms.ServeHTTP(w, req)
 	})
@@ -162,9 +175,11 @@ func TestCustomerAndCalendarCalls(t *testing.T) {
 	if _, err := c.Customers(ctx, "", 0); err != nil {
 		t.Error(err)
 	}
+	qmu.Lock()
 	if strings.Join(queries, " ") != "limit=50&q=Kunde+%26+Co " {
 		t.Errorf("queries %q", queries)
 	}
+	qmu.Unlock()
 	if _, err := c.CreateCustomer(ctx, Customer{ID: "ignored", FirstName: "Max", LastName: "Kunde", Email: "max@example.org"}); err != nil {
 		t.Error(err)
 	}
