@@ -80,15 +80,22 @@ func bookingActor(s auth.Session) booking.Actor {
 }
 
 // advisorOf is the advisor an advisor route acts for: the caller, or for an
-// admin the user named by ?advisor=.
-func advisorOf(r *http.Request, s auth.Session) (string, error) {
-	if a := r.URL.Query().Get("advisor"); a != "" && a != s.UserID {
-		if s.Role != auth.RoleAdmin {
-			return "", errForbidden
-		}
-		return a, nil
+// admin a user of the admin's own tenant named by ?advisor= (another
+// tenant's user is unknown here: 404).
+func (h *handler) advisorOf(r *http.Request, s auth.Session) (string, error) {
+	a := r.URL.Query().Get("advisor")
+	if a == "" || a == s.UserID {
+		return s.UserID, nil
 	}
-	return s.UserID, nil
+	if s.Role != auth.RoleAdmin {
+		return "", errForbidden
+	}
+	ctx, cancel := reqContext(r)
+	defer cancel()
+	if _, err := h.auth.GetUser(ctx, s.TenantID, a); err != nil {
+		return "", err
+	}
+	return a, nil
 }
 
 // availabilityOf is the advisor's availability; an advisor who has not
@@ -519,7 +526,7 @@ func (h *handler) bookingCall(w http.ResponseWriter, r *http.Request, s auth.Ses
 		writeError(w, errNotFound)
 		return
 	}
-	advisorID, err := advisorOf(r, s)
+	advisorID, err := h.advisorOf(r, s)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -713,6 +720,13 @@ func (h *handler) bookForCustomer(w http.ResponseWriter, r *http.Request, s auth
 		return
 	}
 	h.bookingCall(w, r, s, func(ctx context.Context, a booking.Actor, adv string) (int, any, error) {
+		// The customer must be one of the caller's tenant.
+		if h.customers == nil {
+			return 0, nil, errNotFound
+		}
+		if _, err := h.customers.Get(ctx, customerActor(s), req.CustomerID); err != nil {
+			return 0, nil, err
+		}
 		b, _, err := h.booking.BookFor(ctx, a, adv, req.CustomerID, booking.Request{TypeID: req.Type, Start: req.Start, Text: req.Text, Lang: req.Lang})
 		if err != nil {
 			return 0, nil, err

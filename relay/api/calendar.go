@@ -65,7 +65,7 @@ func (h *handler) calendarCall(w http.ResponseWriter, r *http.Request, s auth.Se
 		writeError(w, errNotFound)
 		return
 	}
-	adv, err := advisorOf(r, s)
+	adv, err := h.advisorOf(r, s)
 	if err != nil {
 		writeError(w, err)
 		return
