@@ -20,11 +20,13 @@ import (
 	"parley/tests/internal/testenv"
 )
 
-// The customer of the browser test. The last name carries markup that
-// must come out escaped in every mail and page.
+// The customer of the browser test. A last name with markup is refused
+// (names never hold angle brackets); the one booked has characters that
+// HTML must escape, and so has the message, which may hold markup.
 const (
 	custFirst    = "Ada"
-	custLast     = `<script>alert("x")</script>Lovelace`
+	scriptLast   = `<script>alert("x")</script>Lovelace`
+	custLast     = `Lovelace & "Byron"`
 	custEmail    = "ada.lovelace@example.org"
 	custText     = "Bitte auch über Förderkredite sprechen & <b>Zinsbindung</b>."
 	restartEmail = "grace.hopper@example.org"
@@ -115,11 +117,26 @@ func TestCustomerBooksInChromium(t *testing.T) {
 	if d := eval[string](t, ctx, `document.getElementById('email').getAttribute('aria-describedby')`); !strings.Contains(d, "email-error") {
 		t.Errorf("e-mail field's aria-describedby %q does not name its error", d)
 	}
-	do(t, ctx, "fill in the form",
+	do(t, ctx, "fill in the form with a script in the last name",
 		chromedp.SendKeys(`#first-name`, custFirst, chromedp.NodeVisible),
-		chromedp.SendKeys(`#last-name`, custLast, chromedp.NodeVisible),
+		chromedp.SendKeys(`#last-name`, scriptLast, chromedp.NodeVisible),
 		chromedp.SendKeys(`#email`, custEmail, chromedp.NodeVisible),
 		chromedp.SendKeys(`#text`, custText, chromedp.NodeVisible),
+		chromedp.Click(`#submit`, chromedp.NodeVisible),
+		chromedp.WaitVisible(`#last-name-error`),
+	)
+	if inv := eval[string](t, ctx, `document.getElementById('last-name').getAttribute('aria-invalid') || ''`); inv != "true" {
+		t.Errorf("script in the last name: aria-invalid = %q, want true", inv)
+	}
+	if msg := text(t, ctx, "#last-name-error"); !strings.Contains(msg, "no < or >") {
+		t.Errorf("script in the last name: error %q does not say what is wrong", msg)
+	}
+	if n := eval[int](t, ctx, `document.querySelectorAll('script').length`); n != 1 {
+		t.Errorf("the page holds %d script elements, want only book.js", n)
+	}
+	eval[bool](t, ctx, `(document.getElementById('last-name').value = '', true)`)
+	do(t, ctx, "correct the last name",
+		chromedp.SendKeys(`#last-name`, custLast, chromedp.NodeVisible),
 	)
 	if counter, want := text(t, ctx, "#text-count"), fmt.Sprintf("%d of 2000", len([]rune(custText))); !strings.Contains(counter, want) {
 		t.Errorf("counter %q, want %q", counter, want)
@@ -173,11 +190,17 @@ func TestCustomerBooksInChromium(t *testing.T) {
 		t.Errorf("confirmation DTSTART = %v (%v), want %v", at, err, start)
 	}
 	seq1 := sequence(t, ev)
-	if strings.Contains(confirm.HTML, "<script") || strings.Contains(confirm.HTML, "</script>") {
-		t.Errorf("the HTML part carries the customer's markup unescaped:\n%s", confirm.HTML)
+	if !strings.Contains(confirm.HTML, "Lovelace &amp; ") || strings.Contains(confirm.HTML, `Lovelace & "`) {
+		t.Errorf("the HTML part does not show the last name %q escaped:\n%s", custLast, confirm.HTML)
 	}
-	if !strings.Contains(confirm.HTML, "&lt;script&gt;") {
-		t.Errorf("the HTML part does not show the last name escaped:\n%s", confirm.HTML)
+	if !strings.Contains(confirm.Text, custLast) {
+		t.Errorf("the text part does not name the customer %q:\n%s", custLast, confirm.Text)
+	}
+	// The advisor hears of the booking, with the customer's message
+	// escaped.
+	note := mails.waitFor(t, "advisor's notice", advisorEmail, func(m *parsedMail) bool { return strings.Contains(m.Text, "Zinsbindung") })
+	if strings.Contains(note.HTML, "<b>Zinsbindung") || !strings.Contains(note.HTML, "&lt;b&gt;Zinsbindung") {
+		t.Errorf("the advisor's HTML part does not show the message escaped:\n%s", note.HTML)
 	}
 	link := manageURL.FindString(confirm.Text)
 	if link == "" {
@@ -202,7 +225,7 @@ func TestCustomerBooksInChromium(t *testing.T) {
 			Text string `json:"text"`
 		} `json:"bookings"`
 	}
-	r.advisor.Must(t, http.MethodGet, "/api/v1/bookings?"+url.Values{"from": {from}, "to": {to}}.Encode(), nil, http.StatusOK, &list)
+	getJSON(t, r.advisor, "/api/v1/bookings", url.Values{"from": {from}, "to": {to}}, &list)
 	if len(list.Bookings) != 1 {
 		t.Fatalf("advisor's bookings around %v: %+v, want one", start, list.Bookings)
 	}
@@ -368,7 +391,8 @@ func do(t *testing.T, ctx context.Context, what string, actions ...chromedp.Acti
 	defer cancel()
 	if err := chromedp.Do(c, actions...); err != nil {
 		shown, _ := chromedp.Run(ctx, chromedp.Evaluate[string](
-			`(document.querySelector('main') ? document.querySelector('main').dataset.view : '') + ' | ' + document.body.innerText.slice(0, 600)`))
+			`(document.querySelector('main') ? document.querySelector('main').dataset.view : '') + ' | ' + document.getElementById('status').textContent + ' | errors: ' +
+				Array.from(document.querySelectorAll('.field-error:not([hidden]), .form-error:not([hidden]), .notice, .problem')).map(e => (e.id || e.className) + ': ' + e.textContent).join('; ')`))
 		t.Fatalf("browser: %s: %v\npage shows: %s", what, err, shown)
 	}
 }

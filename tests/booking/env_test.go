@@ -2,6 +2,7 @@ package booking_test
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -173,7 +174,7 @@ func (r *relay) slots(t *testing.T) []slot {
 		Slots    []slot `json:"slots"`
 		TimeZone string `json:"time_zone"`
 	}
-	r.api.Must(t, http.MethodGet, "/api/v1/pages/"+url.PathEscape(r.pageID)+"/slots?"+q.Encode(), nil, http.StatusOK, &out)
+	getJSON(t, r.api, "/api/v1/pages/"+url.PathEscape(r.pageID)+"/slots", q, &out)
 	if out.TimeZone != advisorZone {
 		t.Errorf("slots time_zone = %q, want %q", out.TimeZone, advisorZone)
 	}
@@ -181,6 +182,34 @@ func (r *relay) slots(t *testing.T) []slot {
 		t.Fatal("no free slots in the next 14 days")
 	}
 	return out.Slots
+}
+
+// getJSON is API.Must for a GET with a query string (API.Call takes
+// paths only).
+func getJSON(t *testing.T, a *testenv.API, path string, q url.Values, out any) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, a.Base+path+"?"+q.Encode(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+a.Token)
+	}
+	res, err := a.HTTP.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s?%s: status %d, want 200; body %s", path, q.Encode(), res.StatusCode, b)
+	}
+	if err := json.Unmarshal(b, out); err != nil {
+		t.Fatalf("GET %s: decode %s: %v", path, b, err)
+	}
 }
 
 func base64Reader(r io.Reader) io.Reader { return base64.NewDecoder(base64.StdEncoding, r) }

@@ -22,6 +22,7 @@ import (
 type mailServer struct {
 	addr string
 	srv  *smtp.Server
+	ln   net.Listener
 
 	mu   sync.Mutex
 	msgs []*message
@@ -64,7 +65,7 @@ func (m *mailServer) listen(t *testing.T, addr string) {
 	s.ReadTimeout = 30 * time.Second
 	s.WriteTimeout = 30 * time.Second
 	s.MaxMessageBytes = 10 << 20
-	m.srv, m.addr = s, ln.Addr().String()
+	m.srv, m.ln, m.addr = s, ln, ln.Addr().String()
 	go func() { _ = s.Serve(ln) }()
 }
 
@@ -72,8 +73,10 @@ func (m *mailServer) listen(t *testing.T, addr string) {
 // the same address.
 func (m *mailServer) stop() {
 	if m.srv != nil {
+		// Close the listener too: Serve may not have registered it yet.
+		_ = m.ln.Close()
 		_ = m.srv.Close()
-		m.srv = nil
+		m.srv, m.ln = nil, nil
 	}
 }
 

@@ -82,8 +82,8 @@
       need_postal_code: 'Please enter your postal code.',
       need_city: 'Please enter your city.',
       bad_address: 'Please check your address.',
-      bad_first_name: 'Please check your first name: it is too long or contains characters that are not allowed.',
-      bad_last_name: 'Please check your last name: it is too long or contains characters that are not allowed.',
+      bad_first_name: 'Please check your first name: it can have at most 100 characters, and no < or >.',
+      bad_last_name: 'Please check your last name: it can have at most 100 characters, and no < or >.',
       bad_text: 'Your message is too long or contains characters that are not allowed (at most 2000 characters).',
       fixFields: 'Please correct the marked fields.',
       // Errors by the relay's error code.
@@ -173,8 +173,8 @@
       need_postal_code: 'Bitte geben Sie Ihre Postleitzahl ein.',
       need_city: 'Bitte geben Sie Ihren Ort ein.',
       bad_address: 'Bitte prüfen Sie Ihre Adresse.',
-      bad_first_name: 'Bitte prüfen Sie Ihren Vornamen: Er ist zu lang oder enthält unzulässige Zeichen.',
-      bad_last_name: 'Bitte prüfen Sie Ihren Nachnamen: Er ist zu lang oder enthält unzulässige Zeichen.',
+      bad_first_name: 'Bitte prüfen Sie Ihren Vornamen: Er darf höchstens 100 Zeichen haben und kein < oder >.',
+      bad_last_name: 'Bitte prüfen Sie Ihren Nachnamen: Er darf höchstens 100 Zeichen haben und kein < oder >.',
       bad_text: 'Ihre Nachricht ist zu lang oder enthält unzulässige Zeichen (höchstens 2000 Zeichen).',
       fixFields: 'Bitte korrigieren Sie die markierten Felder.',
       err_slot_taken: 'Diese Zeit wurde leider gerade vergeben. Bitte wählen Sie eine andere Zeit.',
@@ -199,6 +199,9 @@
 
   var LANG_KEY = 'parley.booking.lang';
   var MAX_TEXT = 2000;
+  // The relay's limits for names (relay/customer/validate.go), mirrored.
+  var MAX_NAME = 100;
+  var NAME_FORBIDDEN = /[<>\u0000-\u001f\u007f-\u009f\u200e\u200f\u2028-\u202e\u2066-\u2069\ufffd]/;
   var AUTO_ADVANCE_WEEKS = 8;
   var DAY_MS = 24 * 3600 * 1000;
 
@@ -902,8 +905,8 @@
     function check() {
       var errs = {};
       var kind = state.type.kind;
-      if (!value('first-name')) errs.first_name = 'need_first_name';
-      if (!value('last-name')) errs.last_name = 'need_last_name';
+      errs.first_name = checkName(value('first-name'), 'first_name');
+      errs.last_name = checkName(value('last-name'), 'last_name');
       var email = value('email');
       if (!email) errs.email = 'need_email';
       else if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) errs.email = 'bad_email';
@@ -918,7 +921,17 @@
         if (!value('city')) errs.city = 'need_city';
       }
       if (el.text.value.length > MAX_TEXT) errs.text = 'bad_text';
+      Object.keys(errs).forEach(function (k) { if (!errs[k]) delete errs[k]; });
       return errs;
+    }
+
+    // checkName mirrors the relay's rule for names in customer profiles:
+    // at most MAX_NAME characters, no control characters, no angle
+    // brackets.
+    function checkName(v, field) {
+      if (!v) return 'need_' + field;
+      if (Array.from(v).length > MAX_NAME || NAME_FORBIDDEN.test(v)) return 'bad_' + field;
+      return null;
     }
 
     function firstInvalid() {
