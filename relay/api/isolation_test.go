@@ -302,6 +302,8 @@ type isoTarget struct {
 	// target foreign: the answer must be the refusal a made-up id in its
 	// place gets (for the routes that refuse an unknown id with 400).
 	likeUnknown string
+	// want, when set, is the one status a foreign target may get.
+	want int
 }
 
 // isoCase says how to call one route across tenants.
@@ -608,6 +610,10 @@ func TestTenantIsolation(t *testing.T) {
 					if u.status < 400 || u.status != r.status || u.errCode() != r.errCode() {
 						t.Errorf("%s %s: tenant A's id answers %d %.300s, a made-up one %d %.300s%s", name, tg.path, r.status, r.body, u.status, u.body, note)
 					}
+					continue
+				}
+				if tg.foreign && tg.want != 0 && r.status != tg.want {
+					t.Errorf("%s %s: %d %.300s, want %d%s", name, tg.path, r.status, r.body, tg.want, note)
 					continue
 				}
 				if tg.foreign && !refused(r.status, c.refusals) {
