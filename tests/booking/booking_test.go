@@ -315,6 +315,7 @@ func TestGermanCustomerSeesGermanPage(t *testing.T) {
 	})
 	setZone(t, ctx, advisorZone)
 	do(t, ctx, "open the booking page",
+		chromedp.EmulateViewport(360, 760),
 		chromedp.Navigate(r.pageURL),
 		chromedp.WaitVisible(`#type-list button.type-option`),
 		chromedp.Focus(`#type-list button.type-option`),
@@ -329,6 +330,9 @@ func TestGermanCustomerSeesGermanPage(t *testing.T) {
 	}
 	if slots := text(t, ctx, "#slots-msg"); !strings.Contains(slots, "freie Zeit") {
 		t.Errorf("slot count %q is not German", slots)
+	}
+	if w := eval[int](t, ctx, `document.documentElement.scrollWidth`); w > 360 {
+		t.Errorf("at 360 px the slot list is %d px wide", w)
 	}
 	browser.Screenshot(t, ctx, "booking-slots-360-de.png")
 	do(t, ctx, "switch to English", chromedp.Click(`.lang-switch button[data-lang="en"]`, chromedp.NodeVisible))
