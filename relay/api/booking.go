@@ -51,6 +51,8 @@ func bookingError(err error) *Error {
 			Message: "Appointments can be booked up to " + hz.LastDate + ".", LastBookableDate: hz.LastDate}
 	case errors.As(err, &in):
 		return &Error{Status: http.StatusBadRequest, Code: "invalid_input", Message: in.Error(), Field: in.Field}
+	case errors.Is(err, booking.ErrIdempotencyMismatch):
+		return &Error{Status: http.StatusConflict, Code: "idempotency_conflict", Message: "This Idempotency-Key was already used for a different booking request."}
 	case errors.Is(err, booking.ErrSlotTaken):
 		return &Error{Status: http.StatusConflict, Code: "slot_taken", Message: "This time has just been taken. Please pick another one."}
 	case errors.Is(err, booking.ErrOutsideAvailability):

@@ -35,6 +35,10 @@ import (
 
 // Errors returned by the Service, wrapped with what was being done; check
 // them with errors.Is.
+// ErrIdempotencyMismatch: an idempotency key already used for another
+// booking request (another time, type or person).
+var ErrIdempotencyMismatch = errors.New("idempotency key used for another request")
+
 var (
 	// ErrNotFound: no such booking, type, page or advisor data (also a
 	// booking past its retention deadline).

@@ -166,6 +166,8 @@ type idemRecord struct {
 	BookingID   string `json:"booking_id"`
 	CustomerID  string `json:"customer_id"`
 	SealedToken []byte `json:"sealed_token"`
+	// Request is the digest of the request that made the booking.
+	Request string `json:"request"`
 }
 
 // getJSON reads key into v; store.ErrNotFound passes through.

@@ -2,9 +2,12 @@ package booking
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"parley/relay/customer"
@@ -312,6 +315,7 @@ func (s *Service) book(ctx context.Context, req Request, fc *forCustomer) (Booki
 	}
 	now := s.clock.Now()
 	var idem []byte
+	fp := requestDigest(req, fc)
 	if req.IdempotencyKey != "" {
 		if fc == nil {
 			idem = idemKey("p/"+req.PageID, req.IdempotencyKey)
@@ -331,7 +335,7 @@ func (s *Service) book(ctx context.Context, req Request, fc *forCustomer) (Booki
 	pass := func(tx store.Txn) (customer.Contact, error) {
 		out, token, done = Booking{}, "", false
 		if idem != nil {
-			b, tok, found, err := s.replay(tx, idem)
+			b, tok, found, err := s.replay(tx, idem, fp)
 			if err != nil || found {
 				out, token, done = b, tok, found
 				return customer.Contact{}, err
@@ -387,6 +391,10 @@ func (s *Service) book(ctx context.Context, req Request, fc *forCustomer) (Booki
 			return err
 		}
 		custID, err := s.profiles.UpsertTx(tx, p.tenant, contact, now)
+		var cin *customer.InputError
+		if errors.As(err, &cin) {
+			return invalid(cin.Field, cin.Msg) // the field the customer must fix
+		}
 		if errors.Is(err, customer.ErrInvalidInput) {
 			return invalid("contact", "not accepted for the customer profile")
 		}
@@ -420,7 +428,7 @@ func (s *Service) book(ctx context.Context, req Request, fc *forCustomer) (Booki
 			if err != nil {
 				return fmt.Errorf("seal: %w", err)
 			}
-			if err := putJSON(tx, idem, idemRecord{BookingID: r.ID, CustomerID: custID, SealedToken: sealed}); err != nil {
+			if err := putJSON(tx, idem, idemRecord{BookingID: r.ID, CustomerID: custID, SealedToken: sealed, Request: fp}); err != nil {
 				return err
 			}
 		}
@@ -471,8 +479,23 @@ func fillContact(c, prof customer.Contact) customer.Contact {
 	return c
 }
 
-// replay returns the booking an idempotency key made, if any.
-func (s *Service) replay(tx store.Txn, key []byte) (Booking, string, bool, error) {
+// requestDigest identifies what a booking request asks for (type, start,
+// who), so that an idempotency key replays only the request it was made
+// with: a different request under a known key must not get the first
+// booking and its manage token back.
+func requestDigest(req Request, fc *forCustomer) string {
+	h := sha256.New()
+	who := strings.ToLower(strings.TrimSpace(req.Contact.Email)) + "\x00" + strings.TrimSpace(req.Contact.FirstName) + "\x00" + strings.TrimSpace(req.Contact.LastName)
+	if fc != nil {
+		who = "customer:" + fc.customerID
+	}
+	fmt.Fprintf(h, "%s\x00%s\x00%d\x00%s", req.PageID, req.TypeID, req.Start.UTC().Unix(), who)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// replay returns the booking an idempotency key made, if any; a key
+// reused for another request is ErrIdempotencyMismatch.
+func (s *Service) replay(tx store.Txn, key []byte, digest string) (Booking, string, bool, error) {
 	var rec idemRecord
 	err := getJSON(tx, key, &rec)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && rec.BookingID == "") {
@@ -480,6 +503,9 @@ func (s *Service) replay(tx store.Txn, key []byte) (Booking, string, bool, error
 	}
 	if err != nil {
 		return Booking{}, "", false, err
+	}
+	if rec.Request != digest {
+		return Booking{}, "", false, ErrIdempotencyMismatch
 	}
 	r, err := getBooking(tx, rec.BookingID)
 	if errors.Is(err, ErrNotFound) {
