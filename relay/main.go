@@ -24,6 +24,7 @@ import (
 	"parley/relay/audit"
 	"parley/relay/auth"
 	"parley/relay/certs"
+	"parley/relay/notify"
 	"parley/relay/retention"
 	"parley/relay/server"
 	"parley/relay/store"
@@ -77,6 +78,8 @@ func run(args []string) error {
 	smtpTLS := fs.String("smtp-tls", envOr("PARLEY_SMTP_TLS", "mandatory"), "SMTP transport security: mandatory (STARTTLS required), opportunistic, tls (implicit, port 465) or none")
 	smtpUser := fs.String("smtp-user", os.Getenv("PARLEY_SMTP_USER"), "SMTP user name (password from PARLEY_SMTP_PASSWORD)")
 	mailFrom := fs.String("mail-from", os.Getenv("PARLEY_MAIL_FROM"), "sender address of booking mails, e.g. termine@example-bank.de")
+	twilioSID := fs.String("sms-twilio-account", os.Getenv("PARLEY_TWILIO_ACCOUNT"), "Twilio account SID for SMS reminders (token from PARLEY_TWILIO_TOKEN; default: no SMS)")
+	smsFrom := fs.String("sms-from", os.Getenv("PARLEY_SMS_FROM"), "sender number or id of SMS reminders (or a Twilio messaging service MG…)")
 	calPrivate := fs.Bool("calendar-allow-private", os.Getenv("PARLEY_CALENDAR_ALLOW_PRIVATE") == "1", "let calendar sync fetch from loopback and private networks (tests, intranet CalDAV)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -99,6 +102,19 @@ func run(args []string) error {
 	var ips []string
 	if *mediaIPs != "" {
 		ips = strings.Split(*mediaIPs, ",")
+	}
+	mail := server.MailOptions{SMTPAddr: *smtpAddr, TLS: *smtpTLS, Username: *smtpUser, Password: os.Getenv("PARLEY_SMTP_PASSWORD"), From: *mailFrom}
+	if *twilioSID != "" {
+		tw := &notify.Twilio{AccountSID: *twilioSID, AuthToken: os.Getenv("PARLEY_TWILIO_TOKEN"), Logger: log.With("component", "sms")}
+		if strings.HasPrefix(*smsFrom, "MG") {
+			tw.MessagingServiceSID = *smsFrom
+		} else {
+			tw.From = *smsFrom
+		}
+		if tw.AuthToken == "" || *smsFrom == "" {
+			return fmt.Errorf("SMS: --sms-twilio-account needs PARLEY_TWILIO_TOKEN and --sms-from")
+		}
+		mail.SMS = tw
 	}
 	srv, err := server.Start(ctx, server.Options{
 		MediaListen: *mediaListen, MediaPublicIPs: ips, TURNListen: *turnListen, TURNPublicHost: *turnHost,
