@@ -339,3 +339,14 @@ func TestGolden(t *testing.T) {
 		t.Fatalf("output differs from %s (run with -update after checking):\n%s", path, b)
 	}
 }
+
+func BenchmarkWrite(b *testing.B) {
+	c := sample()
+	var buf bytes.Buffer
+	for i := 0; i < b.N; i++ {
+		buf.Reset()
+		if _, err := c.WriteTo(&buf); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -62,6 +62,9 @@ var ErrInvalid = errors.New("outbox: invalid job")
 // MaxPayload is the largest payload a job may carry.
 const MaxPayload = 1 << 20
 
+// wakeGrace is how soon Run looks again after a wake-up.
+const wakeGrace = 100 * time.Millisecond
+
 // maxErrorLen bounds the stored LastError.
 const maxErrorLen = 300
 
@@ -256,7 +259,9 @@ func dueFromKey(key []byte) (time.Time, bool) {
 
 // EnqueueTx adds a job inside the caller's transaction: the job exists if
 // and only if tx commits. A zero notBefore means now. Running workers are
-// woken (also when tx later aborts; they then find nothing).
+// woken (also when tx later aborts; they then find nothing). The wake-up
+// comes before the commit, so Run looks again shortly after a wake-up; a
+// commit slower than that is picked up within Poll.
 func (o *Outbox) EnqueueTx(tx store.Txn, kind string, payload []byte, notBefore time.Time) error {
 	_, err := o.EnqueueTxID(tx, kind, payload, notBefore)
 	return err
@@ -264,6 +269,14 @@ func (o *Outbox) EnqueueTx(tx store.Txn, kind string, payload []byte, notBefore 
 
 // EnqueueTxID is EnqueueTx that also returns the new job's id.
 func (o *Outbox) EnqueueTxID(tx store.Txn, kind string, payload []byte, notBefore time.Time) (string, error) {
+	id, err := o.put(tx, kind, payload, notBefore)
+	if err == nil {
+		o.poke()
+	}
+	return id, err
+}
+
+func (o *Outbox) put(tx store.Txn, kind string, payload []byte, notBefore time.Time) (string, error) {
 	if !validKind(kind) {
 		return "", fmt.Errorf("%w: kind must be 1-64 of [a-z0-9._-]", ErrInvalid)
 	}
@@ -282,18 +295,19 @@ func (o *Outbox) EnqueueTxID(tx store.Txn, kind string, payload []byte, notBefor
 	if err := tx.Set(queueKey(j.NotBefore, j.ID), v); err != nil {
 		return "", fmt.Errorf("outbox: enqueue: %w", err)
 	}
-	o.poke()
 	return j.ID, nil
 }
 
 // Enqueue adds a job in a transaction of its own.
 func (o *Outbox) Enqueue(ctx context.Context, kind string, payload []byte, notBefore time.Time) error {
 	err := o.opts.Store.Update(ctx, func(tx store.Txn) error {
-		return o.EnqueueTx(tx, kind, payload, notBefore)
+		_, err := o.put(tx, kind, payload, notBefore)
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("outbox: enqueue %s: %w", kind, err)
 	}
+	o.poke() // after the commit: the worker finds the job
 	return nil
 }
 
@@ -316,6 +330,9 @@ func (o *Outbox) pick(ctx context.Context, now time.Time, skip map[string]bool) 
 			due, good := dueFromKey(k)
 			if good && due.After(now) {
 				return errStop
+			}
+			if id := string(k[strings.LastIndexByte(string(k), '/')+1:]); skip[id] || o.isRunning(id) {
+				return nil
 			}
 			var cand Job
 			if err := json.Unmarshal(v, &cand); err != nil || !good {
@@ -362,6 +379,12 @@ func (o *Outbox) warnUnknown(j Job) {
 	if !seen {
 		o.log.Warn("outbox: no handler for job kind; job stays pending", "job", j.ID, "kind", j.Kind)
 	}
+}
+
+func (o *Outbox) isRunning(id string) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.running[id]
 }
 
 func (o *Outbox) release(id string) {
@@ -658,6 +681,7 @@ func (o *Outbox) nextDue(ctx context.Context) (time.Time, error) {
 // context cancelled; their jobs stay in the queue and run again later.
 func (o *Outbox) Run(ctx context.Context) error {
 	o.log.Info("outbox: running", "workers", o.opts.Workers)
+	grace := time.Duration(0) // > 0: the next wait after a wake-up
 	for {
 		if _, err := o.RunDue(ctx); err != nil && ctx.Err() == nil {
 			o.log.Error("outbox: run", "err", err)
@@ -674,12 +698,22 @@ func (o *Outbox) Run(ctx context.Context) error {
 			// do not spin.
 			wait = min(o.opts.Poll, 50*time.Millisecond)
 		}
+		if grace > 0 {
+			// EnqueueTx wakes before its transaction commits: look again
+			// soon (100, 200, 400, 800 ms) in case the job was not visible
+			// yet.
+			wait = min(wait, grace)
+			if grace *= 2; grace > 8*wakeGrace {
+				grace = 0
+			}
+		}
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return nil
 		case <-o.wake:
+			grace = wakeGrace
 		case <-t.C:
 		}
 		t.Stop()

@@ -380,6 +380,31 @@ func TestRunWakesOnEnqueueAndStops(t *testing.T) {
 	}
 }
 
+// EnqueueTx wakes Run before the caller's transaction commits; Run still
+// finds the job once it is committed, long before Poll (an hour).
+func TestRunFindsJobCommittedAfterWakeUp(t *testing.T) {
+	db := openBadger(t, t.TempDir())
+	defer db.Close()
+	o := newOutbox(t, outbox.Options{Store: db, Poll: time.Hour})
+	got := make(chan struct{}, 1)
+	o.Handle("mail", func(context.Context, outbox.Job) error { got <- struct{}{}; return nil })
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	go func() { o.Run(ctx); close(stopped) }()
+	defer func() { cancel(); <-stopped }() // before the deferred Close
+	err := db.Update(context.Background(), func(tx store.Txn) error {
+		if err := o.EnqueueTx(tx, "mail", nil, time.Time{}); err != nil {
+			return err
+		}
+		time.Sleep(20 * time.Millisecond) // the rest of the caller's work
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-got
+}
+
 // Two Run loops and concurrent RunDue calls over one store: every job is
 // handled, and no job's handler ever runs twice at the same time.
 func TestConcurrentRunnersNeverOverlapAJob(t *testing.T) {
