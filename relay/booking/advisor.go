@@ -13,10 +13,10 @@ import (
 
 // checkActor checks the ids and that a manages the advisor's data.
 func checkActor(a Actor, advisorID string) error {
-	if !validRef(a.TenantID) || !validRef(a.UserID) {
+	if !ids.ValidRef(a.TenantID) || !ids.ValidRef(a.UserID) {
 		return invalid("actor", "malformed")
 	}
-	if !validRef(advisorID) {
+	if !ids.ValidRef(advisorID) {
 		return invalid("advisor_id", "malformed")
 	}
 	if !a.may(a.TenantID, advisorID) {
@@ -106,7 +106,7 @@ func (s *Service) TypesOf(ctx context.Context, a Actor, advisorID string) ([]App
 
 // Types returns the advisor's active types, by name, for the public page.
 func (s *Service) Types(ctx context.Context, tenantID, advisorID string) ([]AppointmentType, error) {
-	if !validRef(tenantID) || !validRef(advisorID) {
+	if !ids.ValidRef(tenantID) || !ids.ValidRef(advisorID) {
 		return nil, fmt.Errorf("booking: types: %w", invalid("advisor_id", "malformed"))
 	}
 	return s.types(ctx, tenantID, advisorID, true)
@@ -154,7 +154,7 @@ func (s *Service) SetAvailability(ctx context.Context, a Actor, advisorID string
 // Availability returns the advisor's availability; ErrNotFound when none
 // was set.
 func (s *Service) Availability(ctx context.Context, tenantID, advisorID string) (Availability, error) {
-	if !validRef(tenantID) || !validRef(advisorID) {
+	if !ids.ValidRef(tenantID) || !ids.ValidRef(advisorID) {
 		return Availability{}, fmt.Errorf("booking: availability: %w", invalid("advisor_id", "malformed"))
 	}
 	var av Availability

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"parley/relay/customer"
+	"parley/relay/ids"
 )
 
 func TestBookStoresSealedDetailsIndexesAndJobs(t *testing.T) {
@@ -197,7 +198,7 @@ func TestHoldBlocksOthersUntilExpiry(t *testing.T) {
 	_, _, err = e.svc.Book(e.ctx, Request{PageID: p.ID, TypeID: typ.ID, Start: start.Add(2 * time.Hour), Contact: contactN(3), HoldToken: tok2})
 	must(t, err)
 	for k := range e.dump() {
-		if strings.HasPrefix(k, prefixHold) && strings.HasSuffix(k, tokenHash(tok2)) {
+		if strings.HasPrefix(k, prefixHold) && strings.HasSuffix(k, ids.TokenHash(tok2)) {
 			t.Fatal("consumed hold still stored")
 		}
 	}

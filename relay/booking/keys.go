@@ -1,9 +1,7 @@
 package booking
 
 import (
-	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -89,48 +87,6 @@ const (
 	// HoldTokenPrefix starts every hold token.
 	HoldTokenPrefix = "pbh_"
 )
-
-var tokenBodyLen = base64.RawURLEncoding.EncodedLen(32)
-
-// newToken returns a fresh token with the given prefix and its hex SHA-256.
-func newToken(prefix string) (token, hash string) {
-	var b [32]byte
-	rand.Read(b[:]) // never fails since Go 1.24
-	token = prefix + base64.RawURLEncoding.EncodeToString(b[:])
-	return token, tokenHash(token)
-}
-
-func tokenHash(token string) string {
-	sum := sha256.Sum256([]byte(token))
-	return hex.EncodeToString(sum[:])
-}
-
-// parseToken checks a token's form and returns its hash.
-func parseToken(prefix, token string) (string, bool) {
-	if len(token) != len(prefix)+tokenBodyLen || !strings.HasPrefix(token, prefix) {
-		return "", false
-	}
-	b, err := base64.RawURLEncoding.Strict().DecodeString(token[len(prefix):])
-	if err != nil || len(b) != 32 {
-		return "", false
-	}
-	return tokenHash(token), true
-}
-
-// validRef reports whether a tenant, user or customer id given by the
-// caller is safe to put into a key: 1–64 characters of [A-Za-z0-9_-].
-func validRef(id string) bool {
-	if id == "" || len(id) > 64 {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
 
 // bookingRecord is the stored form of a booking.
 type bookingRecord struct {

@@ -98,10 +98,10 @@ func (s *Service) List(ctx context.Context, a Actor, advisorID string, from, to 
 // ByCustomer returns the customer's bookings in the actor's tenant that the
 // actor may manage (an advisor: their own; an admin: all), by start.
 func (s *Service) ByCustomer(ctx context.Context, a Actor, customerID string) ([]Booking, error) {
-	if !validRef(a.TenantID) || !validRef(a.UserID) {
+	if !ids.ValidRef(a.TenantID) || !ids.ValidRef(a.UserID) {
 		return nil, fmt.Errorf("booking: by customer: %w", invalid("actor", "malformed"))
 	}
-	if !validRef(customerID) {
+	if !ids.ValidRef(customerID) {
 		return nil, fmt.Errorf("booking: by customer: %w", invalid("customer_id", "malformed"))
 	}
 	now := s.clock.Now()
@@ -137,7 +137,7 @@ func (s *Service) ByCustomer(ctx context.Context, a Actor, customerID string) ([
 
 // byToken resolves a manage token to a booking id.
 func byToken(tx store.Txn, token string) (string, error) {
-	hash, ok := parseToken(ManageTokenPrefix, token)
+	hash, ok := ids.ParseToken(ManageTokenPrefix, token)
 	if !ok {
 		return "", ErrNotFound
 	}
@@ -286,7 +286,7 @@ func (s *Service) reschedule(ctx context.Context, w who, bookingID string, newSt
 	holdHash := ""
 	if holdToken != "" {
 		var ok bool
-		if holdHash, ok = parseToken(HoldTokenPrefix, holdToken); !ok {
+		if holdHash, ok = ids.ParseToken(HoldTokenPrefix, holdToken); !ok {
 			return Booking{}, ErrHoldInvalid
 		}
 	}

@@ -178,7 +178,7 @@ func (s *Service) Hold(ctx context.Context, pageID, typeID string, start time.Ti
 	if err := s.busyCheck(ctx, p); err != nil {
 		return wrap(err)
 	}
-	token, hash := newToken(HoldTokenPrefix)
+	token, hash := ids.NewToken(HoldTokenPrefix)
 	expires := now.Add(s.opts.HoldTTL)
 	err = s.kv.Update(ctx, func(tx store.Txn) error {
 		p, err := s.spotTx(tx, pageID, typeID, start, now, false)
@@ -274,7 +274,7 @@ func (s *Service) BookFor(ctx context.Context, a Actor, advisorID, customerID st
 	if err := checkActor(a, advisorID); err != nil {
 		return Booking{}, "", fmt.Errorf("booking: book for: %w", err)
 	}
-	if !validRef(customerID) {
+	if !ids.ValidRef(customerID) {
 		return Booking{}, "", fmt.Errorf("booking: book for: %w", invalid("customer_id", "malformed"))
 	}
 	b, tok, err := s.book(ctx, req, &forCustomer{actor: a, advisorID: advisorID, customerID: customerID})
@@ -300,7 +300,7 @@ func (s *Service) book(ctx context.Context, req Request, fc *forCustomer) (Booki
 	holdHash := ""
 	if req.HoldToken != "" {
 		var ok bool
-		if holdHash, ok = parseToken(HoldTokenPrefix, req.HoldToken); !ok {
+		if holdHash, ok = ids.ParseToken(HoldTokenPrefix, req.HoldToken); !ok {
 			return Booking{}, "", ErrHoldInvalid
 		}
 	}
@@ -414,7 +414,7 @@ func (s *Service) book(ctx context.Context, req Request, fc *forCustomer) (Booki
 			r.PageID = ""
 		}
 		var hash string
-		token, hash = newToken(ManageTokenPrefix)
+		token, hash = ids.NewToken(ManageTokenPrefix)
 		r.ManageHash = hash
 		if err := s.putDetails(tx, r, Details{Contact: contact, Text: text, ManageToken: token}); err != nil {
 			return err

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"parley/relay/ids"
 	"parley/relay/store"
 )
 
@@ -100,7 +101,7 @@ func deleteBooking(tx store.Txn, r *bookingRecord) error {
 // details and index entries (erasure on the data subject's request; the
 // caller authorises and audits it). It returns how many were deleted.
 func (s *Service) EraseCustomer(ctx context.Context, tenantID, customerID string) (int, error) {
-	if !validRef(tenantID) || !validRef(customerID) {
+	if !ids.ValidRef(tenantID) || !ids.ValidRef(customerID) {
 		return 0, fmt.Errorf("booking: erase customer: %w", invalid("customer_id", "malformed"))
 	}
 	n := 0

@@ -10,6 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"parley/relay/ids"
 	"parley/relay/store"
 )
 
@@ -24,7 +25,7 @@ const (
 )
 
 func authorize(a Actor) error {
-	if !validRef(a.TenantID) || !validRef(a.UserID) {
+	if !ids.ValidRef(a.TenantID) || !ids.ValidRef(a.UserID) {
 		return ErrForbidden
 	}
 	return nil

@@ -35,7 +35,7 @@ func deleteProfile(tx store.Txn, r *profileRecord) error {
 // not check legal holds: the privacy engine decides whether an erasure may
 // proceed. ErrNotFound for an unknown id or another tenant's customer.
 func (s *Service) Shred(ctx context.Context, tenantID, customerID string) (Receipt, error) {
-	if !validRef(tenantID) || !ids.Valid(customerID) {
+	if !ids.ValidRef(tenantID) || !ids.Valid(customerID) {
 		return Receipt{}, fmt.Errorf("customer: shred: %w", ErrNotFound)
 	}
 	var rc Receipt
@@ -121,7 +121,7 @@ func (s *Service) ErasureLedger(ctx context.Context) ([]Receipt, error) {
 func (s *Service) ReplayErasures(ctx context.Context, ledger []Receipt) (int, error) {
 	n := 0
 	for _, rc := range ledger {
-		if !ids.Valid(rc.CustomerID) || !validRef(rc.TenantID) {
+		if !ids.Valid(rc.CustomerID) || !ids.ValidRef(rc.TenantID) {
 			return n, fmt.Errorf("customer: replay erasures: malformed ledger entry")
 		}
 		deleted := false

@@ -296,7 +296,7 @@ func freshID(tx store.Txn) (string, error) {
 // now. A profile past its retention deadline or erased is never reused: the
 // address then gets a new profile with a new id and a new data key.
 func (s *Service) UpsertTx(tx store.Txn, tenantID string, c Contact, now time.Time) (string, error) {
-	if !validRef(tenantID) {
+	if !ids.ValidRef(tenantID) {
 		return "", &InputError{Field: "tenant_id", Msg: "invalid"}
 	}
 	c, err := s.ValidateContact(c, true)

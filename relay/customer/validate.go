@@ -321,18 +321,3 @@ func cleanCountry(s string) (string, error) {
 	}
 	return s, nil
 }
-
-// validRef reports whether a tenant or user id given by the caller is safe
-// to use in a store key: 1–64 characters of [A-Za-z0-9_-].
-func validRef(id string) bool {
-	if id == "" || len(id) > 64 {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
-}

@@ -2,6 +2,7 @@ package meeting
 
 import (
 	"errors"
+	"parley/relay/ids"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -55,21 +56,21 @@ func FuzzValidateJoin(f *testing.F) {
 // FuzzParseToken: parsing never panics and accepts exactly the canonical
 // form.
 func FuzzParseToken(f *testing.F) {
-	tok, _ := newToken(JoinTokenPrefix)
-	sec, _ := newToken(SecretPrefix)
+	tok, _ := ids.NewToken(JoinTokenPrefix)
+	sec, _ := ids.NewToken(SecretPrefix)
 	for _, s := range []string{tok, sec, "", JoinTokenPrefix, tok[:len(tok)-1], tok + "=", "pst_" + tok[4:], strings.Repeat("\xff", 47)} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		for _, prefix := range []string{JoinTokenPrefix, SecretPrefix} {
-			h, ok := parseToken(prefix, s)
+			h, ok := ids.ParseToken(prefix, s)
 			if !ok {
 				if h != "" {
 					t.Fatalf("rejected token has hash %q", h)
 				}
 				continue
 			}
-			if !strings.HasPrefix(s, prefix) || len(s) != len(prefix)+43 || h != tokenHash(s) || len(h) != 64 {
+			if !strings.HasPrefix(s, prefix) || len(s) != len(prefix)+43 || h != ids.TokenHash(s) || len(h) != 64 {
 				t.Fatalf("accepted %q with hash %q", s, h)
 			}
 		}

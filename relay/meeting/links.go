@@ -32,17 +32,17 @@ func (s *Service) create(ctx context.Context, typ Type, nm NewMeeting) (Meeting,
 	wrap := func(err error) (Meeting, string, error) {
 		return Meeting{}, "", fmt.Errorf("meeting: create %s: %w", typ, err)
 	}
-	if !validRef(nm.TenantID) {
+	if !ids.ValidRef(nm.TenantID) {
 		return wrap(&InputError{Field: "tenant_id", Msg: "malformed"})
 	}
-	if !validRef(nm.AdvisorID) {
+	if !ids.ValidRef(nm.AdvisorID) {
 		return wrap(&InputError{Field: "advisor_id", Msg: "malformed"})
 	}
 	initiator := nm.Initiator
 	if initiator == "" {
 		initiator = nm.AdvisorID
 	}
-	if !validRef(initiator) {
+	if !ids.ValidRef(initiator) {
 		return wrap(&InputError{Field: "initiator", Msg: "malformed"})
 	}
 	if nm.CustomerID != "" && !ids.Valid(nm.CustomerID) {
@@ -75,7 +75,7 @@ func (s *Service) create(ctx context.Context, typ Type, nm NewMeeting) (Meeting,
 			return wrap(&InputError{Field: "start", Msg: "too far in the past"})
 		}
 	}
-	token, hash := newToken(JoinTokenPrefix)
+	token, hash := ids.NewToken(JoinTokenPrefix)
 	r.LinkHash = hash
 	meta := &Metadata{
 		MeetingID: r.ID, TenantID: r.TenantID, Type: typ, Initiator: initiator,
@@ -111,7 +111,7 @@ func (s *Service) List(ctx context.Context, actor Actor, limit int) ([]Meeting, 
 	if limit < 1 || limit > 200 {
 		limit = 200
 	}
-	if !validRef(actor.TenantID) || !validRef(actor.UserID) {
+	if !ids.ValidRef(actor.TenantID) || !ids.ValidRef(actor.UserID) {
 		return nil, fmt.Errorf("meeting: list: %w", &InputError{Field: "actor", Msg: "malformed"})
 	}
 	var out []Meeting
@@ -148,7 +148,7 @@ func (s *Service) ByCustomer(ctx context.Context, actor Actor, customerID string
 	if limit < 1 || limit > 200 {
 		limit = 200
 	}
-	if !validRef(actor.TenantID) || !ids.Valid(customerID) {
+	if !ids.ValidRef(actor.TenantID) || !ids.Valid(customerID) {
 		return nil, fmt.Errorf("meeting: by customer: %w", &InputError{Field: "customer_id", Msg: "malformed"})
 	}
 	var out []Meeting
@@ -216,7 +216,7 @@ func (s *Service) Get(ctx context.Context, actor Actor, meetingID string) (Meeti
 // does not: ErrLinkInvalid, ErrMeetingEnded, *NotYetOpenError or
 // ErrLinkExpired (in that order of precedence).
 func checkLink(tx store.Txn, token string, now time.Time) (*meetingRecord, error) {
-	hash, ok := parseToken(JoinTokenPrefix, token)
+	hash, ok := ids.ParseToken(JoinTokenPrefix, token)
 	if !ok {
 		return nil, fmt.Errorf("malformed token: %w", ErrLinkInvalid)
 	}
@@ -294,7 +294,7 @@ func (s *Service) RotateLink(ctx context.Context, actor Actor, meetingID string)
 			}
 		}
 		var hash string
-		token, hash = newToken(JoinTokenPrefix)
+		token, hash = ids.NewToken(JoinTokenPrefix)
 		r.LinkHash = hash
 		if err := tx.Set(linkKey(hash), []byte(r.ID)); err != nil {
 			return err

@@ -31,7 +31,7 @@ func TestCreateInstantAndResolve(t *testing.T) {
 			t.Fatalf("token stored in %s", keyKind([]byte(k)))
 		}
 	}
-	if _, ok := dump[string(linkKey(tokenHash(tok)))]; !ok {
+	if _, ok := dump[string(linkKey(ids.TokenHash(tok)))]; !ok {
 		t.Fatal("no link index under the token digest")
 	}
 }

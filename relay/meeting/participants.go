@@ -72,7 +72,7 @@ func (s *Service) Join(ctx context.Context, token string, req JoinRequest) (Join
 		if r.count(StateWaiting) >= s.opts.MaxWaiting || len(r.Participants) >= s.opts.MaxJoins {
 			return ErrFull
 		}
-		secret, hash := newToken(SecretPrefix)
+		secret, hash := ids.NewToken(SecretPrefix)
 		p := participantRecord{ID: ids.New(), SecretHash: hash, Name: name, Phone: phone, State: StateWaiting, Joined: now}
 		r.Participants = append(r.Participants, p)
 		if err := putMeeting(tx, r); err != nil {
@@ -222,7 +222,7 @@ func (s *Service) Remove(ctx context.Context, actor Actor, meetingID, participan
 // removed or the meeting's end, changes nothing. It fails with
 // ErrSecretInvalid for a malformed, forged or unknown secret.
 func (s *Service) Leave(ctx context.Context, secret string) error {
-	hash, ok := parseToken(SecretPrefix, secret)
+	hash, ok := ids.ParseToken(SecretPrefix, secret)
 	if !ok {
 		return fmt.Errorf("meeting: leave: malformed secret: %w", ErrSecretInvalid)
 	}
@@ -337,7 +337,7 @@ type Customer struct {
 // data has been anonymised); a rejected, removed or ended participant is
 // not an error but a state.
 func (s *Service) ParticipantBySecret(ctx context.Context, secret string) (Customer, error) {
-	hash, ok := parseToken(SecretPrefix, secret)
+	hash, ok := ids.ParseToken(SecretPrefix, secret)
 	if !ok {
 		return Customer{}, fmt.Errorf("meeting: participant by secret: malformed secret: %w", ErrSecretInvalid)
 	}
