@@ -299,50 +299,8 @@ func (s *Service) AnonymiseMetadataSweep(ctx context.Context, now time.Time, rul
 			if !m.Anonymised.IsZero() || !m.dueAfter(now, periods[id]) {
 				return nil
 			}
-			one.Meetings = 1
-			if m.AdvisorName != "" {
-				m.AdvisorName = ""
-				one.Names++
-			}
-			for i := range m.Participants {
-				p := &m.Participants[i]
-				if p.Name != "" {
-					p.Name = ""
-					one.Names++
-				}
-				if p.IP != "" {
-					p.IP = TruncateIP(p.IP)
-					one.IPs++
-				}
-			}
-			m.Anonymised = now
-			if err := putJSON(tx, metaKey(id), m); err != nil {
-				return err
-			}
-			r, err := getMeeting(tx, id)
-			if errors.Is(err, ErrNotFound) {
-				return nil
-			}
-			if err != nil {
-				return err
-			}
-			if r.LinkHash != "" {
-				if err := tx.Delete(linkKey(r.LinkHash)); err != nil {
-					return err
-				}
-				r.LinkHash = ""
-			}
-			for i := range r.Participants {
-				p := &r.Participants[i]
-				if p.SecretHash != "" {
-					if err := tx.Delete(secretKey(p.SecretHash)); err != nil {
-						return err
-					}
-					p.SecretHash = ""
-				}
-				p.Name, p.Phone = "", ""
-			}
-			return putMeeting(tx, r)
+			one, err = anonymiseTx(tx, m, now)
+			return err
 		})
 		if err != nil {
 			// One meeting's failure does not keep the others from
@@ -360,4 +318,54 @@ func (s *Service) AnonymiseMetadataSweep(ctx context.Context, now time.Time, rul
 		res.IPs += one.IPs
 	}
 	return res, st, errors.Join(ruleErrs...)
+}
+
+// anonymiseTx anonymises one meeting's metadata record m and its meeting
+// record: names dropped, IP addresses truncated, join link and participant
+// secrets deleted; times and counts kept.
+func anonymiseTx(tx store.Txn, m *Metadata, now time.Time) (AnonymiseResult, error) {
+	one := AnonymiseResult{Meetings: 1}
+	if m.AdvisorName != "" {
+		m.AdvisorName = ""
+		one.Names++
+	}
+	for i := range m.Participants {
+		p := &m.Participants[i]
+		if p.Name != "" {
+			p.Name = ""
+			one.Names++
+		}
+		if p.IP != "" {
+			p.IP = TruncateIP(p.IP)
+			one.IPs++
+		}
+	}
+	m.Anonymised = now
+	if err := putJSON(tx, metaKey(m.MeetingID), m); err != nil {
+		return one, err
+	}
+	r, err := getMeeting(tx, m.MeetingID)
+	if errors.Is(err, ErrNotFound) {
+		return one, nil
+	}
+	if err != nil {
+		return one, err
+	}
+	if r.LinkHash != "" {
+		if err := tx.Delete(linkKey(r.LinkHash)); err != nil {
+			return one, err
+		}
+		r.LinkHash = ""
+	}
+	for i := range r.Participants {
+		p := &r.Participants[i]
+		if p.SecretHash != "" {
+			if err := tx.Delete(secretKey(p.SecretHash)); err != nil {
+				return one, err
+			}
+			p.SecretHash = ""
+		}
+		p.Name, p.Phone = "", ""
+	}
+	return one, putMeeting(tx, r)
 }
