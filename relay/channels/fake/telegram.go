@@ -265,4 +265,3 @@ func (f *Telegram) PostWebhook(ctx context.Context, hookURL string, update []byt
 	}
 	return Post(ctx, f.Client, hookURL, "application/json", update, h)
 }
-
