@@ -87,6 +87,9 @@ type Options struct {
 	// Calendars is calendar sync (sources in, the ICS feed out); nil
 	// answers 404 on its routes.
 	Calendars Calendars
+	// Privacy exports and erases customers' data; nil answers its routes
+	// with 404.
+	Privacy Privacy
 }
 
 //go:embed openapi.json
@@ -107,6 +110,7 @@ type handler struct {
 	booking   Booking
 	customers Customers
 	calendars Calendars
+	privacy   Privacy
 	limiter   *limiter
 	holds     holdCounter
 	log       *slog.Logger
@@ -196,6 +200,10 @@ var routes = []route{
 	{"POST", "/api/v1/customers", active, (*handler).createCustomer},
 	{"GET", "/api/v1/customers/{id}", active, (*handler).getCustomer},
 	{"PATCH", "/api/v1/customers/{id}", active, (*handler).updateCustomer},
+	{"GET", "/api/v1/customers/{id}/export", adminOnly, (*handler).exportCustomer},
+	{"POST", "/api/v1/customers/{id}/erasure", adminOnly, (*handler).eraseCustomer},
+	{"GET", "/api/v1/erasures", adminOnly, (*handler).listErasures},
+	{"GET", "/api/v1/erasures/{id}", adminOnly, (*handler).getErasure},
 	{"GET", "/api/v1/calendar/sources", active, (*handler).listSources},
 	{"POST", "/api/v1/calendar/sources", active, (*handler).addSource},
 	{"DELETE", "/api/v1/calendar/sources/{id}", active, (*handler).deleteSource},
@@ -214,7 +222,7 @@ func New(opts Options) http.Handler {
 		reg = prometheus.NewRegistry()
 	}
 	h := &handler{publicURL: strings.TrimRight(opts.PublicURL, "/"), auth: opts.Auth, audit: opts.Audit, meetings: opts.Meetings, signal: opts.Signal, chat: opts.Chat, announcer: opts.Announcer, retention: opts.Retention,
-		booking: opts.Booking, customers: opts.Customers, calendars: opts.Calendars, limiter: newLimiter(clock.Or(opts.Clock)), log: log, clock: clock.Or(opts.Clock), metrics: newMetrics(reg)}
+		booking: opts.Booking, customers: opts.Customers, calendars: opts.Calendars, privacy: opts.Privacy, limiter: newLimiter(clock.Or(opts.Clock)), log: log, clock: clock.Or(opts.Clock), metrics: newMetrics(reg)}
 
 	mux := http.NewServeMux()
 	byPattern := map[string]map[string]route{}

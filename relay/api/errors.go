@@ -67,6 +67,9 @@ func toError(err error) *Error {
 	if e := calendarError(err); e != nil {
 		return e
 	}
+	if e := privacyError(err); e != nil {
+		return e
+	}
 	var thr *auth.ThrottledError
 	if errors.As(err, &thr) {
 		secs := int(math.Ceil(thr.RetryAfter.Seconds()))

@@ -85,9 +85,10 @@ func newIsolationFixture(t *testing.T) (*fixture, *chat.Service, *httptest.Serve
 		t.Fatal(err)
 	}
 	bk, cust, cal := isoBookingServices(t, kv, clk)
+	pv := isoPrivacy(t, kv, clk, cust, rp, al)
 	ics := isoICSServer(t)
 	srv := httptest.NewServer(New(Options{Auth: svc, Audit: al, Meetings: ms, Clock: clk,
-		Chat: cs, Announcer: hub, Signal: hub, Retention: rp, Booking: bk, Customers: cust, Calendars: cal}))
+		Chat: cs, Announcer: hub, Signal: hub, Retention: rp, Booking: bk, Customers: cust, Calendars: cal, Privacy: pv}))
 	// Cleanups run last-in first-out: the server closes its connections
 	// before the hub waits for its clients.
 	t.Cleanup(hub.Close)
@@ -108,6 +109,7 @@ type isoTenant struct {
 	admittedPID, admittedSec string
 	fileID                   string
 	holdID                   string
+	erasureID                string // an erasure of a customer made for it
 	isoBooking
 	// private is everything of this tenant no other tenant may see:
 	// names, e-mail, phone numbers, chat text, file name and bytes,
@@ -190,6 +192,7 @@ func (f *fixture) populate(cs *chat.Service, ics *httptest.Server, slug, adminPa
 		text, fileName, fileMark, w.admin, w.advisor, w.joinToken, w.waitingSec, w.admittedSec,
 		w.adminID, w.advisorID, w.meetingID, w.waitingPID, w.admittedPID, w.fileID}
 	f.populateBooking(w, ics, tag, digit)
+	f.populatePrivacy(w, tag)
 	return w
 }
 
@@ -235,6 +238,7 @@ func (f *fixture) freshCustomer(w *isoTenant) string {
 func (w *isoTenant) leaked(r resp, shown []string) string {
 	var all strings.Builder
 	all.Write(r.body)
+	all.WriteString(zipText(r))
 	for k, vs := range r.header {
 		all.WriteString("\n" + k + ": " + strings.Join(vs, ", "))
 	}
@@ -267,7 +271,7 @@ func (f *fixture) snapshot(a *isoTenant) string {
 		{"/api/v1/join/" + a.joinToken, ""},
 		{"/api/v1/retention/policy", a.admin},
 		{"/api/v1/retention/holds", a.admin},
-	}, bookingSnapshotPaths(a)...) {
+	}, append(bookingSnapshotPaths(a), privacySnapshotPaths(a)...)...) {
 		r := f.call("GET", c.path, "", c.token, nil, nil)
 		if r.status != http.StatusOK {
 			f.t.Fatalf("snapshot %s: %d %s", c.path, r.status, r.body)
@@ -340,6 +344,8 @@ func foreignPath(rt route, a *isoTenant) string {
 		id = a.customerID
 	case strings.HasPrefix(rt.pattern, "/api/v1/calendar/sources/"):
 		id = a.sourceID
+	case strings.HasPrefix(rt.pattern, "/api/v1/erasures/"):
+		id = a.erasureID
 	}
 	token := a.meetingID
 	if strings.HasPrefix(rt.pattern, "/api/v1/manage/") {
@@ -472,6 +478,9 @@ func isolationCases() map[string]isoCase {
 		"POST /api/v1/signal":                 {run: signalStreamCase},
 	}
 	for k, c := range bookingCases(fr) {
+		cases[k] = c
+	}
+	for k, c := range privacyCases(fr) {
 		cases[k] = c
 	}
 	return cases
@@ -649,7 +658,7 @@ func TestTenantIsolation(t *testing.T) {
 	// a fresh booking.
 	rank := func(rt route) int {
 		switch {
-		case strings.HasPrefix(rt.pattern, "/api/v1/users/"):
+		case strings.HasPrefix(rt.pattern, "/api/v1/users/"), strings.HasSuffix(rt.pattern, "/erasure"):
 			return 3
 		case rt.method == "DELETE" && strings.HasPrefix(rt.pattern, "/api/v1/booking/types/"):
 			return 2

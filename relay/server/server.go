@@ -34,6 +34,7 @@ import (
 	"parley/relay/customer"
 	"parley/relay/meeting"
 	"parley/relay/outbox"
+	"parley/relay/privacy"
 	"parley/relay/retention"
 	"parley/relay/signal"
 	"parley/relay/store"
@@ -114,6 +115,7 @@ type Server struct {
 	booking   *booking.Service
 	calendars *calsync.Service
 	outbox    *outbox.Outbox
+	privacy   *privacy.Service
 	tcp       net.Listener
 	udp       net.PacketConn
 	media     *media
@@ -227,6 +229,9 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if err := s.startBooking(opts, meetings, reg); err != nil {
 		return fail(err)
 	}
+	if err := s.startPrivacy(ctx, opts.DataDir, meetings); err != nil {
+		return fail(fmt.Errorf("server: privacy: %w", err))
+	}
 	s.sweeper = newSweeper(s, meetings, s.audit, reg)
 	interval := opts.SweepInterval
 	if interval <= 0 {
@@ -238,7 +243,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	}
 	s.hub = signal.New(signal.Options{SFU: s.media.sfu, Meetings: meetings, Sessions: s.auth, Timeline: timeline{s.chat}, ICE: s.media.ice, Logger: log.With("component", "signal"), Clock: clk})
 	handler := api.New(api.Options{Auth: s.auth, Audit: s.audit, Meetings: meetings, Signal: s.hub, Chat: s.chat, Announcer: s.hub, Retention: s.retention,
-		Booking: s.booking, Customers: s.customers, Calendars: s.calendars, PublicURL: opts.PublicURL, Logger: log, Clock: clk, Registry: reg, Web: assets.Web()})
+		Booking: s.booking, Customers: s.customers, Privacy: s.privacy, Calendars: s.calendars, PublicURL: opts.PublicURL, Logger: log, Clock: clk, Registry: reg, Web: assets.Web()})
 	altSvc := `h3=":` + strconv.Itoa(port) + `"; ma=86400`
 	withAltSvc := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ProtoMajor < 3 {
