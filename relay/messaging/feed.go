@@ -18,11 +18,12 @@ type ChangeKind string
 
 // The change kinds.
 const (
-	// ChangeMessage: a message was added; Change.Message holds it (as it
-	// is now).
+	// ChangeMessage: a message was added; Change.Message holds it and
+	// Change.Conversation its conversation (both as they are now).
 	ChangeMessage ChangeKind = "message"
-	// ChangeDelivery: a message's delivery state moved; Change.Message
-	// holds it (as it is now).
+	// ChangeDelivery: a message's delivery state moved (and the
+	// customer's receipts with it); Change.Message and
+	// Change.Conversation hold them as they are now.
 	ChangeDelivery ChangeKind = "delivery"
 	// ChangeConversation: a conversation was created, assigned to the
 	// feed's advisor, or changed its status, receipts or unread count;
@@ -48,7 +49,8 @@ type Change struct {
 	ConversationID string
 	// At is when the change was made.
 	At time.Time
-	// Conversation is set for ChangeConversation.
+	// Conversation is set for ChangeConversation, ChangeMessage and
+	// ChangeDelivery.
 	Conversation *Conversation
 	// Message is set for ChangeMessage and ChangeDelivery.
 	Message *Message
@@ -304,14 +306,12 @@ func (s *Service) Changes(ctx context.Context, a Actor, advisor string, since ui
 			if r == nil {
 				return nil // not served; a removal or tombstone follows
 			}
-			switch cr.Kind {
-			case ChangeConversation:
-				c, err := s.conversation(tx, r, now, false)
-				if err != nil {
-					return err
-				}
-				ch.Conversation = &c
-			default:
+			c, err := s.conversation(tx, r, now, false)
+			if err != nil {
+				return err
+			}
+			ch.Conversation = &c
+			if cr.Kind != ChangeConversation {
 				mr, err := getMsg(tx, cr.Conv, cr.Msg)
 				if errors.Is(err, ErrNotFound) {
 					return nil

@@ -274,9 +274,6 @@ func (s *Service) storeMessage(o *op, r *convRecord, side Side, author string, p
 	if err := o.emit(r.TenantID, r.AdvisorID, ChangeMessage, r.ID, m.Seq); err != nil {
 		return nil, err
 	}
-	if err := o.emit(r.TenantID, r.AdvisorID, ChangeConversation, r.ID, 0); err != nil {
-		return nil, err
-	}
 	return m, nil
 }
 

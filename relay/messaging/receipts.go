@@ -35,9 +35,6 @@ func applyDelivery(o *op, r *convRecord, mr *messageRecord, st DeliveryState) (b
 		if err := putJSON(o.tx, convKey(r.ID), r); err != nil {
 			return false, err
 		}
-		if err := o.emit(r.TenantID, r.AdvisorID, ChangeConversation, r.ID, 0); err != nil {
-			return false, err
-		}
 	}
 	return true, nil
 }
