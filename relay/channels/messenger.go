@@ -221,21 +221,21 @@ func (s *MessengerSender) Send(ctx context.Context, m Outgoing) (SendResult, err
 	}
 	req.Header.Set("Authorization", "Bearer "+s.PageToken)
 	log := logger(s.Logger)
-	status, reply, err := call(ctx, s.Client, Messenger, req)
+	rep, err := call(ctx, s.Client, Messenger, req)
 	if err != nil {
 		log.Warn("channels: messenger send failed", "ref", m.Reference, "err", err)
 		return SendResult{}, err
 	}
-	if status != http.StatusOK {
-		pe := graphFailure(Messenger, status, reply, http.Header{})
-		log.Warn("channels: messenger send refused", "ref", m.Reference, "http_status", status, "code", pe.Code, "permanent", pe.Permanent)
+	if rep.status != http.StatusOK {
+		pe := graphFailure(Messenger, rep)
+		log.Warn("channels: messenger send refused", "ref", m.Reference, "http_status", rep.status, "code", pe.Code, "permanent", pe.Permanent)
 		return SendResult{}, pe
 	}
 	var ok struct {
 		MessageID string `json:"message_id"`
 	}
-	if json.Unmarshal(reply, &ok) != nil || !validID(ok.MessageID) {
-		return SendResult{}, &ProviderError{Channel: Messenger, HTTPStatus: status, Permanent: true, Description: "reply without message_id"}
+	if json.Unmarshal(rep.body, &ok) != nil || !validID(ok.MessageID) {
+		return SendResult{}, &ProviderError{Channel: Messenger, HTTPStatus: rep.status, Permanent: true, Description: "reply without message_id"}
 	}
 	log.Debug("channels: messenger sent", "ref", m.Reference, "id", ok.MessageID)
 	return SendResult{Channel: Messenger, MessageID: ok.MessageID, Reference: m.Reference}, nil

@@ -43,18 +43,25 @@ func transportError(ch Channel, ctx context.Context, err error) error {
 	return fmt.Errorf("channels: %s: request failed: %w: %w", ch, ErrTransient, err)
 }
 
-// call sends req and returns the status and (capped) body of the reply.
-func call(ctx context.Context, hc *http.Client, ch Channel, req *http.Request) (int, []byte, error) {
+// reply is a provider's answer: status, headers and (capped) body.
+type reply struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// call sends req and reads the reply.
+func call(ctx context.Context, hc *http.Client, ch Channel, req *http.Request) (reply, error) {
 	resp, err := clientOr(hc).Do(req)
 	if err != nil {
-		return 0, nil, transportError(ch, ctx, err)
+		return reply{}, transportError(ch, ctx, err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxReply))
 	if err != nil {
-		return 0, nil, transportError(ch, ctx, err)
+		return reply{}, transportError(ch, ctx, err)
 	}
-	return resp.StatusCode, body, nil
+	return reply{resp.StatusCode, resp.Header, body}, nil
 }
 
 func newJSONRequest(ctx context.Context, ch Channel, endpoint string, v any) (*http.Request, error) {
@@ -102,7 +109,8 @@ var graphTransient = map[int]bool{
 	131056: true, 133004: true,
 }
 
-func graphFailure(ch Channel, status int, body []byte, hdr http.Header) *ProviderError {
+func graphFailure(ch Channel, r reply) *ProviderError {
+	status, body, hdr := r.status, r.body, r.header
 	var g graphError
 	_ = json.Unmarshal(body, &g)
 	e := &ProviderError{Channel: ch, HTTPStatus: status, Code: g.Error.Code, Subcode: g.Error.Subcode,

@@ -238,22 +238,26 @@ func (s *TelegramSender) method(ctx context.Context, name string, body any) (jso
 	if err != nil {
 		return nil, err
 	}
-	status, reply, err := call(ctx, s.Client, Telegram, req)
+	rep, err := call(ctx, s.Client, Telegram, req)
 	if err != nil {
 		return nil, err
 	}
 	var r tgReply
-	_ = json.Unmarshal(reply, &r)
-	if status == http.StatusOK && r.OK {
+	_ = json.Unmarshal(rep.body, &r)
+	if rep.status == http.StatusOK && r.OK {
 		return r.Result, nil
 	}
 	code := r.ErrorCode
 	if code == 0 {
-		code = status
+		code = rep.status
 	}
-	transient := status == http.StatusTooManyRequests || status >= 500 || code == 429 || code >= 500
-	return nil, &ProviderError{Channel: Telegram, HTTPStatus: status, Code: r.ErrorCode, Permanent: !transient,
-		RetryAfter: time.Duration(max(0, min(r.Parameters.RetryAfter, 86400))) * time.Second, Description: r.Description}
+	wait := time.Duration(max(0, min(r.Parameters.RetryAfter, 86400))) * time.Second
+	if wait == 0 {
+		wait = retryAfter(rep.header.Get("Retry-After"))
+	}
+	transient := rep.status == http.StatusTooManyRequests || rep.status >= 500 || code == 429 || code >= 500
+	return nil, &ProviderError{Channel: Telegram, HTTPStatus: rep.status, Code: r.ErrorCode, Permanent: !transient,
+		RetryAfter: wait, Description: r.Description}
 }
 
 // validChatID accepts a numeric chat id or an @channel username.

@@ -242,26 +242,27 @@ func (s *TwilioSender) Send(ctx context.Context, m Outgoing) (SendResult, error)
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
 	log := logger(s.Logger)
-	status, reply, err := call(ctx, s.Client, SMS, req)
+	rep, err := call(ctx, s.Client, SMS, req)
 	if err != nil {
 		log.Warn("channels: sms send failed", "ref", m.Reference, "err", err)
 		return SendResult{}, err
 	}
-	if status != http.StatusCreated && status != http.StatusOK {
+	if rep.status != http.StatusCreated && rep.status != http.StatusOK {
 		var te struct {
 			Code    int    `json:"code"`
 			Message string `json:"message"`
 		}
-		_ = json.Unmarshal(reply, &te)
-		transient := status == http.StatusTooManyRequests || status >= 500
-		log.Warn("channels: sms send refused", "ref", m.Reference, "http_status", status, "code", te.Code, "permanent", !transient)
-		return SendResult{}, &ProviderError{Channel: SMS, HTTPStatus: status, Code: te.Code, Permanent: !transient, Description: te.Message}
+		_ = json.Unmarshal(rep.body, &te)
+		transient := rep.status == http.StatusTooManyRequests || rep.status >= 500
+		log.Warn("channels: sms send refused", "ref", m.Reference, "http_status", rep.status, "code", te.Code, "permanent", !transient)
+		return SendResult{}, &ProviderError{Channel: SMS, HTTPStatus: rep.status, Code: te.Code, Permanent: !transient,
+			RetryAfter: retryAfter(rep.header.Get("Retry-After")), Description: te.Message}
 	}
 	var ok struct {
 		SID string `json:"sid"`
 	}
-	if json.Unmarshal(reply, &ok) != nil || !strings.HasPrefix(ok.SID, "SM") && !strings.HasPrefix(ok.SID, "MM") {
-		return SendResult{}, &ProviderError{Channel: SMS, HTTPStatus: status, Permanent: true, Description: "reply without sid"}
+	if json.Unmarshal(rep.body, &ok) != nil || !strings.HasPrefix(ok.SID, "SM") && !strings.HasPrefix(ok.SID, "MM") {
+		return SendResult{}, &ProviderError{Channel: SMS, HTTPStatus: rep.status, Permanent: true, Description: "reply without sid"}
 	}
 	log.Debug("channels: sms sent", "ref", m.Reference, "sid", ok.SID)
 	return SendResult{Channel: SMS, MessageID: ok.SID, Reference: m.Reference}, nil

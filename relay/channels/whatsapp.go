@@ -369,15 +369,15 @@ func (s *WhatsAppSender) Send(ctx context.Context, m Outgoing) (SendResult, erro
 		return SendResult{}, err
 	}
 	req.Header.Set("Authorization", "Bearer "+s.Token)
-	status, reply, err := call(ctx, s.Client, WhatsApp, req)
+	rep, err := call(ctx, s.Client, WhatsApp, req)
 	log := logger(s.Logger)
 	if err != nil {
 		log.Warn("channels: whatsapp send failed", "ref", m.Reference, "err", err)
 		return SendResult{}, err
 	}
-	if status != http.StatusOK {
-		pe := graphFailure(WhatsApp, status, reply, http.Header{})
-		log.Warn("channels: whatsapp send refused", "ref", m.Reference, "http_status", status, "code", pe.Code, "permanent", pe.Permanent)
+	if rep.status != http.StatusOK {
+		pe := graphFailure(WhatsApp, rep)
+		log.Warn("channels: whatsapp send refused", "ref", m.Reference, "http_status", rep.status, "code", pe.Code, "permanent", pe.Permanent)
 		return SendResult{}, pe
 	}
 	var ok struct {
@@ -385,9 +385,9 @@ func (s *WhatsAppSender) Send(ctx context.Context, m Outgoing) (SendResult, erro
 			ID string `json:"id"`
 		} `json:"messages"`
 	}
-	if json.Unmarshal(reply, &ok) != nil || len(ok.Messages) == 0 || !validID(ok.Messages[0].ID) {
+	if json.Unmarshal(rep.body, &ok) != nil || len(ok.Messages) == 0 || !validID(ok.Messages[0].ID) {
 		// It may have been sent: retrying could send it twice.
-		return SendResult{}, &ProviderError{Channel: WhatsApp, HTTPStatus: status, Permanent: true, Description: "reply without message id"}
+		return SendResult{}, &ProviderError{Channel: WhatsApp, HTTPStatus: rep.status, Permanent: true, Description: "reply without message id"}
 	}
 	log.Debug("channels: whatsapp sent", "ref", m.Reference, "id", ok.Messages[0].ID)
 	return SendResult{Channel: WhatsApp, MessageID: ok.Messages[0].ID, Reference: m.Reference}, nil
@@ -407,20 +407,20 @@ func (s *WhatsAppSender) Download(ctx context.Context, mediaID string, w io.Writ
 		return MediaInfo{}, fmt.Errorf("channels: whatsapp: bad base URL: %w", ErrPermanent)
 	}
 	req.Header.Set("Authorization", "Bearer "+s.Token)
-	status, reply, err := call(ctx, s.Client, WhatsApp, req)
+	rep, err := call(ctx, s.Client, WhatsApp, req)
 	if err != nil {
 		return MediaInfo{}, err
 	}
-	if status != http.StatusOK {
-		return MediaInfo{}, graphFailure(WhatsApp, status, reply, http.Header{})
+	if rep.status != http.StatusOK {
+		return MediaInfo{}, graphFailure(WhatsApp, rep)
 	}
 	var meta struct {
 		URL      string          `json:"url"`
 		MimeType string          `json:"mime_type"`
 		FileSize json.RawMessage `json:"file_size"`
 	}
-	if err := json.Unmarshal(reply, &meta); err != nil || meta.URL == "" {
-		return MediaInfo{}, &ProviderError{Channel: WhatsApp, HTTPStatus: status, Permanent: true, Description: "media reply without url"}
+	if err := json.Unmarshal(rep.body, &meta); err != nil || meta.URL == "" {
+		return MediaInfo{}, &ProviderError{Channel: WhatsApp, HTTPStatus: rep.status, Permanent: true, Description: "media reply without url"}
 	}
 	u, err := url.Parse(meta.URL)
 	if err != nil || !s.mediaHostAllowed(u) {
