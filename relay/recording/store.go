@@ -388,12 +388,16 @@ func (d dirSource) json(part Part) ([]byte, error) {
 	return b, nil
 }
 
-func (d dirSource) Media(context.Context) ([]Item, error)      { return d.items(mediaDir) }
-func (d dirSource) Files(context.Context) ([]Item, error)      { return d.items(string(PartFiles)) }
-func (d dirSource) Whiteboard(context.Context) ([]Item, error) { return d.items(string(PartWhiteboard)) }
-func (d dirSource) Signatures(context.Context) ([]Item, error) { return d.items(string(PartSignatures)) }
-func (d dirSource) Metadata(context.Context) ([]byte, error)   { return d.json(PartMetadata) }
-func (d dirSource) Consent(context.Context) ([]byte, error)    { return d.json(PartConsent) }
+func (d dirSource) Media(context.Context) ([]Item, error) { return d.items(mediaDir) }
+func (d dirSource) Files(context.Context) ([]Item, error) { return d.items(string(PartFiles)) }
+func (d dirSource) Whiteboard(context.Context) ([]Item, error) {
+	return d.items(string(PartWhiteboard))
+}
+func (d dirSource) Signatures(context.Context) ([]Item, error) {
+	return d.items(string(PartSignatures))
+}
+func (d dirSource) Metadata(context.Context) ([]byte, error) { return d.json(PartMetadata) }
+func (d dirSource) Consent(context.Context) ([]byte, error)  { return d.json(PartConsent) }
 
 func (d dirSource) Chat(context.Context) ([]ChatLine, error) {
 	b, err := d.json(PartChat)

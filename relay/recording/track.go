@@ -174,7 +174,7 @@ type TrackWriter struct {
 	block        webm.BlockWriteCloser
 	done         chan error
 	fatal        atomic.Pointer[error] // set by the muxer's goroutine
-	first        int64 // extended RTP timestamp of timecode 0
+	first        int64                 // extended RTP timestamp of timecode 0
 	lastExt      int64
 	lastTS       uint32
 	haveTS       bool
