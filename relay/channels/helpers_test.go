@@ -250,3 +250,5 @@ func serve(t testing.TB, h http.Handler) *httptest.Server {
 	t.Cleanup(srv.Close)
 	return srv
 }
+
+func newRecorder() *httptest.ResponseRecorder { return httptest.NewRecorder() }
