@@ -257,6 +257,9 @@ func (b *Board) apply(ctx context.Context, a Actor, op Op) (Op, error) {
 		if err != nil {
 			return Op{}, err
 		}
+		if b.rec.Bytes+int64(len(raw)) > b.s.opts.MaxBoardBytes {
+			return Op{}, ErrBoardFull // checked again in the transaction
+		}
 		want := b.rec
 		var rec boardRec
 		err = b.s.kv.Update(ctx, func(tx store.Txn) error {

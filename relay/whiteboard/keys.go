@@ -1,6 +1,7 @@
 package whiteboard
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,7 +14,7 @@ import (
 
 // Key layout. Every key starts with "wb/"; no key contains personal data.
 //
-//	wb/b/<meetingID>                          boardRec (log range, bytes used)
+//	wb/b/<meetingID>                          boardRec (first, last, bytes: 3×8 bytes big-endian)
 //	wb/o/<meetingID>/<seq, 20 digits>         the accepted op as JSON, without Show/Hide
 //	wb/x/<at, 20 digits>/<meetingID>/<seq>    empty (expiry index, oldest first)
 const (
@@ -52,31 +53,29 @@ func parseExpiryKey(key []byte) (at int64, meetingID string, seq uint64, ok bool
 // still be stored (ops below it have expired); Last the highest assigned;
 // Bytes what the stored ops hold.
 type boardRec struct {
-	First uint64 `json:"first"`
-	Last  uint64 `json:"last"`
-	Bytes int64  `json:"bytes"`
+	First, Last uint64
+	Bytes       int64
 }
 
 func getBoardRec(tx store.Txn, meetingID string) (boardRec, error) {
-	var r boardRec
 	b, err := tx.Get(boardKey(meetingID))
 	if errors.Is(err, store.ErrNotFound) {
-		return r, nil
+		return boardRec{}, nil
 	}
 	if err != nil {
-		return r, err
+		return boardRec{}, err
 	}
-	if err := json.Unmarshal(b, &r); err != nil {
-		return r, fmt.Errorf("whiteboard: decode board record: %w", err)
+	if len(b) != 24 {
+		return boardRec{}, errors.New("whiteboard: corrupt board record")
 	}
-	return r, nil
+	return boardRec{First: binary.BigEndian.Uint64(b), Last: binary.BigEndian.Uint64(b[8:]),
+		Bytes: int64(binary.BigEndian.Uint64(b[16:]))}, nil
 }
 
 func putBoardRec(tx store.Txn, meetingID string, r boardRec) error {
-	b, err := json.Marshal(r)
-	if err != nil {
-		return err
-	}
+	b := binary.BigEndian.AppendUint64(nil, r.First)
+	b = binary.BigEndian.AppendUint64(b, r.Last)
+	b = binary.BigEndian.AppendUint64(b, uint64(r.Bytes))
 	return tx.Set(boardKey(meetingID), b)
 }
 
