@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"errors"
@@ -16,6 +17,8 @@ import (
 
 	"parley/relay/audit"
 	"parley/relay/certs"
+	"parley/relay/customer"
+	"parley/relay/privacy"
 	"parley/relay/store"
 )
 
@@ -123,11 +126,24 @@ func restore(args []string) (err error) {
 	data := fs.String("data", "", "new data folder to create (must be missing or empty)")
 	in := fs.String("in", "", "backup file written by relay backup")
 	keyFile := fs.String("key-file", "", "the store key (a copy of the old store.key); default: "+store.KeyEnv)
+	ledgerFile := fs.String("erasure-ledger", "", "the live relay's "+privacy.LedgerFileName+": erasures made after the backup are replayed from it")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *data == "" || *in == "" {
 		return errors.New("restore: --data NEWDIR and --in FILE are required")
+	}
+	var liveLedger []privacy.LedgerEntry
+	if *ledgerFile != "" {
+		lf, err := os.Open(*ledgerFile)
+		if err != nil {
+			return fmt.Errorf("restore: erasure ledger: %w", err)
+		}
+		liveLedger, _, err = privacy.ParseLedger(lf)
+		lf.Close()
+		if err != nil {
+			return fmt.Errorf("restore: %w", err)
+		}
 	}
 	key, from, err := storeKey(*keyFile)
 	if err != nil {
@@ -163,7 +179,24 @@ func restore(args []string) (err error) {
 		return fmt.Errorf("restore: %w", err)
 	}
 	took := time.Since(start)
+	// The erasure ledger: the backup's copy and the live one, merged.
+	ledgerEntries := liveLedger
+	if b, ok := files[privacy.LedgerFileName]; ok {
+		old, _, err := privacy.ParseLedger(bytes.NewReader(b))
+		if err != nil {
+			return fmt.Errorf("restore: the backup's %w", err)
+		}
+		ledgerEntries = append(old, liveLedger...)
+		delete(files, privacy.LedgerFileName)
+	}
 	if err := writeDataFiles(*data, files); err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	ledger, err := privacy.OpenLedger(filepath.Join(*data, privacy.LedgerFileName))
+	if err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	if err := ledger.Append(ledgerEntries...); err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
 	if from != store.KeyEnv {
@@ -173,15 +206,18 @@ func restore(args []string) (err error) {
 		}
 	}
 
-	// Erasure ledger hook: once erasures are recorded in a ledger kept
-	// outside the store, this is where restore replays it into the
-	// restored store, before the relay can serve the data again.
-
 	st, err := store.Open(store.BadgerOptions{Dir: dir, Key: key})
 	if err != nil {
 		return fmt.Errorf("restore: reopen the restored store: %w", err)
 	}
 	defer st.Close()
+	// Erasures the backup predates: the customers' data keys and profiles
+	// go again now; the relay finishes each erasure (bookings, meetings,
+	// …) from the ledger before it serves.
+	replayed, err := replayErasures(ctx, st, ledger)
+	if err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
 	l, err := audit.New(ctx, audit.Options{Store: st})
 	if err != nil {
 		return fmt.Errorf("restore: %w", err)
@@ -194,6 +230,11 @@ func restore(args []string) (err error) {
 		return fmt.Errorf("restore: the restored audit log is damaged: %d problems in %d entries", len(rep.Problems), rep.Entries)
 	}
 	fmt.Printf("restored %s into %s in %s; audit log intact: %d entries\n", *in, *data, took.Round(time.Millisecond), rep.Entries)
+	entries, _ := ledger.Entries()
+	fmt.Printf("erasure ledger: %d erasures, %d customers' data keys destroyed again\n", len(entries), replayed)
+	if *ledgerFile == "" {
+		fmt.Printf("no --erasure-ledger given: erasures made after the backup are not replayed; pass the live relay's %s if it still exists\n", privacy.LedgerFileName)
+	}
 	if from == store.KeyEnv {
 		fmt.Printf("the store key comes from %s: start the relay with the same %s\n", store.KeyEnv, store.KeyEnv)
 	}
@@ -221,6 +262,11 @@ func dataFiles(data string) (map[string][]byte, error) {
 			return nil, err
 		}
 		files["tls/"+e.Name()] = b
+	}
+	if b, err := os.ReadFile(filepath.Join(data, privacy.LedgerFileName)); err == nil {
+		files[privacy.LedgerFileName] = b
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
 	}
 	b, err := os.ReadFile(filepath.Join(data, turnSecretFile))
 	if err == nil {
@@ -274,4 +320,22 @@ func syncDir(dir string) {
 		d.Sync()
 		d.Close()
 	}
+}
+
+// replayErasures destroys again the data keys and profiles of every
+// customer in the ledger (customer.ReplayErasures) in the restored store.
+func replayErasures(ctx context.Context, st *store.Badger, ledger *privacy.Ledger) (int, error) {
+	entries, err := ledger.Entries()
+	if err != nil {
+		return 0, err
+	}
+	cs, err := customer.New(customer.Options{Store: st})
+	if err != nil {
+		return 0, err
+	}
+	rcs := make([]customer.Receipt, 0, len(entries))
+	for _, e := range entries {
+		rcs = append(rcs, customer.Receipt{CustomerID: e.CustomerID, TenantID: e.TenantID, Erased: e.Requested})
+	}
+	return cs.ReplayErasures(ctx, rcs)
 }
