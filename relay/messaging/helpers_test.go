@@ -218,3 +218,23 @@ func (f *faultyKV) Update(ctx context.Context, fn func(store.Txn) error) error {
 	}
 	return nil
 }
+
+type txn = store.Txn
+
+// cancelAfter cancels a context after n successful updates.
+type cancelAfter struct {
+	store.KV
+	cancel func()
+	n      int
+}
+
+func (c *cancelAfter) Update(ctx context.Context, fn func(store.Txn) error) error {
+	if err := c.KV.Update(ctx, fn); err != nil {
+		return err
+	}
+	c.n--
+	if c.n == 0 {
+		c.cancel()
+	}
+	return nil
+}
