@@ -79,11 +79,6 @@ func (s *synth) next() []*rtp.Packet {
 	return s.pk.Packetize(payload, 960)
 }
 
-// nextInter returns the packets of an interframe (video).
-func (s *synth) nextInter() []*rtp.Packet {
-	s.frame++
-	return s.pk.Packetize(vp8Frame(false, s.frameSize, byte(s.frame)), 3000)
-}
 
 // feed writes frames frames of s into sink.
 func feed(t testing.TB, sink Sink, s *synth, frames int) {

@@ -91,8 +91,9 @@ type TrackMeta struct {
 	Kind string `json:"kind"`
 	// File is the WebM file's name (in the archive's media folder).
 	File string `json:"file"`
-	// Width and Height are the video's size from its first keyframe.
-	Width  int `json:"width,omitempty"`
+	// Width is the video's width from its first keyframe.
+	Width int `json:"width,omitempty"`
+	// Height is the video's height from its first keyframe.
 	Height int `json:"height,omitempty"`
 	// Started is the wall-clock time (the relay's clock) at which the
 	// first frame, WebM timecode 0, arrived.
