@@ -79,7 +79,6 @@ func (s *synth) next() []*rtp.Packet {
 	return s.pk.Packetize(payload, 960)
 }
 
-
 // feed writes frames frames of s into sink.
 func feed(t testing.TB, sink Sink, s *synth, frames int) {
 	t.Helper()
