@@ -238,3 +238,41 @@ func (c *cancelAfter) Update(ctx context.Context, fn func(store.Txn) error) erro
 	}
 	return nil
 }
+
+// storeMemory is a Memory store with numbered keys for scanFrom tests.
+type storeMemory struct{ m store.Memory }
+
+func (s *storeMemory) put(t *testing.T, fill func(put func(n uint64))) {
+	t.Helper()
+	err := s.m.Update(ctx, func(tx store.Txn) error {
+		var err error
+		fill(func(n uint64) {
+			if err == nil {
+				err = tx.Set(fmt.Appendf(nil, "k/%020d", n), nil)
+			}
+		})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (s *storeMemory) scan(t *testing.T, from, max uint64) []uint64 {
+	t.Helper()
+	var out []uint64
+	err := s.m.View(ctx, func(tx store.Txn) error {
+		return scanFrom(tx, []byte("k/"), from, max, func(k, _ []byte) error {
+			var n uint64
+			if _, err := fmt.Sscanf(string(k), "k/%d", &n); err != nil {
+				return err
+			}
+			out = append(out, n)
+			return nil
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}

@@ -1,0 +1,127 @@
+package messaging
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+
+	"parley/relay/clock"
+	"parley/relay/customer"
+	"parley/relay/store"
+)
+
+// TestErasureWithCustomerService seals with the real customer service:
+// nothing personal is in the store in plain text, destroying the
+// customer's key makes bodies, names, attachments and the address
+// unreadable, and EraseCustomer removes the rest, leaving tombstones.
+func TestErasureWithCustomerService(t *testing.T) {
+	clk := clock.NewFake(testStart)
+	mem := &store.Memory{Clock: clk}
+	cs, err := customer.New(customer.Options{Store: mem, Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := New(Options{Store: mem, Clock: clk, Sealer: cs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := cs.Create(ctx, customer.Actor{TenantID: tenantA, UserID: advA}, customer.Contact{
+		FirstName: "Erika", LastName: "Mustermann", Email: "erika@example.org", Mobile: "+49 171 7654321"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := cs.Create(ctx, customer.Actor{TenantID: tenantA, UserID: advA}, customer.Contact{
+		FirstName: "Max", LastName: "Muster", Email: "max@example.org"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const secret = "Meine IBAN ist DE02120300000000202051"
+	const fileText = "Kontoauszug Erika Mustermann"
+	chat, _, err := svc.Open(ctx, advisorA, OpenRequest{Channel: ChannelChat, CustomerID: p.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	me := Actor{TenantID: tenantA, UserID: p.ID, Role: RoleCustomer}
+	m, err := svc.Send(ctx, me, chat.ID, Draft{ClientID: "1", Text: secret,
+		Attachments: []AttachmentInput{{Name: "auszug-mustermann.txt", Data: []byte(fileText)}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := svc.Receive(ctx, Inbound{TenantID: tenantA, Channel: ChannelWhatsApp, ProviderID: "wamid.9",
+		Address: "491717654321", CustomerID: p.ID, AdvisorID: advA, Text: secret}); err != nil {
+		t.Fatal(err)
+	}
+	oc, _, err := svc.Open(ctx, advisorA, OpenRequest{Channel: ChannelChat, CustomerID: other.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Send(ctx, advisorA, oc.ID, Draft{ClientID: "1", Text: "Hallo Max"}); err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range rawKeys(t, mem) {
+		for _, needle := range []string{"IBAN", "Kontoauszug", "mustermann", "491717654321"} {
+			if bytes.Contains(bytes.ToLower([]byte(k+string(v))), bytes.ToLower([]byte(needle))) {
+				t.Fatalf("%q in plain text under %s", needle, k)
+			}
+		}
+	}
+	ex, err := svc.ExportCustomer(ctx, tenantA, p.ID)
+	if err != nil || len(ex) != 2 {
+		t.Fatalf("export: %v %+v", err, ex)
+	}
+	for _, e := range ex {
+		if e.Conversation.Channel == ChannelWhatsApp && e.Conversation.Address != "491717654321" {
+			t.Fatalf("export address: %+v", e.Conversation)
+		}
+		if len(e.Messages) != 1 || e.Messages[0].Text != secret {
+			t.Fatalf("export messages: %+v", e.Messages)
+		}
+		if e.Conversation.ID == chat.ID && string(e.Messages[0].Attachments[0].Data) != fileText {
+			t.Fatalf("export attachment: %+v", e.Messages[0].Attachments)
+		}
+	}
+
+	// Crypto-shredding: the key goes, the sealed data stays unreadable.
+	if _, err := cs.Shred(ctx, tenantA, p.ID); err != nil {
+		t.Fatal(err)
+	}
+	ms, err := svc.Messages(ctx, advisorA, chat.ID, 0, 0)
+	if err != nil || len(ms) != 1 || !ms[0].Unreadable || ms[0].Text != "" || ms[0].Attachments[0].Name != "" {
+		t.Fatalf("after shredding: %v %+v", err, ms)
+	}
+	if _, err := svc.Attachment(ctx, advisorA, chat.ID, m.Attachments[0].ID); !errors.Is(err, customer.ErrShredded) {
+		t.Fatalf("attachment after shredding: %v", err)
+	}
+	l, _ := svc.List(ctx, advisorA, ListFilter{})
+	for _, c := range l {
+		if c.Address != "" {
+			t.Fatalf("address readable after shredding: %+v", c)
+		}
+	}
+	if _, err := svc.Send(ctx, advisorA, chat.ID, Draft{ClientID: "2", Text: "x"}); !errors.Is(err, customer.ErrShredded) {
+		t.Fatalf("sealing for a shredded customer: %v", err)
+	}
+
+	// Erasure removes the rest; the other customer is untouched.
+	head, _ := svc.Head(ctx, advisorA, advA)
+	n, err := svc.EraseCustomer(ctx, tenantA, p.ID)
+	if err != nil || n != 2 {
+		t.Fatalf("erase: %d %v", n, err)
+	}
+	for k := range rawKeys(t, mem) {
+		if strings.Contains(k, p.ID) || strings.Contains(k, chat.ID) {
+			t.Fatalf("left behind: %s", k)
+		}
+	}
+	pg, _ := svc.Changes(ctx, advisorA, advA, head, 0)
+	if len(pg.Changes) != 2 || pg.Changes[0].Kind != ChangeDeleted || pg.Changes[1].Kind != ChangeDeleted {
+		t.Fatalf("tombstones: %+v", pg)
+	}
+	if ms, err := svc.Messages(ctx, advisorA, oc.ID, 0, 0); err != nil || len(ms) != 1 || ms[0].Text != "Hallo Max" {
+		t.Fatalf("other customer: %v %+v", err, ms)
+	}
+	if n, err := svc.EraseCustomer(ctx, tenantA, p.ID); err != nil || n != 0 {
+		t.Fatalf("erase again: %d %v", n, err)
+	}
+}
