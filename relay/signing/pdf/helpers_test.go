@@ -23,6 +23,8 @@ import (
 
 	"github.com/pdfcpu/pdfcpu/pkg/api"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/model"
+
+	"parley/relay/signing/pdf"
 )
 
 // classicPDF writes an n-page PDF with a classic xref table by hand. The
@@ -199,4 +201,55 @@ func pdfsig(t testing.TB, doc []byte) (valid, total int, out string) {
 	valid = strings.Count(out, "Signature Validation: Signature is Valid.")
 	total = strings.Count(out, "Signature Validation:")
 	return valid, total, out
+}
+
+// inkPixels renders page at 72 dpi with pdftoppm and counts clearly
+// non-white pixels inside r (PDF user space of a page pageHeight high).
+func inkPixels(t testing.TB, doc []byte, page int, r pdf.Rect, pageHeight float64) int {
+	t.Helper()
+	bin := tool(t, "pdftoppm")
+	dir := t.TempDir()
+	f := filepath.Join(dir, "doc.pdf")
+	if err := os.WriteFile(f, doc, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := fmt.Sprint(page)
+	if out, err := exec.Command(bin, "-r", "72", "-png", "-f", p, "-l", p, "-singlefile", f, filepath.Join(dir, "page")).CombinedOutput(); err != nil {
+		t.Fatalf("pdftoppm: %v\n%s", err, out)
+	}
+	pf, err := os.Open(filepath.Join(dir, "page.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pf.Close()
+	img, err := png.Decode(pf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for y := int(pageHeight - r.URY); y < int(pageHeight-r.LLY); y++ {
+		for x := int(r.LLX); x < int(r.URX); x++ {
+			cr, cg, cb, _ := img.At(x, y).RGBA()
+			if cr < 0x8000 && cg < 0x8000 && cb > 0x4000 {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// pdfText extracts the text of one page with pdftotext.
+func pdfText(t testing.TB, doc []byte, page int) string {
+	t.Helper()
+	bin := tool(t, "pdftotext")
+	f := filepath.Join(t.TempDir(), "doc.pdf")
+	if err := os.WriteFile(f, doc, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := fmt.Sprint(page)
+	out, err := exec.Command(bin, "-f", p, "-l", p, "-layout", f, "-").Output()
+	if err != nil {
+		t.Fatalf("pdftotext: %v", err)
+	}
+	return string(out)
 }

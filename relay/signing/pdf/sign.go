@@ -247,14 +247,29 @@ func SignStep(in []byte, plan *Plan, step Step, key crypto.Signer, chain []*x509
 				return nil, fmt.Errorf("pdf: sign step %d: field %s: %w", n, f.ID, err)
 			}
 			ap := u.inc.appearance(f.Rect, img, w, h)
-			u.widget(f.Page-1, types.Dict{
+			annot := types.Dict{
 				"Type":    types.Name("Annot"),
 				"Subtype": types.Name("Widget"),
 				"Rect":    rectArray(f.Rect),
 				"P":       doc.pages[f.Page-1].ref,
 				"F":       types.Integer(4),
 				"AP":      types.Dict{"N": ap},
-			})
+			}
+			if len(u.widgets) == 0 {
+				u.widget(f.Page-1, annot)
+				continue
+			}
+			// Further signature fields of the same signer: the signature
+			// (one per step) lives in the first field; these show the
+			// same appearance as locked stamp annotations inside the
+			// signed revision (a signature field with several widgets is
+			// reported unsigned by poppler).
+			annot["Subtype"] = types.Name("Stamp")
+			annot["F"] = types.Integer(4 | 128)
+			annot["Contents"] = types.StringLiteral(fmt.Sprintf("Signature appearance, signing step %d", n))
+			ref := u.inc.alloc()
+			u.inc.object(ref, annot)
+			u.annot(f.Page-1, ref)
 		case KindText:
 			v := step.Texts[f.ID]
 			if v == "" {
@@ -370,8 +385,8 @@ type update struct {
 	pages map[int]*pageChange
 	files []types.IndirectRef // file specifications to attach
 	font  *types.IndirectRef
-	// widgets of the signature field; page -1 is a page outside doc.pages
-	// whose annotations the caller writes (the audit page).
+	// widgets holds the signature field's widget (exactly one); page -1
+	// is the page this update adds.
 	widgets []pendingWidget
 	// extraAnnots are annotations for the page being added (page -1).
 	extraAnnots types.Array
@@ -686,23 +701,15 @@ func (u *update) sign(name string, parley types.Dict, now time.Time, key crypto.
 		"T":  types.StringLiteral(name),
 		"V":  sigRef,
 	}
-	if len(u.widgets) == 1 {
-		// The usual layout: field and widget merged in one dictionary.
-		for k, v := range u.widgets[0].dict {
-			field[k] = v
-		}
-		u.annot(u.widgets[0].page, fieldRef)
-	} else {
-		var kids types.Array
-		for _, w := range u.widgets {
-			ref := u.inc.alloc()
-			w.dict["Parent"] = fieldRef
-			u.inc.object(ref, w.dict)
-			kids = append(kids, ref)
-			u.annot(w.page, ref)
-		}
-		field["Kids"] = kids
+	if len(u.widgets) != 1 {
+		return nil, fmt.Errorf("internal: %d widgets for one signature field", len(u.widgets))
 	}
+	// Field and widget merged in one dictionary, the layout every
+	// validator reads.
+	for k, v := range u.widgets[0].dict {
+		field[k] = v
+	}
+	u.annot(u.widgets[0].page, fieldRef)
 	u.inc.object(fieldRef, field)
 	if u.newPage != nil {
 		u.newPage.dict["Annots"] = u.extraAnnots
