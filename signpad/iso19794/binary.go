@@ -21,9 +21,6 @@ const (
 	preStdDev = 0x08
 )
 
-// generalHeaderLen is the size of the general header.
-const generalHeaderLen = 15
-
 // MarshalBinary encodes the record in the binary full format.
 func (rec *Record) MarshalBinary() ([]byte, error) {
 	if len(rec.Representations) == 0 || len(rec.Representations) > math.MaxUint16 {
