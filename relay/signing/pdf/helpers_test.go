@@ -29,8 +29,12 @@ import (
 
 // classicPDF writes an n-page PDF with a classic xref table by hand. The
 // font and media box are inherited from the page tree root; each page's
-// content stream is uncompressed and says "Page <i>".
-func classicPDF(n int) []byte {
+// content stream is uncompressed and says "Page <i> of the contract".
+func classicPDF(n int) []byte { return buildPDF(n, n, nil) }
+
+// buildPDF writes a PDF with n page objects whose root claims count pages;
+// pageExtra adds entries to page i's dictionary (0-based).
+func buildPDF(n, count int, pageExtra map[int]string) []byte {
 	var b bytes.Buffer
 	var offs []int
 	obj := func(body string) {
@@ -43,10 +47,10 @@ func classicPDF(n int) []byte {
 	for i := 0; i < n; i++ {
 		kids = append(kids, fmt.Sprintf("%d 0 R", 4+2*i))
 	}
-	obj(fmt.Sprintf("<< /Type /Pages /Kids [%s] /Count %d /MediaBox [0 0 595 842] /Resources << /Font << /F1 3 0 R >> >> >>", strings.Join(kids, " "), n))
+	obj(fmt.Sprintf("<< /Type /Pages /Kids [%s] /Count %d /MediaBox [0 0 595 842] /Resources << /Font << /F1 3 0 R >> >> >>", strings.Join(kids, " "), count))
 	obj("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
 	for i := 0; i < n; i++ {
-		obj(fmt.Sprintf("<< /Type /Page /Parent 2 0 R /Contents %d 0 R >>", 5+2*i))
+		obj(fmt.Sprintf("<< /Type /Page /Parent 2 0 R %s/Contents %d 0 R >>", pageExtra[i], 5+2*i))
 		content := fmt.Sprintf("BT /F1 24 Tf 72 760 Td (Page %d of the contract) Tj ET", i+1)
 		obj(fmt.Sprintf("<< /Length %d >>\nstream\n%s\nendstream", len(content), content))
 	}

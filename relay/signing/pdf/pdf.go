@@ -250,6 +250,9 @@ func parse(buf []byte, lim Limits) (d *document, err error) {
 	if !ok {
 		return nil, ErrNotPDF
 	}
+	if err := checkTail(buf); err != nil {
+		return nil, err
+	}
 	defer func() {
 		if p := recover(); p != nil {
 			d, err = nil, fmt.Errorf("parsing: %v: %w", p, ErrMalformed)
@@ -291,6 +294,34 @@ func header(buf []byte) (string, bool) {
 		return "", false
 	}
 	return string(v), true
+}
+
+// checkTail requires an intact end of file: %%EOF near the end and a
+// startxref pointing at a cross-reference section. pdfcpu would rebuild a
+// truncated file's xref, but an incremental update must chain to the
+// file's real one.
+func checkTail(buf []byte) error {
+	tail := buf
+	if len(tail) > 1024 {
+		tail = tail[len(tail)-1024:]
+	}
+	if !bytes.Contains(tail, []byte("%%EOF")) {
+		return fmt.Errorf("no %%%%EOF at the end (truncated?): %w", ErrMalformed)
+	}
+	off, err := prevXRef(buf)
+	if err != nil {
+		return err
+	}
+	at := bytes.TrimLeft(buf[off:], " \r\n\t\f")
+	if bytes.HasPrefix(at, []byte("xref")) {
+		return nil
+	}
+	// An xref stream: "<nr> <gen> obj".
+	var nr, gen int
+	if n, _ := fmt.Sscanf(string(at[:min(len(at), 32)]), "%d %d obj", &nr, &gen); n == 2 {
+		return nil
+	}
+	return fmt.Errorf("startxref does not point at a cross-reference section: %w", ErrMalformed)
 }
 
 const maxTreeDepth = 64
