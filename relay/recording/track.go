@@ -56,7 +56,8 @@ type TrackInfo struct {
 	ClockRate uint32 `json:"clock_rate"`
 	// Channels is the number of audio channels; 0 means 2 for Opus.
 	Channels uint16 `json:"channels,omitempty"`
-	// SSRC is the RTP stream.
+	// SSRC is the RTP stream recorded (one simulcast layer); 0 means the
+	// first stream the writer sees. Packets of other SSRCs are ignored.
 	SSRC uint32 `json:"ssrc"`
 }
 
@@ -284,8 +285,15 @@ func (w *TrackWriter) WriteRTP(p *rtp.Packet) error {
 	if w.err != nil {
 		return w.err
 	}
-	if w.paused || p == nil || p.SSRC != w.info.SSRC {
+	if w.paused || p == nil {
 		return nil
+	}
+	if w.info.SSRC == 0 {
+		w.info.SSRC = p.SSRC // unknown up front: the first stream seen
+		w.meta.SSRC = p.SSRC
+	}
+	if p.SSRC != w.info.SSRC {
+		return nil // another simulcast layer or a stray stream
 	}
 	if w.video && w.needKey && !w.keyRequested && w.opts.RequestKeyframe != nil {
 		w.keyRequested = true

@@ -108,3 +108,16 @@ func TestTrackWriterOpus(t *testing.T) {
 		t.Fatalf("complete=%v blocks=%d", complete, len(d.blocks()))
 	}
 }
+
+func TestTrackWriterFollowsOneSSRC(t *testing.T) {
+	f := newFixture(t)
+	w, _ := newWriter(t, f, TrackInfo{ParticipantID: "p1", MimeType: MimeOpus}, "a")
+	feed(t, w, newAudio(77), 20)
+	feed(t, w, newAudio(78), 20) // another stream: ignored
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if m := w.Meta(); m.SSRC != 77 || m.Frames < 15 || m.Frames > 20 {
+		t.Fatalf("ssrc %d, frames %d", m.SSRC, m.Frames)
+	}
+}
