@@ -140,18 +140,35 @@ func (s *Service) Login(ctx context.Context, tenantSlug, username, password, sou
 		s.log.Info("auth: login failed", "tenant_id", tenant.ID, "user_id", rec.ID, "reason", "disabled")
 		return wrap(ErrInvalidCredentials)
 	}
-	result = outcomeSuccess
-
 	if params != s.hash {
 		s.upgradeHash(ctx, rec, password)
 	}
+	if rec.TOTP.enabled() {
+		// The password alone counts for nothing yet: no reset of the
+		// back-off until the code is right too.
+		sf, err := s.challenge(ctx, tenant, rec, uname)
+		if err != nil {
+			return wrap(err)
+		}
+		return Session{}, "", sf
+	}
+	result = outcomeSuccess
+	sess, token, err := s.openSession(ctx, tenant, rec)
+	if err != nil {
+		return wrap(err)
+	}
+	return sess, token, nil
+}
 
+// openSession stores a new session for the user and returns it and its
+// token.
+func (s *Service) openSession(ctx context.Context, tenant Tenant, rec *userRecord) (Session, string, error) {
 	token, th := newToken()
 	now := s.clock.Now().UTC()
 	sr := sessionRecord{TenantID: tenant.ID, UserID: rec.ID, Created: now, Expires: now.Add(s.ttl)}
 	b, err := json.Marshal(sr)
 	if err != nil {
-		return wrap(err)
+		return Session{}, "", err
 	}
 	err = s.kv.Update(ctx, func(tx store.Txn) error {
 		if err := tx.SetWithTTL([]byte(sessionKey(th)), b, s.ttl); err != nil {
@@ -160,7 +177,7 @@ func (s *Service) Login(ctx context.Context, tenantSlug, username, password, sou
 		return tx.SetWithTTL([]byte(userSessionsPrefix(tenant.ID, rec.ID)+th), []byte{}, s.ttl)
 	})
 	if err != nil {
-		return wrap(err)
+		return Session{}, "", err
 	}
 	sess := Session{
 		ID: sessionID(th), TenantID: tenant.ID, UserID: rec.ID, Role: rec.Role,

@@ -30,6 +30,8 @@ type userRecord struct {
 	// Passwords are argon2id PHC strings, oldest first; the last one is the
 	// current password. At most PasswordHistory are kept.
 	Passwords []string `json:"passwords"`
+	// TOTP is the user's second factor; nil when none.
+	TOTP *totpRecord `json:"totp,omitempty"`
 }
 
 func (r *userRecord) user() User {
