@@ -265,7 +265,7 @@ func (e *engine) state(filter PageRef) State {
 	}
 	slices.SortFunc(refs, comparePages)
 	for _, ref := range refs {
-		var objs []Op
+		objs := make([]Op, 0, len(e.pages[ref]))
 		for _, o := range e.pages[ref] {
 			if o.visible() {
 				objs = append(objs, *o.op)

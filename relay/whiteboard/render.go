@@ -70,9 +70,11 @@ func Render(st State, page PageRef, w, h int, background image.Image) (*image.RG
 }
 
 type raster struct {
-	img   *image.RGBA
-	w, h  float64
-	faces map[int]font.Face
+	img    *image.RGBA
+	w, h   float64
+	faces  map[int]font.Face
+	mask   []float32 // coverage of the object being drawn, canvas-sized
+	lo, hi []int     // per row: the mask's touched columns [lo, hi)
 }
 
 // pt is a point in pixels with a half width.
@@ -167,30 +169,46 @@ func (r *raster) object(o Op) {
 // fill paints the union of the capsules along path (and back to its
 // start when closed) with col at alpha: each pixel is painted once with
 // its largest coverage, so a translucent stroke does not darken where it
-// crosses itself.
+// crosses itself. Coverage goes into the canvas-sized mask, row spans
+// record what was touched, and compositing clears them again, so the cost
+// follows the pixels the object covers.
 func (r *raster) fill(path []pt, closed bool, col color.RGBA, alpha float64) {
-	minX, minY, maxX, maxY := math.Inf(1), math.Inf(1), math.Inf(-1), math.Inf(-1)
-	for _, p := range path {
-		minX, minY = math.Min(minX, p.x-p.r-1), math.Min(minY, p.y-p.r-1)
-		maxX, maxY = math.Max(maxX, p.x+p.r+1), math.Max(maxY, p.y+p.r+1)
+	W, H := r.img.Rect.Dx(), r.img.Rect.Dy()
+	if r.mask == nil {
+		r.mask = make([]float32, W*H)
+		r.lo, r.hi = make([]int, H), make([]int, H)
+		for y := range H {
+			r.lo[y], r.hi[y] = W, 0
+		}
 	}
-	x0, y0 := max(int(math.Floor(minX)), 0), max(int(math.Floor(minY)), 0)
-	x1, y1 := min(int(math.Ceil(maxX)), r.img.Rect.Dx()), min(int(math.Ceil(maxY)), r.img.Rect.Dy())
-	if x0 >= x1 || y0 >= y1 {
-		return
-	}
-	bw := x1 - x0
-	mask := make([]float32, bw*(y1-y0))
+	top, bottom := H, 0
 	seg := func(a, b pt) {
-		sx0 := max(int(math.Floor(math.Min(a.x-a.r, b.x-b.r)-1)), x0)
-		sy0 := max(int(math.Floor(math.Min(a.y-a.r, b.y-b.r)-1)), y0)
-		sx1 := min(int(math.Ceil(math.Max(a.x+a.r, b.x+b.r)+1)), x1)
-		sy1 := min(int(math.Ceil(math.Max(a.y+a.r, b.y+b.r)+1)), y1)
+		R := math.Max(a.r, b.r) + 0.5 // coverage reaches r + 0.5
+		sy0 := max(int(math.Floor(math.Min(a.y, b.y)-R-1)), 0)
+		sy1 := min(int(math.Ceil(math.Max(a.y, b.y)+R+1)), H)
 		dx, dy := b.x-a.x, b.y-a.y
 		ll := dx*dx + dy*dy
 		for y := sy0; y < sy1; y++ {
 			cy := float64(y) + 0.5
-			row := mask[(y-y0)*bw:]
+			// The part of the segment within R of this row, widened by R.
+			t0, t1 := 0.0, 1.0
+			if dy != 0 {
+				t0, t1 = (cy-R-a.y)/dy, (cy+R-a.y)/dy
+				if t0 > t1 {
+					t0, t1 = t1, t0
+				}
+				t0, t1 = math.Max(t0, 0), math.Min(t1, 1)
+				if t0 > t1 {
+					continue
+				}
+			}
+			xa, xb := a.x+t0*dx, a.x+t1*dx
+			sx0 := max(int(math.Floor(math.Min(xa, xb)-R-1)), 0)
+			sx1 := min(int(math.Ceil(math.Max(xa, xb)+R+1)), W)
+			if sx0 >= sx1 {
+				continue
+			}
+			row := r.mask[y*W:]
 			for x := sx0; x < sx1; x++ {
 				cx := float64(x) + 0.5
 				t := 0.0
@@ -198,13 +216,18 @@ func (r *raster) fill(path []pt, closed bool, col color.RGBA, alpha float64) {
 					t = math.Min(math.Max(((cx-a.x)*dx+(cy-a.y)*dy)/ll, 0), 1)
 				}
 				ex, ey := a.x+t*dx-cx, a.y+t*dy-cy
-				d := math.Sqrt(ex*ex + ey*ey)
+				d2 := ex*ex + ey*ey
+				if d2 >= R*R {
+					continue // outside any coverage
+				}
+				d := math.Sqrt(d2)
 				rad := a.r + t*(b.r-a.r)
-				c := float32(math.Min(math.Max(rad+0.5-d, 0), 1))
-				if c > row[x-x0] {
-					row[x-x0] = c
+				if c := float32(math.Min(math.Max(rad+0.5-d, 0), 1)); c > row[x] {
+					row[x] = c
 				}
 			}
+			r.lo[y], r.hi[y] = min(r.lo[y], sx0), max(r.hi[y], sx1)
+			top, bottom = min(top, y), max(bottom, y+1)
 		}
 	}
 	if len(path) == 1 {
@@ -216,20 +239,26 @@ func (r *raster) fill(path []pt, closed bool, col color.RGBA, alpha float64) {
 	if closed && len(path) > 2 {
 		seg(path[len(path)-1], path[0])
 	}
-	for y := y0; y < y1; y++ {
-		row := mask[(y-y0)*bw:]
-		off := r.img.PixOffset(x0, y)
-		for x := 0; x < bw; x++ {
+	for y := top; y < bottom; y++ {
+		lo, hi := r.lo[y], r.hi[y]
+		if lo >= hi {
+			continue
+		}
+		row := r.mask[y*W:]
+		off := r.img.PixOffset(0, y)
+		for x := lo; x < hi; x++ {
 			m := row[x]
 			if m == 0 {
 				continue
 			}
+			row[x] = 0
 			a := float64(m) * alpha
 			p := r.img.Pix[off+4*x : off+4*x+4 : off+4*x+4]
 			p[0] = blend(p[0], col.R, a)
 			p[1] = blend(p[1], col.G, a)
 			p[2] = blend(p[2], col.B, a)
 		}
+		r.lo[y], r.hi[y] = W, 0
 	}
 }
 
