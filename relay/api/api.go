@@ -37,6 +37,12 @@ type Auth interface {
 	RevokeUserSessions(ctx context.Context, tenantID, userID string) error
 	SetUserDisabled(ctx context.Context, tenantID, userID string, disabled bool) error
 	ResetPassword(ctx context.Context, tenantID, userID, password string) (string, error)
+	LoginSecondFactor(ctx context.Context, challenge, code, source string) (auth.Session, string, error)
+	StartSecondFactor(ctx context.Context, tenantID, userID, password string) (auth.Enrolment, error)
+	ConfirmSecondFactor(ctx context.Context, tenantID, userID, code string) ([]string, error)
+	NewRecoveryCodes(ctx context.Context, tenantID, userID, code string) ([]string, error)
+	DisableSecondFactor(ctx context.Context, tenantID, userID, password, code string) error
+	ResetSecondFactor(ctx context.Context, tenantID, userID string) error
 }
 
 // Auditor records admin actions (*audit.Log).
@@ -137,14 +143,20 @@ const (
 
 var routes = []route{
 	{"POST", "/api/v1/login", public, (*handler).login},
+	{"POST", "/api/v1/login/second-factor", public, (*handler).loginSecondFactor},
 	{"POST", "/api/v1/logout", authenticated, (*handler).logout},
 	{"GET", "/api/v1/me", authenticated, (*handler).me},
 	{"POST", "/api/v1/me/password", authenticated, (*handler).changePassword},
+	{"POST", "/api/v1/me/second-factor", active, (*handler).startSecondFactor},
+	{"POST", "/api/v1/me/second-factor/confirm", active, (*handler).confirmSecondFactor},
+	{"POST", "/api/v1/me/second-factor/recovery-codes", active, (*handler).newRecoveryCodes},
+	{"DELETE", "/api/v1/me/second-factor", active, (*handler).disableSecondFactor},
 	{"GET", "/api/v1/users", adminOnly, (*handler).listUsers},
 	{"POST", "/api/v1/users", adminOnly, (*handler).createUser},
 	{"PATCH", "/api/v1/users/{id}", adminOnly, (*handler).updateUser},
 	{"POST", "/api/v1/users/{id}/password-reset", adminOnly, (*handler).resetPassword},
 	{"DELETE", "/api/v1/users/{id}/sessions", adminOnly, (*handler).revokeSessions},
+	{"DELETE", "/api/v1/users/{id}/second-factor", adminOnly, (*handler).resetSecondFactor},
 	{"GET", "/api/v1/audit", adminOnly, (*handler).listAudit},
 	{"POST", "/api/v1/meetings", active, (*handler).createMeeting},
 	{"GET", "/api/v1/meetings", active, (*handler).listMeetings},

@@ -29,6 +29,9 @@ type Error struct {
 	// LastBookableDate, for beyond_horizon: the last local date (YYYY-MM-DD)
 	// that can be booked.
 	LastBookableDate string
+	// Challenge, for second_factor_required: the token to send back
+	// with the code to POST /api/v1/login/second-factor.
+	Challenge string
 }
 
 // Error formats the status, code and message.
@@ -79,6 +82,19 @@ func toError(err error) *Error {
 		return &Error{Status: http.StatusTooManyRequests, Code: "throttled",
 			Message: fmt.Sprintf("Too many failed sign-ins. Try again in %d s.", secs), RetryAfter: secs}
 	}
+	var sf *auth.SecondFactorRequiredError
+	if errors.As(err, &sf) {
+		return &Error{Status: http.StatusUnauthorized, Code: "second_factor_required",
+			Message: "Enter the code from your authenticator app (or a recovery code).", Challenge: sf.Challenge}
+	}
+	switch {
+	case errors.Is(err, auth.ErrInvalidCode):
+		return &Error{Status: http.StatusUnauthorized, Code: "invalid_code", Message: "The code is wrong, used already, or the sign-in took too long: sign in again."}
+	case errors.Is(err, auth.ErrSecondFactorEnabled):
+		return &Error{Status: http.StatusConflict, Code: "second_factor_enabled", Message: "Two-factor sign-in is already on."}
+	case errors.Is(err, auth.ErrSecondFactorNotEnabled):
+		return &Error{Status: http.StatusConflict, Code: "second_factor_not_enabled", Message: "Two-factor sign-in is not on (or its set-up expired: start again)."}
+	}
 	var weak *auth.WeakPasswordError
 	if errors.As(err, &weak) {
 		return &Error{Status: http.StatusUnprocessableEntity, Code: "weak_password",
@@ -123,6 +139,7 @@ type errorDetail struct {
 	OpensAt    *time.Time `json:"opens_at,omitempty"`
 	Field      string     `json:"field,omitempty"`
 	LastDate   string     `json:"last_bookable_date,omitempty"`
+	Challenge  string     `json:"challenge,omitempty"`
 }
 
 func writeError(w http.ResponseWriter, err error) {
@@ -134,7 +151,7 @@ func writeError(w http.ResponseWriter, err error) {
 		rw.internal = err
 	}
 	writeJSON(w, e.Status, errorBody{Error: errorDetail{Code: e.Code, Message: e.Message, Reasons: e.Reasons,
-		RetryAfter: e.RetryAfter, OpensAt: optTime(e.OpensAt), Field: e.Field, LastDate: e.LastBookableDate}})
+		RetryAfter: e.RetryAfter, OpensAt: optTime(e.OpensAt), Field: e.Field, LastDate: e.LastBookableDate, Challenge: e.Challenge}})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -22,12 +22,13 @@ type userJSON struct {
 	Role               string `json:"role"`
 	MustChangePassword bool   `json:"must_change_password"`
 	Disabled           bool   `json:"disabled"`
+	SecondFactor       bool   `json:"second_factor"`
 }
 
 func toUserJSON(u auth.User, tenantSlug string) userJSON {
 	return userJSON{ID: u.ID, TenantID: u.TenantID, Tenant: tenantSlug, Username: u.Username,
 		DisplayName: u.DisplayName, Email: u.Email, Role: string(u.Role), MustChangePassword: u.MustChangePassword,
-		Disabled: u.Disabled}
+		Disabled: u.Disabled, SecondFactor: u.SecondFactor}
 }
 
 func reqContext(r *http.Request) (context.Context, context.CancelFunc) {
@@ -78,8 +79,15 @@ func (h *handler) login(w http.ResponseWriter, r *http.Request, _ auth.Session) 
 		return
 	}
 	h.metrics.logins.WithLabelValues("ok").Inc()
+	h.writeLogin(w, r, sess, token)
+}
+
+// writeLogin answers a sign-in with the session token and the user.
+func (h *handler) writeLogin(w http.ResponseWriter, r *http.Request, sess auth.Session, token string) {
+	ctx, cancel := reqContext(r)
+	defer cancel()
 	setSession(r, sess.ID)
-	u, err := h.auth.GetUser(ctx, sess.TenantID, sess.UserID)
+	u, err := h.userWithTenant(ctx, sess.TenantID, sess.UserID)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -88,7 +96,7 @@ func (h *handler) login(w http.ResponseWriter, r *http.Request, _ auth.Session) 
 		Token     string    `json:"token"`
 		ExpiresAt time.Time `json:"expires_at"`
 		User      userJSON  `json:"user"`
-	}{token, sess.Expires.UTC(), toUserJSON(u, req.Tenant)})
+	}{token, sess.Expires.UTC(), u})
 }
 
 func (h *handler) logout(w http.ResponseWriter, r *http.Request, _ auth.Session) {

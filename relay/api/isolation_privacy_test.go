@@ -68,6 +68,27 @@ func privacyCases(fr func(key string) func(a, b *isoTenant) []isoTarget) map[str
 		// B's admin lists B's erasures: none of A's.
 		"GET /api/v1/erasures":      {targets: func(a, b *isoTenant) []isoTarget { return []isoTarget{{path: "/api/v1/erasures"}} }, sanity: adminOf},
 		"GET /api/v1/erasures/{id}": {targets: fr("GET /api/v1/erasures/{id}"), sanity: adminOf},
+
+		// A forged challenge signs no one in.
+		"POST /api/v1/login/second-factor": {targets: func(a, b *isoTenant) []isoTarget {
+			return []isoTarget{{path: "/api/v1/login/second-factor", foreign: true,
+				body: map[string]string{"challenge": "pmf_" + strings.Repeat("A", 43), "code": "123456"}}}
+		}},
+		// The caller's own second factor: nothing of A is reachable.
+		"POST /api/v1/me/second-factor": {targets: func(a, b *isoTenant) []isoTarget {
+			return []isoTarget{{path: "/api/v1/me/second-factor", body: map[string]string{"password": a.advisorPass}}}
+		}},
+		"POST /api/v1/me/second-factor/confirm": {targets: func(a, b *isoTenant) []isoTarget {
+			return []isoTarget{{path: "/api/v1/me/second-factor/confirm", body: map[string]string{"code": "123456"}}}
+		}},
+		"POST /api/v1/me/second-factor/recovery-codes": {targets: func(a, b *isoTenant) []isoTarget {
+			return []isoTarget{{path: "/api/v1/me/second-factor/recovery-codes", body: map[string]string{"code": "123456"}}}
+		}},
+		"DELETE /api/v1/me/second-factor": {targets: func(a, b *isoTenant) []isoTarget {
+			return []isoTarget{{path: "/api/v1/me/second-factor", body: map[string]string{"password": a.advisorPass, "code": "123456"}}}
+		}},
+		// A's advisor's second factor, reset by B's admin: refused.
+		"DELETE /api/v1/users/{id}/second-factor": {targets: fr("DELETE /api/v1/users/{id}/second-factor")},
 	}
 }
 

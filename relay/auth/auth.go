@@ -136,6 +136,8 @@ type User struct {
 	Disabled bool
 	// Created is when the user was created.
 	Created time.Time
+	// SecondFactor is set when the user signs in with a TOTP code too.
+	SecondFactor bool
 }
 
 // NewUser is the input to CreateUser.

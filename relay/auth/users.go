@@ -39,7 +39,7 @@ func (r *userRecord) user() User {
 		ID: r.ID, TenantID: r.TenantID, Username: r.Username,
 		DisplayName: r.DisplayName, Email: r.Email, Role: r.Role,
 		MustChangePassword: r.MustChangePassword, Disabled: r.Disabled,
-		Created: r.Created,
+		Created: r.Created, SecondFactor: r.TOTP.enabled(),
 	}
 }
 
