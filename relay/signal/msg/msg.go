@@ -1,7 +1,8 @@
 // Package msg defines Parley's signalling protocol: the JSON messages a
 // meeting's participants (the customer's browser, the advisor's desktop
 // app) exchange with the relay to set up media through the SFU, follow the
-// roster, chat and hear about files, the waiting room and the meeting's end.
+// roster, chat and hear about files, share the whiteboard, follow the
+// waiting room and the meeting's end.
 //
 // The same messages travel over two framings of GET/POST /api/v1/signal:
 // WebSocket text frames, one message per frame (browsers), and a
@@ -23,8 +24,9 @@ import (
 )
 
 // Message types. Client → relay: Hello, Offer, Answer, Candidate, Media,
-// Chat, Ping, Leave. Relay → client: Welcome, Offer, Answer, Candidate,
-// Roster, Chat, File, Waiting, Pong, Ended, Error.
+// Chat, Board, Ping, Leave. Relay → client: Welcome, Offer, Answer,
+// Candidate, Roster, Chat, File, Board, BoardState, Waiting, Pong, Ended,
+// Error.
 const (
 	TypeHello     = "hello"
 	TypeWelcome   = "welcome"
@@ -35,6 +37,13 @@ const (
 	TypeRoster    = "roster"
 	TypeChat      = "chat"
 	TypeFile      = "file"
+	// TypeBoard carries one whiteboard op in Board: from a client the op
+	// to apply, from the relay an accepted op (docs/whiteboard.md).
+	TypeBoard = "board"
+	// TypeBoardState carries the whole whiteboard (a whiteboard.State) in
+	// Board and its BoardEpoch: on joining, on a resume that cannot be
+	// served op by op, and when content expired or was erased.
+	TypeBoardState = "board_state"
 	TypeWaiting   = "waiting"
 	TypePing      = "ping"
 	TypePong      = "pong"
@@ -88,6 +97,20 @@ type Message struct {
 	Since uint64 `json:"since,omitempty"`
 	// Hello (advisor): the meeting to connect to.
 	MeetingID string `json:"meeting_id,omitempty"`
+	// Hello: the last whiteboard seq the client applied and the epoch of
+	// the board state it started from (BoardState); with both the relay
+	// resumes op by op, otherwise it sends the whole board.
+	BoardSince uint64 `json:"board_since,omitempty"`
+	// BoardEpoch names the relay's copy of the board a state came from
+	// (BoardState) or that a resuming client saw (Hello).
+	BoardEpoch string `json:"board_epoch,omitempty"`
+	// Board: a whiteboard op (Board) or the whiteboard's state
+	// (BoardState) as JSON; package whiteboard defines both. Kept raw so
+	// that this package needs nothing beyond the standard library.
+	Board json.RawMessage `json:"board,omitempty"`
+	// Ref: the object id of a refused whiteboard op (Error with a board_*
+	// code), so the client can take back what it drew ahead.
+	Ref string `json:"ref,omitempty"`
 
 	// Welcome: this connection's peer id in the room, the participant's
 	// role, and ICE servers (TURN with short-lived credentials).
@@ -238,8 +261,8 @@ func Decode(b []byte) (Message, error) {
 func (m *Message) checkClient() error {
 	switch m.Type {
 	case TypeHello:
-		if len(m.Token) > 256 || len(m.MeetingID) > 64 {
-			return invalid("hello: token or meeting id too long")
+		if len(m.Token) > 256 || len(m.MeetingID) > 64 || len(m.BoardEpoch) > MaxNonce {
+			return invalid("hello: token, meeting id or board epoch too long")
 		}
 	case TypeOffer, TypeAnswer:
 		if m.SDP == "" {
@@ -277,6 +300,10 @@ func (m *Message) checkClient() error {
 			if r < 0x20 && r != '\n' && r != '\t' {
 				return invalid("chat: control characters in text")
 			}
+		}
+	case TypeBoard:
+		if len(m.Board) == 0 || m.Board[0] != '{' {
+			return invalid("board: op missing or not an object")
 		}
 	case TypePing, TypeLeave:
 	case "":

@@ -1,6 +1,8 @@
 package msg
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -15,6 +17,8 @@ func TestDecode(t *testing.T) {
 		`{"type":"media","media":{"audio":true,"video":false,"screen_stream":"abc"}}`,
 		`{"type":"chat","text":"Zeile 1\nZeile 2","nonce":"n"}`,
 		`{"type":"ping"}`, `{"type":"leave"}`,
+		`{"type":"board","board":{"kind":"undo"}}`,
+		`{"type":"hello","token":"pmp_x","board_since":3,"board_epoch":"r1.0"}`,
 	}
 	for _, s := range ok {
 		if _, err := Decode([]byte(s)); err != nil {
@@ -32,6 +36,9 @@ func TestDecode(t *testing.T) {
 		`{"type":"candidate","candidate":{"candidate":"` + strings.Repeat("c", MaxCandidate+1) + `"}}`,
 		"{\"type\":\"chat\",\"text\":\"\xff\"}",
 		`{"type":"hello","token":"` + strings.Repeat("t", 300) + `"}`,
+		`{"type":"board"}`, `{"type":"board","board":null}`, `{"type":"board","board":[1]}`, `{"type":"board","board":"x"}`,
+		`{"type":"board_state","board":{}}`,
+		`{"type":"hello","token":"pmp_x","board_epoch":"` + strings.Repeat("e", MaxNonce+1) + `"}`,
 	}
 	for _, s := range bad {
 		if _, err := Decode([]byte(s)); !errors.Is(err, ErrInvalid) {
@@ -59,7 +66,8 @@ func TestEncodeRoundTrip(t *testing.T) {
 // ErrInvalid; a decoded message encodes and decodes to itself.
 func FuzzDecode(f *testing.F) {
 	for _, s := range []string{`{"type":"hello","token":"pmp_x"}`, `{"type":"chat","text":"hi","nonce":"1"}`,
-		`{"type":"candidate","candidate":{"candidate":"c","sdpMLineIndex":0}}`, `{"type":"media","media":{"audio":true}}`, `{`} {
+		`{"type":"candidate","candidate":{"candidate":"c","sdpMLineIndex":0}}`, `{"type":"media","media":{"audio":true}}`, `{`,
+		`{"type":"board","board":{"kind":"pointer","page":1,"points":[0.5,0.5]}}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -78,8 +86,16 @@ func FuzzDecode(f *testing.F) {
 		if err != nil {
 			t.Fatalf("re-decoding %s: %v", again, err)
 		}
-		if m2.Type != m.Type || m2.Text != m.Text || m2.SDP != m.SDP {
+		if m2.Type != m.Type || m2.Text != m.Text || m2.SDP != m.SDP || compact(m2.Board) != compact(m.Board) {
 			t.Fatalf("round trip changed the message: %+v vs %+v", m, m2)
 		}
 	})
+}
+
+func compact(b []byte) string {
+	var out bytes.Buffer
+	if err := json.Compact(&out, b); err != nil {
+		return string(b)
+	}
+	return out.String()
 }
