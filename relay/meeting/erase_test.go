@@ -1,6 +1,7 @@
 package meeting
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -67,4 +68,42 @@ func TestForgetCustomerAnonymisesAndUnlinksOnlyThatCustomersMeetings(t *testing.
 		t.Fatalf("malformed id: %v", err)
 	}
 	e.assertLogsClean("Kunde Kurt", "203.0.113.77")
+}
+
+func TestReadsStopServingPersonalMetadataAtItsDeadline(t *testing.T) {
+	held := false
+	e := newEnv(t, nil, func(o *Options) {
+		o.MetadataRule = func(_ context.Context, tenantID, meetingID string) (time.Duration, bool, error) {
+			return 3 * 24 * time.Hour, held, nil // a tenant that keeps metadata three days
+		}
+	})
+	m, tok := e.instant()
+	j := e.join(tok, "Kunde Kurt", "203.0.113.77")
+	if err := e.svc.Admit(e.ctx, advisor, m.ID, j.ParticipantID); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.End(e.ctx, advisor, m.ID); err != nil {
+		t.Fatal(err)
+	}
+	names := func() (string, string, string) {
+		t.Helper()
+		ps, err := e.svc.Participants(e.ctx, advisor, m.ID)
+		if err != nil || len(ps) != 1 {
+			t.Fatalf("Participants: %+v, %v", ps, err)
+		}
+		md := e.meta(m.ID)
+		return ps[0].Name, md.Participants[0].Name, md.Participants[0].IP
+	}
+	e.clock.Advance(3*24*time.Hour - time.Second)
+	if p, n, ip := names(); p != "Kunde Kurt" || n != "Kunde Kurt" || ip != "203.0.113.77" {
+		t.Fatalf("a second before the deadline: %q %q %q", p, n, ip)
+	}
+	e.clock.Advance(time.Second)
+	if p, n, ip := names(); p != "" || n != "" || ip != "203.0.113.0" {
+		t.Fatalf("at the deadline, before any sweep: %q %q %q", p, n, ip)
+	}
+	held = true
+	if p, _, _ := names(); p != "Kunde Kurt" {
+		t.Fatalf("a held meeting's names are not served: %q", p)
+	}
 }

@@ -213,6 +213,12 @@ type Options struct {
 	// EventBuffer is the channel capacity of each subscriber; 0 means
 	// DefaultEventBuffer (64).
 	EventBuffer int
+	// MetadataRule, when set, gives each meeting's metadata period and
+	// legal hold (the privacy engine's effective policy); nil means
+	// MetadataRetention and no holds. Reads stop serving participants'
+	// names, phone numbers and IP addresses at that deadline, before the
+	// sweep anonymises the record.
+	MetadataRule MetadataRule
 }
 
 // Defaults for Options.

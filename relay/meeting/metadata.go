@@ -172,7 +172,45 @@ func (s *Service) MetadataOf(ctx context.Context, meetingID string) (Metadata, e
 	if err != nil {
 		return Metadata{}, fmt.Errorf("meeting: metadata: %w", err)
 	}
+	due, err := s.metaExpired(ctx, m)
+	if err != nil {
+		return Metadata{}, fmt.Errorf("meeting: metadata: %w", err)
+	}
+	if due {
+		// Past its deadline but not yet swept: served as the sweep
+		// will leave it.
+		m.AdvisorName = ""
+		for i := range m.Participants {
+			m.Participants[i].Name = ""
+			m.Participants[i].IP = TruncateIP(m.Participants[i].IP)
+		}
+	}
 	return *m, nil
+}
+
+// metaExpired reports whether m's personal data is past its deadline at
+// the clock's now (and no hold keeps it), so that reads leave it out
+// before the sweep anonymises the record.
+func (s *Service) metaExpired(ctx context.Context, m *Metadata) (bool, error) {
+	if !m.Anonymised.IsZero() {
+		return false, nil // nothing personal left
+	}
+	now := s.clock.Now()
+	period := MetadataRetention
+	if s.opts.MetadataRule != nil {
+		if !m.dueAfter(now, 0) {
+			return false, nil
+		}
+		p, held, err := s.opts.MetadataRule(ctx, m.TenantID, m.MeetingID)
+		if err != nil {
+			return false, err
+		}
+		if held || p <= 0 {
+			return false, nil
+		}
+		period = p
+	}
+	return m.dueAfter(now, period), nil
 }
 
 // AnonymiseResult counts what AnonymiseMetadata did.

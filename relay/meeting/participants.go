@@ -298,8 +298,9 @@ func (s *Service) Waiting(ctx context.Context, actor Actor, meetingID string) ([
 
 func (s *Service) list(ctx context.Context, op string, actor Actor, meetingID string, only State) ([]Participant, error) {
 	var out []Participant
+	var meta *Metadata
 	err := s.kv.View(ctx, func(tx store.Txn) error {
-		out = nil
+		out, meta = nil, nil
 		r, err := getMeeting(tx, meetingID)
 		if err != nil {
 			return err
@@ -312,10 +313,25 @@ func (s *Service) list(ctx context.Context, op string, actor Actor, meetingID st
 				out = append(out, r.Participants[i].public(r.ID))
 			}
 		}
-		return nil
+		meta, err = getMeta(tx, meetingID)
+		if errors.Is(err, ErrNotFound) {
+			meta, err = nil, nil
+		}
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("meeting: %s: %w", op, err)
+	}
+	if meta != nil {
+		due, err := s.metaExpired(ctx, meta)
+		if err != nil {
+			return nil, fmt.Errorf("meeting: %s: %w", op, err)
+		}
+		if due {
+			for i := range out {
+				out[i].Name, out[i].Phone = "", ""
+			}
+		}
 	}
 	return out, nil
 }

@@ -60,7 +60,7 @@ func TestSweepHonoursTenantPolicyAndHolds(t *testing.T) {
 		t.Fatalf("hold: %d", st)
 	}
 
-	ms, err := meeting.New(meeting.Options{Store: s.store, Clock: clk})
+	ms, err := meeting.New(meeting.Options{Store: s.store, Clock: clk, MetadataRule: keepAllMeta}) // what the sweep left
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -191,7 +191,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if err := s.audit.WriteCheckpointPublicKey(filepath.Join(opts.DataDir, "audit-checkpoint.pub")); err != nil {
 		return fail(fmt.Errorf("server: audit log: %w", err))
 	}
-	meetings, err := meeting.New(meeting.Options{Store: st, Clock: clk, Logger: log})
+	meetings, err := meeting.New(meeting.Options{Store: st, Clock: clk, Logger: log, MetadataRule: s.metadataRule})
 	if err != nil {
 		return fail(fmt.Errorf("server: meetings: %w", err))
 	}

@@ -140,6 +140,20 @@ func (sw *sweeper) metadataRule(ctx context.Context, tenantID, meetingID string)
 	return r.Period, sw.retention.Held(ctx, tenantID, retention.SubjectMeeting, meetingID), nil
 }
 
+// metadataRule is the meeting service's read-side rule: the same
+// deadline and holds as the sweep's, from the policy the relay opened
+// after the meeting service (the default period until then).
+func (s *Server) metadataRule(ctx context.Context, tenantID, meetingID string) (time.Duration, bool, error) {
+	if s.retention == nil {
+		return meeting.MetadataRetention, false, nil
+	}
+	r, err := s.retention.Effective(ctx, tenantID, retention.ClassMeetingMetadata)
+	if err != nil {
+		return 0, false, err
+	}
+	return r.Period, s.retention.Held(ctx, tenantID, retention.SubjectMeeting, meetingID), nil
+}
+
 // contentRule does the same for a meeting's content; the tenant comes
 // from the meeting's metadata.
 func (sw *sweeper) contentRule(ctx context.Context, meetingID string) (time.Duration, bool, error) {
