@@ -31,6 +31,9 @@ type User struct {
 	MustChangePassword bool `json:"must_change_password"`
 	// Disabled users cannot sign in; an admin can enable them again.
 	Disabled bool `json:"disabled"`
+	// SecondFactor is set while the user signs in with a TOTP code as
+	// well as the password.
+	SecondFactor bool `json:"second_factor"`
 }
 
 // LogValue keeps personal data out of logs: only the ids and the role.
@@ -135,7 +138,9 @@ func badResponse(path, why string) error {
 // Login opens a session for username in tenant and keeps its token in
 // memory for later calls. Wrong credentials yield an *[APIError] with
 // [CodeInvalidCredentials], too many attempts one with [CodeThrottled] and
-// RetryAfter set. A failed login keeps any previous session.
+// RetryAfter set. A user with a second factor gets one with
+// [CodeSecondFactorRequired] and Challenge set: finish with
+// [Client.LoginSecondFactor]. A failed login keeps any previous session.
 func (c *Client) Login(ctx context.Context, tenant, username, password string) (LoginResult, error) {
 	const path = "/api/v1/login"
 	var res LoginResult
@@ -144,6 +149,12 @@ func (c *Client) Login(ctx context.Context, tenant, username, password string) (
 	if err != nil {
 		return LoginResult{}, err
 	}
+	return c.keepLogin(path, s, res)
+}
+
+// keepLogin checks a login answer that came over session s and keeps its
+// token for later calls.
+func (c *Client) keepLogin(path string, s *session, res LoginResult) (LoginResult, error) {
 	if res.Token == "" || res.ExpiresAt.IsZero() || res.User.ID == "" {
 		return LoginResult{}, badResponse(path, "token, expiry or user missing")
 	}

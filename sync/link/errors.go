@@ -46,6 +46,17 @@ const (
 	CodeWeakPassword           = "weak_password"
 	CodeThrottled              = "throttled"
 	CodeInternal               = "internal"
+	// CodeSecondFactorRequired answers a right password of a user with a
+	// second factor; [APIError.Challenge] carries the challenge.
+	CodeSecondFactorRequired = "second_factor_required"
+	// CodeInvalidCode: a wrong, reused or malformed TOTP or recovery
+	// code, or (at sign-in) a void challenge.
+	CodeInvalidCode = "invalid_code"
+	// CodeSecondFactorEnabled: the user already has a second factor.
+	CodeSecondFactorEnabled = "second_factor_enabled"
+	// CodeSecondFactorNotEnabled: the user has no second factor, or no
+	// enrolment under way.
+	CodeSecondFactorNotEnabled = "second_factor_not_enabled"
 )
 
 // Limits applied when decoding an error response; anything beyond them
@@ -77,13 +88,17 @@ type APIError struct {
 	// CodeThrottled), from the Retry-After header or else the body's
 	// retry_after_seconds; 0 when unknown. Capped at 24 hours.
 	RetryAfter time.Duration
+	// Challenge is the second-factor challenge (with
+	// CodeSecondFactorRequired) to send back with a code through
+	// [Client.LoginSecondFactor]; "" when absent or malformed.
+	Challenge string
 }
 
 // Error returns a sentence for the UI, e.g. "Too many attempts — try again
 // in 8 s.".
 func (e *APIError) Error() string {
 	switch e.Code {
-	case CodeBadRequest, CodeConflict:
+	case CodeBadRequest, CodeConflict, CodeSecondFactorEnabled, CodeSecondFactorNotEnabled:
 		// The relay words these for people and says what is wrong
 		// ("You cannot disable your own account.").
 		if e.Message != "" {
@@ -122,6 +137,14 @@ func (e *APIError) Error() string {
 		return "Too many attempts — try again in " + humanWait(e.RetryAfter) + "."
 	case CodeInternal:
 		return "The relay had an internal error — please try again later."
+	case CodeSecondFactorRequired:
+		return "Enter the 6-digit code from your authenticator app (or a recovery code)."
+	case CodeInvalidCode:
+		return "That code is not right or was used already — check your authenticator app and try again."
+	case CodeSecondFactorEnabled:
+		return "Two-factor sign-in is already on."
+	case CodeSecondFactorNotEnabled:
+		return "Two-factor sign-in is not on (or its set-up expired — start again)."
 	}
 	if e.Message != "" {
 		return e.Message
@@ -188,6 +211,7 @@ type errorEnvelope struct {
 		Message           string   `json:"message"`
 		Reasons           []string `json:"reasons"`
 		RetryAfterSeconds *float64 `json:"retry_after_seconds"`
+		Challenge         string   `json:"challenge"`
 	} `json:"error"`
 }
 
@@ -215,6 +239,7 @@ func parseAPIError(status int, header http.Header, body []byte, now time.Time) *
 		if s := env.Error.RetryAfterSeconds; s != nil {
 			e.RetryAfter = secondsToDuration(*s)
 		}
+		e.Challenge = cleanChallenge(env.Error.Challenge)
 	}
 	if h := header.Get("Retry-After"); h != "" {
 		if d, ok := parseRetryAfter(h, now); ok {
@@ -299,6 +324,8 @@ func UserMessage(err error) string {
 		return "Not connected to the relay."
 	case errors.Is(err, ErrNotLoggedIn):
 		return "Please log in first."
+	case errors.Is(err, ErrCodeFormat):
+		return "Enter the 6-digit code from your authenticator app, or a recovery code (xxxx-xxxx-xxxx-xxxx)."
 	case errors.Is(err, ErrInvalidURL):
 		return "The relay address must look like https://relay.example.org or https://relay.example.org:8443."
 	case errors.Is(err, ErrBadResponse):
