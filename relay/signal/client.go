@@ -49,6 +49,11 @@ func (c *client) send(m msg.Message) {
 		c.log.Error("encoding message", "type", m.Type, "err", err)
 		return
 	}
+	c.queue(b)
+}
+
+// queue queues an encoded message, as send does.
+func (c *client) queue(b []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
@@ -238,6 +243,8 @@ func (c *client) handle(ctx context.Context, m msg.Message) (done bool) {
 		c.room.broadcastRoster()
 	case msg.TypeChat:
 		c.chat(ctx, m)
+	case msg.TypeBoard:
+		c.boardOp(ctx, m)
 	case msg.TypePing:
 		c.send(msg.Message{Type: msg.TypePong})
 	case msg.TypeLeave:

@@ -1,7 +1,8 @@
 // Package signal is the relay's signalling hub: it authenticates a
 // meeting's participants, joins them to the meeting's SFU room, and carries
 // the protocol of package msg between each participant and the SFU, the
-// roster, the meeting's timeline (chat and files) and the waiting room.
+// roster, the meeting's timeline (chat and files), the meeting's
+// whiteboard and the waiting room.
 //
 // The hub is independent of framing: ServeWebSocket (browsers) and
 // ServeStream (newline-delimited JSON over a full-duplex HTTP/3 or HTTP/2
@@ -81,6 +82,16 @@ type Options struct {
 	Sessions Sessions
 	// Timeline stores chat; nil refuses chat messages.
 	Timeline Timeline
+	// Boards opens the meetings' whiteboards; nil refuses board
+	// messages (board_unavailable).
+	Boards Boards
+	// BoardRate is how many whiteboard ops one participant may send per
+	// second (by the Board's counts); 0 means DefaultBoardRate.
+	BoardRate int
+	// BoardRefresh is how often open boards are checked for expired or
+	// erased content (participants then get a fresh state); 0 means
+	// DefaultBoardRefresh, negative never (call RefreshBoards).
+	BoardRefresh time.Duration
 	// ICE hands out the ICE servers (TURN credentials) for a peer; nil
 	// hands out none (host candidates only).
 	ICE func(peerID string) []msg.ICEServer
@@ -126,7 +137,19 @@ func New(opts Options) *Hub {
 		log = slog.New(slog.DiscardHandler)
 	}
 	life, shutdown := context.WithCancel(context.Background())
-	return &Hub{opts: opts, log: log, clk: clock.Or(opts.Clock), rooms: make(map[string]*room), life: life, shutdown: shutdown}
+	h := &Hub{opts: opts, log: log, clk: clock.Or(opts.Clock), rooms: make(map[string]*room), life: life, shutdown: shutdown}
+	if opts.Boards != nil && opts.BoardRefresh >= 0 {
+		interval := opts.BoardRefresh
+		if interval == 0 {
+			interval = DefaultBoardRefresh
+		}
+		h.wg.Add(1)
+		go func() {
+			defer h.wg.Done()
+			h.refreshBoards(interval)
+		}()
+	}
+	return h
 }
 
 // Close ends every connection and waits for their goroutines.
@@ -204,7 +227,7 @@ func (h *Hub) Serve(ctx context.Context, conn Conn, sess *auth.Session) error {
 		var id identity
 		id, err = h.identify(ctx, hello, sess)
 		if err == nil {
-			return h.run(ctx, cancel, conn, id, hello.Since)
+			return h.run(ctx, cancel, conn, id, hello)
 		}
 	}
 	var pe *ProtocolError
@@ -303,7 +326,7 @@ func newPeerID() string {
 }
 
 // run serves an identified client.
-func (h *Hub) run(ctx context.Context, cancel context.CancelFunc, conn Conn, id identity, since uint64) error {
+func (h *Hub) run(ctx context.Context, cancel context.CancelFunc, conn Conn, id identity, hello msg.Message) error {
 	c := &client{
 		hub: h, conn: conn, id: id, peerID: newPeerID(), cancel: cancel,
 		out:     make(chan []byte, outboxSize),
@@ -359,7 +382,8 @@ func (h *Hub) run(ctx context.Context, cancel context.CancelFunc, conn Conn, id 
 	}()
 	c.log.Info("signalling connected")
 	r.broadcastRoster()
-	c.replay(ctx, since)
+	c.replay(ctx, hello.Since)
+	c.boardJoin(ctx, hello.BoardSince, hello.BoardEpoch)
 	if id.role == msg.RoleAdvisor {
 		r.refreshWaiting(ctx, c)
 	}

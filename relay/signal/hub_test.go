@@ -114,7 +114,7 @@ func (t *memTimeline) Since(_ context.Context, meetingID string, since uint64, l
 }
 
 type env struct {
-	t        *testing.T
+	t        testing.TB
 	ctx      context.Context
 	meetings *meeting.Service
 	hub      *signal.Hub
@@ -125,7 +125,7 @@ type env struct {
 	advisor  meeting.Actor
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB, configure ...func(*signal.Options)) *env {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -143,10 +143,14 @@ func newEnv(t *testing.T) *env {
 	}
 	t.Cleanup(func() { _ = s.Close() })
 	tl := &memTimeline{}
-	hub := signal.New(signal.Options{SFU: s, Meetings: ms, Sessions: fakeSessions{}, Timeline: tl,
+	opts := signal.Options{SFU: s, Meetings: ms, Sessions: fakeSessions{}, Timeline: tl,
 		ICE: func(peer string) []msg.ICEServer {
 			return []msg.ICEServer{{URLs: []string{"turn:127.0.0.1:3478"}, Username: "u:" + peer, Credential: "c"}}
-		}})
+		}}
+	for _, f := range configure {
+		f(&opts)
+	}
+	hub := signal.New(opts)
 	t.Cleanup(hub.Close)
 	m, tok, err := ms.CreateInstant(ctx, meeting.NewMeeting{TenantID: "t1", AdvisorID: "u1", AdvisorName: "Anna", Initiator: "u1"})
 	if err != nil {
@@ -157,7 +161,7 @@ func newEnv(t *testing.T) *env {
 
 // peer is a test client speaking the protocol over a pipe.
 type peer struct {
-	t    *testing.T
+	t    testing.TB
 	conn *pipeConn
 	done chan error
 }

@@ -17,6 +17,8 @@ type room struct {
 	sfu   *sfu.Room
 	unsub func()
 
+	board roomBoard // the meeting's whiteboard, opened on first use
+
 	// guarded by hub.mu
 	clients map[string]*client
 	ended   bool
@@ -66,6 +68,7 @@ func (r *room) exit(c *client) {
 		r.sfu.Close()
 	}
 	h.mu.Unlock()
+	r.boardLeave(c)
 	c.log.Info("signalling disconnected")
 	if empty {
 		r.unsub()

@@ -44,12 +44,12 @@ const (
 	// Board and its BoardEpoch: on joining, on a resume that cannot be
 	// served op by op, and when content expired or was erased.
 	TypeBoardState = "board_state"
-	TypeWaiting   = "waiting"
-	TypePing      = "ping"
-	TypePong      = "pong"
-	TypeLeave     = "leave"
-	TypeEnded     = "ended"
-	TypeError     = "error"
+	TypeWaiting    = "waiting"
+	TypePing       = "ping"
+	TypePong       = "pong"
+	TypeLeave      = "leave"
+	TypeEnded      = "ended"
+	TypeError      = "error"
 )
 
 // Limits enforced by Decode. A message larger than MaxMessageBytes is
