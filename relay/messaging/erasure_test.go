@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"parley/relay/clock"
 	"parley/relay/customer"
@@ -22,7 +23,7 @@ func TestErasureWithCustomerService(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := New(Options{Store: mem, Clock: clk, Sealer: cs})
+	svc, err := New(Options{Store: mem, Clock: clk, Sealer: cs, Touch: cs.TouchTx})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,6 +67,14 @@ func TestErasureWithCustomerService(t *testing.T) {
 			}
 		}
 	}
+	// Messages count as interactions with the customer.
+	clk.Advance(time.Hour)
+	if _, err := svc.Send(ctx, advisorA, chat.ID, Draft{ClientID: "touch", Text: "Danke"}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := cs.Get(ctx, customer.Actor{TenantID: tenantA, UserID: advA}, p.ID); err != nil || !got.LastInteraction.Equal(clk.Now()) {
+		t.Fatalf("profile not touched: %v %+v", err, got.LastInteraction)
+	}
 	ex, err := svc.ExportCustomer(ctx, tenantA, p.ID)
 	if err != nil || len(ex) != 2 {
 		t.Fatalf("export: %v %+v", err, ex)
@@ -74,7 +83,7 @@ func TestErasureWithCustomerService(t *testing.T) {
 		if e.Conversation.Channel == ChannelWhatsApp && e.Conversation.Address != "491717654321" {
 			t.Fatalf("export address: %+v", e.Conversation)
 		}
-		if len(e.Messages) != 1 || e.Messages[0].Text != secret {
+		if len(e.Messages) == 0 || e.Messages[0].Text != secret {
 			t.Fatalf("export messages: %+v", e.Messages)
 		}
 		if e.Conversation.ID == chat.ID && string(e.Messages[0].Attachments[0].Data) != fileText {
@@ -87,7 +96,7 @@ func TestErasureWithCustomerService(t *testing.T) {
 		t.Fatal(err)
 	}
 	ms, err := svc.Messages(ctx, advisorA, chat.ID, 0, 0)
-	if err != nil || len(ms) != 1 || !ms[0].Unreadable || ms[0].Text != "" || ms[0].Attachments[0].Name != "" {
+	if err != nil || len(ms) != 2 || !ms[0].Unreadable || ms[0].Text != "" || ms[0].Attachments[0].Name != "" || !ms[1].Unreadable {
 		t.Fatalf("after shredding: %v %+v", err, ms)
 	}
 	if _, err := svc.Attachment(ctx, advisorA, chat.ID, m.Attachments[0].ID); !errors.Is(err, customer.ErrShredded) {

@@ -240,6 +240,11 @@ func (s *Service) storeMessage(o *op, r *convRecord, side Side, author string, p
 	if m.Sealed, err = s.sealer.SealTx(o.tx, r.CustomerID, plain); err != nil {
 		return nil, err
 	}
+	if s.touch != nil {
+		if err := s.touch(o.tx, r.TenantID, r.CustomerID, o.now); err != nil {
+			return nil, err
+		}
+	}
 	if side == SideAdvisor && r.Channel.External() {
 		m.Delivery = DeliveryQueued
 	}

@@ -231,7 +231,9 @@ const (
 // customer's key is destroyed OpenTx fails, so everything sealed is
 // unreadable (crypto-shredding).
 type Sealer interface {
+	// SealTx encrypts plaintext with the customer's key.
 	SealTx(tx store.Txn, customerID string, plaintext []byte) ([]byte, error)
+	// OpenTx decrypts what SealTx sealed for the same customer.
 	OpenTx(tx store.Txn, customerID string, sealed []byte) ([]byte, error)
 }
 
@@ -256,6 +258,11 @@ type Options struct {
 	// committed run counts. Nil stores external messages as queued without
 	// sending them.
 	Outbound func(tx store.Txn, c Conversation, m Message) error
+	// Touch, when set, is called inside the transaction of every stored
+	// message to record an interaction with the customer
+	// (customer.Service.TouchTx), which restarts the profile's retention
+	// period; an error aborts the message.
+	Touch func(tx store.Txn, tenantID, customerID string, at time.Time) error
 	// Retention returns a tenant's retention period for closed
 	// conversations (retention.ClassMessengerMessages); nil, or a result
 	// of zero or less, means DefaultRetention.
@@ -270,6 +277,7 @@ type Service struct {
 	sealer   Sealer
 	outbound func(tx store.Txn, c Conversation, m Message) error
 	period   func(string) time.Duration
+	touch    func(tx store.Txn, tenantID, customerID string, at time.Time) error
 
 	locks stripes
 	feeds notifier
@@ -288,7 +296,7 @@ func New(opts Options) (*Service, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Service{kv: opts.Store, clock: clock.Or(opts.Clock), log: log.With("component", "messaging"),
-		sealer: opts.Sealer, outbound: opts.Outbound, period: opts.Retention}, nil
+		sealer: opts.Sealer, outbound: opts.Outbound, period: opts.Retention, touch: opts.Touch}, nil
 }
 
 // retentionPeriod is the tenant's period for closed conversations.
