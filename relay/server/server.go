@@ -23,6 +23,7 @@ import (
 	"github.com/quic-go/quic-go/http3"
 
 	"parley/assets"
+	"parley/relay/accesslog"
 	"parley/relay/api"
 	"parley/relay/audit"
 	"parley/relay/auth"
@@ -38,6 +39,7 @@ import (
 	"parley/relay/retention"
 	"parley/relay/signal"
 	"parley/relay/store"
+	"parley/relay/whiteboard"
 )
 
 // Options configures a relay.
@@ -116,6 +118,8 @@ type Server struct {
 	calendars *calsync.Service
 	outbox    *outbox.Outbox
 	privacy   *privacy.Service
+	access    *accesslog.Log
+	dataDir   string
 	tcp       net.Listener
 	udp       net.PacketConn
 	media     *media
@@ -124,6 +128,8 @@ type Server struct {
 	h3        *http3.Server
 	cert      tls.Certificate
 	bootstrap auth.BootstrapResult
+
+	whiteboard *whiteboard.Service
 
 	closeOnce sync.Once
 	closeErr  error
@@ -159,13 +165,26 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		return nil, fmt.Errorf("server: certificate: %w", err)
 	}
 
+	storeKey := opts.StoreKey
+	if storeKey == nil {
+		if storeKey, err = store.LoadOrCreateKey(opts.DataDir); err != nil {
+			return nil, err
+		}
+	}
 	st, err := store.Open(store.BadgerOptions{
-		Dir: filepath.Join(opts.DataDir, "store"), KeyDir: opts.DataDir, Key: opts.StoreKey, Logger: log,
+		Dir: filepath.Join(opts.DataDir, "store"), KeyDir: opts.DataDir, Key: storeKey, Logger: log,
 	})
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{log: log, clock: clk, store: st, cert: cert, quit: make(chan struct{}), done: make(chan struct{})}
+	s := &Server{log: log, clock: clk, store: st, cert: cert, quit: make(chan struct{}), done: make(chan struct{}),
+		dataDir: opts.DataDir}
+	s.access, err = accesslog.Open(accesslog.Options{Dir: filepath.Join(opts.DataDir, accesslog.DirName), Key: storeKey, Clock: clk,
+		Logger: log.With("component", "accesslog")})
+	if err != nil {
+		_ = st.Close()
+		return nil, fmt.Errorf("server: access log: %w", err)
+	}
 	fail := func(err error) (*Server, error) {
 		_ = s.Close()
 		return nil, err
@@ -205,6 +224,9 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if err != nil {
 		return fail(fmt.Errorf("server: chat: %w", err))
 	}
+	if s.whiteboard, err = newWhiteboard(st, clk, log, meetings, s.retention, s.chat); err != nil {
+		return fail(fmt.Errorf("server: whiteboard: %w", err))
+	}
 	s.bootstrap, err = s.auth.Bootstrap(ctx, slug, name, opts.AdminPassword)
 	if err != nil {
 		return fail(fmt.Errorf("server: first start: %w", err))
@@ -241,9 +263,9 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if err != nil {
 		return fail(err)
 	}
-	s.hub = signal.New(signal.Options{SFU: s.media.sfu, Meetings: meetings, Sessions: s.auth, Timeline: timeline{s.chat}, ICE: s.media.ice, Logger: log.With("component", "signal"), Clock: clk})
+	s.hub = signal.New(signal.Options{SFU: s.media.sfu, Meetings: meetings, Sessions: s.auth, Timeline: timeline{s.chat}, Boards: s.whiteboard, ICE: s.media.ice, Logger: log.With("component", "signal"), Clock: clk})
 	handler := api.New(api.Options{Auth: s.auth, Audit: s.audit, Meetings: meetings, Signal: s.hub, Chat: s.chat, Announcer: s.hub, Retention: s.retention,
-		Booking: s.booking, Customers: s.customers, Privacy: s.privacy, Calendars: s.calendars, PublicURL: opts.PublicURL, Logger: log, Clock: clk, Registry: reg, Web: assets.Web()})
+		Booking: s.booking, Customers: s.customers, Privacy: s.privacy, AccessLog: s.access, Calendars: s.calendars, PublicURL: opts.PublicURL, Logger: log, Clock: clk, Registry: reg, Web: assets.Web()})
 	altSvc := `h3=":` + strconv.Itoa(port) + `"; ma=86400`
 	withAltSvc := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ProtoMajor < 3 {
@@ -418,6 +440,11 @@ func (s *Server) Close() error {
 		}
 		if s.media != nil {
 			s.media.close()
+		}
+		if s.access != nil {
+			if err := s.access.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("access log close: %w", err))
+			}
 		}
 		if s.store != nil {
 			if err := s.store.Close(); err != nil {

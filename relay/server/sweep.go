@@ -17,6 +17,7 @@ import (
 	"parley/relay/customer"
 	"parley/relay/meeting"
 	"parley/relay/retention"
+	"parley/relay/whiteboard"
 )
 
 // DefaultSweepInterval is how often the relay applies the retention rules
@@ -52,6 +53,9 @@ type sweeper struct {
 	failed    *prometheus.CounterVec
 	overdue   *prometheus.GaugeVec
 	lastSweep prometheus.Gauge
+
+	whiteboard *whiteboard.Service // nil: no whiteboards
+	accessDir  string              // the access log's folder; "" keeps none
 }
 
 // sweeperDeps are the parts a sweeper works with.
@@ -65,16 +69,19 @@ type sweeperDeps struct {
 	audit     *audit.Log
 	log       *slog.Logger
 	quit      <-chan struct{}
+
+	whiteboard *whiteboard.Service
+	accessDir  string
 }
 
 func newSweeper(s *Server, m *meeting.Service, a *audit.Log, reg *prometheus.Registry) *sweeper {
 	return newSweeperFrom(sweeperDeps{clock: s.clock, meetings: m, chat: s.chat, retention: s.retention,
-		booking: s.booking, customers: s.customers, audit: a, log: s.log, quit: s.quit}, reg)
+		booking: s.booking, customers: s.customers, whiteboard: s.whiteboard, accessDir: s.accessDir(), audit: a, log: s.log, quit: s.quit}, reg)
 }
 
 func newSweeperFrom(d sweeperDeps, reg *prometheus.Registry) *sweeper {
 	sw := &sweeper{clock: d.clock, meetings: d.meetings, chat: d.chat, retention: d.retention, booking: d.booking, customers: d.customers,
-		audit: d.audit, log: d.log, quit: d.quit,
+		whiteboard: d.whiteboard, accessDir: d.accessDir, audit: d.audit, log: d.log, quit: d.quit,
 		runs: prometheus.NewCounter(prometheus.CounterOpts{Name: "parley_retention_sweeps_total", Help: "Retention sweeps run."}),
 		processed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "parley_retention_processed_total",
 			Help: "Records the retention sweeps anonymised or deleted, by data class and action."}, []string{"class", "action"}),
@@ -109,7 +116,7 @@ func (sw *sweeper) sweep(ctx context.Context) error {
 	now := sw.clock.Now()
 	// Bookings go before profiles: a booking's details are sealed with its
 	// customer's key, so they must not outlive it by a sweep.
-	err := errors.Join(sw.sweepMetadata(ctx, now), sw.sweepContent(ctx, now), sw.sweepBookings(ctx, now), sw.sweepProfiles(ctx, now))
+	err := errors.Join(sw.sweepMetadata(ctx, now), sw.sweepContent(ctx, now), sw.sweepWhiteboard(ctx, now), sw.sweepBookings(ctx, now), sw.sweepProfiles(ctx, now), sw.sweepAccessLog(ctx, now))
 	sw.lastSweep.Set(float64(now.UnixNano()) / 1e9)
 	return err
 }
