@@ -57,6 +57,8 @@ func run(args []string) error {
 			return backup(args[1:])
 		case "restore":
 			return restore(args[1:])
+		case "access-log":
+			return accessLog(args[1:], os.Stdout)
 		}
 	}
 	fs := flag.NewFlagSet("relay", flag.ContinueOnError)

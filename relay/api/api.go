@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"parley/relay/accesslog"
 	"parley/relay/audit"
 	"parley/relay/auth"
 	"parley/relay/clock"
@@ -43,6 +44,11 @@ type Auth interface {
 	NewRecoveryCodes(ctx context.Context, tenantID, userID, code string) ([]string, error)
 	DisableSecondFactor(ctx context.Context, tenantID, userID, password, code string) error
 	ResetSecondFactor(ctx context.Context, tenantID, userID string) error
+}
+
+// AccessLog keeps the access log (*accesslog.Log); Write must not block.
+type AccessLog interface {
+	Write(e accesslog.Entry)
 }
 
 // Auditor records admin actions (*audit.Log).
@@ -96,6 +102,9 @@ type Options struct {
 	// Privacy exports and erases customers' data; nil answers its routes
 	// with 404.
 	Privacy Privacy
+	// AccessLog receives one entry per request (the security access log,
+	// with the client's IP address); nil keeps none.
+	AccessLog AccessLog
 }
 
 //go:embed openapi.json
@@ -117,6 +126,7 @@ type handler struct {
 	customers Customers
 	calendars Calendars
 	privacy   Privacy
+	access    AccessLog
 	limiter   *limiter
 	holds     holdCounter
 	log       *slog.Logger
@@ -234,7 +244,7 @@ func New(opts Options) http.Handler {
 		reg = prometheus.NewRegistry()
 	}
 	h := &handler{publicURL: strings.TrimRight(opts.PublicURL, "/"), auth: opts.Auth, audit: opts.Audit, meetings: opts.Meetings, signal: opts.Signal, chat: opts.Chat, announcer: opts.Announcer, retention: opts.Retention,
-		booking: opts.Booking, customers: opts.Customers, calendars: opts.Calendars, privacy: opts.Privacy, limiter: newLimiter(clock.Or(opts.Clock)), log: log, clock: clock.Or(opts.Clock), metrics: newMetrics(reg)}
+		booking: opts.Booking, customers: opts.Customers, calendars: opts.Calendars, privacy: opts.Privacy, access: opts.AccessLog, limiter: newLimiter(clock.Or(opts.Clock)), log: log, clock: clock.Or(opts.Clock), metrics: newMetrics(reg)}
 
 	mux := http.NewServeMux()
 	byPattern := map[string]map[string]route{}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"parley/relay/accesslog"
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -130,6 +131,10 @@ func (h *handler) observe(next http.Handler) http.Handler {
 				level = slog.LevelError
 			}
 			h.log.LogAttrs(r.Context(), level, "http request", attrs...)
+			if h.access != nil {
+				h.access.Write(accesslog.Entry{Time: start, IP: source(r), Method: r.Method, Path: r.URL.Path, Route: route,
+					Status: status, Referrer: r.Referer(), UserAgent: r.UserAgent(), Session: ri.session})
+			}
 		}()
 		next.ServeHTTP(rec, r)
 	})

@@ -80,7 +80,9 @@ const (
 const (
 	storeLocation = "relay store (badger, AES-256 encrypted), on the relay's host"
 	logLocation   = "relay log output (the operator's log system)"
-	noProcessors  = "none (self-hosted)"
+	// accessLogLocation is where relay/accesslog keeps the access log.
+	accessLogLocation = "relay host, DATA/access-log/ (one file per UTC day, every line AES-256-GCM sealed)"
+	noProcessors      = "none (self-hosted)"
 )
 
 // Day is 24 hours, the unit the seeds state periods in.
@@ -149,12 +151,12 @@ var classes = []Class{
 	},
 	{
 		ID: ClassAccessLog, Title: "Access log",
-		What:    "time, URL, status, session id of each request; IP addresses and user agents are not logged",
-		Purpose: "operating and securing the relay",
-		Persons: []Person{Admin, Advisor, Customer}, Kind: FromCreation, From: "the request",
-		Period: 30 * Day, Action: Delete, Storage: logLocation, Processors: []string{noProcessors},
-		Implemented: false, Overridable: true,
-		Note: "the relay writes request lines to its log output; their rotation is the operator's log system's for now",
+		What:    "IP address, time, method, path (tokens cut, no query string), status, referrer origin, user agent and session id of each request",
+		Purpose: "securing the relay (investigating attacks and misuse)",
+		Persons: []Person{Admin, Advisor, Customer}, Kind: FromCreation, From: "the day of the request",
+		Period: 30 * Day, Action: Delete, Storage: accessLogLocation, Processors: []string{noProcessors},
+		Implemented: true, Overridable: false,
+		Note: "relay-wide, not per tenant: a day's file is deleted 30 days after the day ends; the relay's log output holds ids only, no IP addresses",
 	},
 	{
 		ID: ClassBooking, Title: "Booking",
