@@ -49,17 +49,17 @@ const (
 // ChunkSize is the size of a stored document chunk.
 const ChunkSize = 1 << 20
 
-func processKey(id string) []byte        { return []byte(prefixProcess + id) }
-func tenantPrefix(t string) []byte       { return []byte(prefixTenant + t + "/") }
-func tenantKey(t, id string) []byte      { return []byte(prefixTenant + t + "/" + id) }
-func custPrefix(t, c string) []byte      { return []byte(prefixCust + t + "/" + c + "/") }
-func custKey(t, c, id string) []byte     { return []byte(prefixCust + t + "/" + c + "/" + id) }
-func accessPrefix(id string) []byte      { return []byte(prefixAccess + id + "/") }
-func accessKey(id, role string) []byte   { return []byte(prefixAccess + id + "/" + role) }
-func linkKey(hash string) []byte         { return []byte(prefixLink + hash) }
-func docPrefix(id string) []byte         { return []byte(prefixDoc + id + "/") }
-func trusteeKey(tenant string) []byte    { return []byte(prefixTrustee + tenant) }
-func sealKey(tenant string) []byte       { return []byte(prefixSeal + tenant) }
+func processKey(id string) []byte      { return []byte(prefixProcess + id) }
+func tenantPrefix(t string) []byte     { return []byte(prefixTenant + t + "/") }
+func tenantKey(t, id string) []byte    { return []byte(prefixTenant + t + "/" + id) }
+func custPrefix(t, c string) []byte    { return []byte(prefixCust + t + "/" + c + "/") }
+func custKey(t, c, id string) []byte   { return []byte(prefixCust + t + "/" + c + "/" + id) }
+func accessPrefix(id string) []byte    { return []byte(prefixAccess + id + "/") }
+func accessKey(id, role string) []byte { return []byte(prefixAccess + id + "/" + role) }
+func linkKey(hash string) []byte       { return []byte(prefixLink + hash) }
+func docPrefix(id string) []byte       { return []byte(prefixDoc + id + "/") }
+func trusteeKey(tenant string) []byte  { return []byte(prefixTrustee + tenant) }
+func sealKey(tenant string) []byte     { return []byte(prefixSeal + tenant) }
 func versionPrefix(id string, n int) []byte {
 	return fmt.Appendf(nil, "%s%s/%03d/", prefixDoc, id, n)
 }
