@@ -44,6 +44,7 @@ type Auth interface {
 	NewRecoveryCodes(ctx context.Context, tenantID, userID, code string) ([]string, error)
 	DisableSecondFactor(ctx context.Context, tenantID, userID, password, code string) error
 	ResetSecondFactor(ctx context.Context, tenantID, userID string) error
+	DeleteOwnAccount(ctx context.Context, tenantID, userID, password, code string, before func(context.Context) error) error
 }
 
 // AccessLog keeps the access log (*accesslog.Log); Write must not block.
@@ -156,6 +157,7 @@ var routes = []route{
 	{"POST", "/api/v1/login/second-factor", public, (*handler).loginSecondFactor},
 	{"POST", "/api/v1/logout", authenticated, (*handler).logout},
 	{"GET", "/api/v1/me", authenticated, (*handler).me},
+	{"DELETE", "/api/v1/me", active, (*handler).deleteMe},
 	{"POST", "/api/v1/me/password", authenticated, (*handler).changePassword},
 	{"POST", "/api/v1/me/second-factor", active, (*handler).startSecondFactor},
 	{"POST", "/api/v1/me/second-factor/confirm", active, (*handler).confirmSecondFactor},

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -16,6 +17,7 @@ import (
 // Booking is what the API needs from the booking service
 // (*booking.Service).
 type Booking interface {
+	RemoveAdvisor(ctx context.Context, tenantID, advisorID string) error
 	PutType(ctx context.Context, a booking.Actor, advisorID string, t booking.AppointmentType) (booking.AppointmentType, error)
 	DeleteType(ctx context.Context, a booking.Actor, advisorID, typeID string) error
 	TypesOf(ctx context.Context, a booking.Actor, advisorID string) ([]booking.AppointmentType, error)
@@ -51,6 +53,14 @@ func bookingError(err error) *Error {
 			Message: "Appointments can be booked up to " + hz.LastDate + ".", LastBookableDate: hz.LastDate}
 	case errors.As(err, &in):
 		return &Error{Status: http.StatusBadRequest, Code: "invalid_input", Message: in.Error(), Field: in.Field}
+	case errors.Is(err, booking.ErrFutureBookings):
+		var fb *booking.FutureBookingsError
+		n := 0
+		if errors.As(err, &fb) {
+			n = fb.Count
+		}
+		return &Error{Status: http.StatusConflict, Code: "future_bookings",
+			Message: fmt.Sprintf("You still have %d appointments to come: cancel them or ask an admin to hand them over first.", n)}
 	case errors.Is(err, booking.ErrIdempotencyMismatch):
 		return &Error{Status: http.StatusConflict, Code: "idempotency_conflict", Message: "This Idempotency-Key was already used for a different booking request."}
 	case errors.Is(err, booking.ErrSlotTaken):

@@ -14,6 +14,7 @@ import (
 
 // Calendars is what the API needs from calendar sync (*calsync.Service).
 type Calendars interface {
+	DeleteAdvisor(ctx context.Context, tenantID, advisorID string) error
 	PutSource(ctx context.Context, tenantID, advisorID string, src calsync.Source) (calsync.Source, error)
 	Sources(ctx context.Context, tenantID, advisorID string) ([]calsync.Source, error)
 	DeleteSource(ctx context.Context, tenantID, advisorID, sourceID string) error

@@ -88,6 +88,8 @@ func toError(err error) *Error {
 			Message: "Enter the code from your authenticator app (or a recovery code).", Challenge: sf.Challenge}
 	}
 	switch {
+	case errors.Is(err, auth.ErrLastAdmin):
+		return &Error{Status: http.StatusConflict, Code: "last_admin", Message: "You are the last admin of your organisation: make someone else an admin first."}
 	case errors.Is(err, auth.ErrInvalidCode):
 		return &Error{Status: http.StatusUnauthorized, Code: "invalid_code", Message: "The code is wrong, used already, or the sign-in took too long: sign in again."}
 	case errors.Is(err, auth.ErrSecondFactorEnabled):

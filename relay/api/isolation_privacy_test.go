@@ -87,6 +87,10 @@ func privacyCases(fr func(key string) func(a, b *isoTenant) []isoTarget) map[str
 		"DELETE /api/v1/me/second-factor": {targets: func(a, b *isoTenant) []isoTarget {
 			return []isoTarget{{path: "/api/v1/me/second-factor", body: map[string]string{"password": a.advisorPass, "code": "123456"}}}
 		}},
+		// B's callers deleting their own account with A's password: refused.
+		"DELETE /api/v1/me": {targets: func(a, b *isoTenant) []isoTarget {
+			return []isoTarget{{path: "/api/v1/me", body: map[string]string{"password": a.advisorPass}}}
+		}},
 		// A's advisor's second factor, reset by B's admin: refused.
 		"DELETE /api/v1/users/{id}/second-factor": {targets: fr("DELETE /api/v1/users/{id}/second-factor")},
 	}

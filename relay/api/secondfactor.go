@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"time"
@@ -161,5 +162,37 @@ func (h *handler) resetSecondFactor(w http.ResponseWriter, r *http.Request, s au
 		return
 	}
 	h.record(ctx, s, "user.second_factor_reset", id, nil)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// deleteMe deletes the caller's own account (seed 002 §2.4: advisors
+// delete their account themselves) after their password and, with a
+// second factor, a code. The advisor's booking page, types, availability
+// and calendar connections go with it; future appointments must be
+// cancelled or handed over first (409 future_bookings), and the last
+// admin cannot leave (409 last_admin).
+func (h *handler) deleteMe(w http.ResponseWriter, r *http.Request, s auth.Session) {
+	req, ok := decodeRequest(w, r, decodeSecondFactor("password"))
+	if !ok {
+		return
+	}
+	ctx, cancel := reqContext(r)
+	defer cancel()
+	err := h.auth.DeleteOwnAccount(ctx, s.TenantID, s.UserID, req.Password, strings.TrimSpace(req.Code), func(ctx context.Context) error {
+		if h.booking != nil {
+			if err := h.booking.RemoveAdvisor(ctx, s.TenantID, s.UserID); err != nil {
+				return err
+			}
+		}
+		if h.calendars != nil {
+			return h.calendars.DeleteAdvisor(ctx, s.TenantID, s.UserID)
+		}
+		return nil
+	})
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	h.record(ctx, s, "user.delete_self", s.UserID, nil)
 	w.WriteHeader(http.StatusNoContent)
 }

@@ -88,3 +88,47 @@ func TestSecondFactorThroughTheAPI(t *testing.T) {
 		t.Fatal("no login after the reset")
 	}
 }
+
+func TestAdvisorDeletesTheirOwnAccount(t *testing.T) {
+	f, cs, ics := newIsolationFixture(t)
+	a := f.populate(cs, ics, "sparkasse", adminPass, "Alpha")
+
+	if r := f.json("DELETE", "/api/v1/me", a.advisor, map[string]string{"password": "nicht-das-passwort"}); r.status != http.StatusUnauthorized {
+		t.Fatalf("wrong password: %d %s", r.status, r.body)
+	}
+	if r := f.json("DELETE", "/api/v1/me", a.advisor, map[string]string{"password": a.advisorPass}); r.status != http.StatusConflict || r.errCode() != "future_bookings" {
+		t.Fatalf("with a booking to come: %d %s", r.status, r.body)
+	}
+	if r := f.json("DELETE", "/api/v1/me", a.admin, map[string]string{"password": adminPass}); r.status != http.StatusConflict || r.errCode() != "last_admin" {
+		t.Fatalf("the last admin: %d %s", r.status, r.body)
+	}
+	if r := f.json("POST", "/api/v1/bookings/"+a.bookingID+"/cancel", a.advisor, nil); r.status != http.StatusOK {
+		t.Fatalf("cancel: %d %s", r.status, r.body)
+	}
+	if r := f.json("DELETE", "/api/v1/me", a.advisor, map[string]string{"password": a.advisorPass}); r.status != http.StatusNoContent {
+		t.Fatalf("delete: %d %s", r.status, r.body)
+	}
+	if r := f.json("GET", "/api/v1/me", a.advisor, nil); r.status != http.StatusUnauthorized {
+		t.Fatalf("the deleted account's session: %d", r.status)
+	}
+	if r := f.json("POST", "/api/v1/login", "", map[string]string{"tenant": "sparkasse", "username": a.advisorUser, "password": a.advisorPass}); r.status != http.StatusUnauthorized {
+		t.Fatalf("login of the deleted account: %d", r.status)
+	}
+	if r := f.json("GET", "/api/v1/pages/"+a.pageID, "", nil); r.status != http.StatusNotFound {
+		t.Fatalf("the deleted advisor's booking page: %d", r.status)
+	}
+	var audit struct {
+		Entries []struct {
+			Action string `json:"action"`
+			Target string `json:"target"`
+		} `json:"entries"`
+	}
+	f.decode(f.json("GET", "/api/v1/audit", a.admin, nil), http.StatusOK, "audit", &audit)
+	found := false
+	for _, e := range audit.Entries {
+		found = found || e.Action == "user.delete_self" && e.Target == a.advisorID
+	}
+	if !found {
+		t.Fatal("no audit entry for the deletion")
+	}
+}

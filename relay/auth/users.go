@@ -638,3 +638,70 @@ func (s *Service) setPassword(ctx context.Context, rec *userRecord, next string,
 		return nil
 	})
 }
+
+// ErrLastAdmin: the tenant's last active admin cannot delete their own
+// account (nobody could manage the tenant afterwards).
+var ErrLastAdmin = errors.New("the tenant's last admin")
+
+// DeleteOwnAccount deletes the signed-in user's own account (self-service
+// deletion, retention class advisor_account) after checking their password
+// and, when they have a second factor, a current code or recovery code.
+// before runs after the checks and before the account goes (the caller
+// removes the user's data in other services there, and may refuse: its
+// error is returned and nothing is deleted). The tenant's last active
+// admin gets ErrLastAdmin.
+func (s *Service) DeleteOwnAccount(ctx context.Context, tenantID, userID, password, code string, before func(context.Context) error) error {
+	wrap := func(err error) error { return fmt.Errorf("auth: delete own account: %w", err) }
+	if err := s.checkPassword(ctx, tenantID, userID, password); err != nil {
+		return wrap(err)
+	}
+	var rec *userRecord
+	admins := 0
+	err := s.kv.View(ctx, func(tx store.Txn) (err error) {
+		if rec, err = getUser(tx, tenantID, userID); err != nil {
+			return err
+		}
+		admins = 0
+		return tx.Scan([]byte(usersPrefix(tenantID)), func(_, v []byte) error {
+			var u userRecord
+			if err := jsonUnmarshal(v, &u); err != nil {
+				return err
+			}
+			if u.Role == RoleAdmin && !u.Disabled {
+				admins++
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return wrap(err)
+	}
+	if rec.Role == RoleAdmin && !rec.Disabled && admins <= 1 {
+		return wrap(ErrLastAdmin)
+	}
+	if rec.TOTP.enabled() {
+		// The code is checked (and used up) in its own transaction.
+		err := s.kv.Update(ctx, func(tx store.Txn) error {
+			cur, err := getUser(tx, tenantID, userID)
+			if err != nil {
+				return err
+			}
+			if !s.useTOTP(cur, code) && !useRecovery(cur, code) {
+				return ErrInvalidCode
+			}
+			return putUser(tx, cur)
+		})
+		if err != nil {
+			return wrap(err)
+		}
+	}
+	if before != nil {
+		if err := before(ctx); err != nil {
+			return wrap(err)
+		}
+	}
+	if err := s.DeleteUser(ctx, tenantID, userID); err != nil {
+		return wrap(err)
+	}
+	return nil
+}
