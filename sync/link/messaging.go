@@ -49,7 +49,7 @@ const MaxChangesWait = 25 * time.Second
 // Window is the WhatsApp 24-hour customer-service window of a
 // conversation: outside it only approved templates may be sent.
 type Window struct {
-	Open     bool      `json:"open"`                // free text may be sent
+	Open     bool      `json:"open"`               // free text may be sent
 	ClosesAt time.Time `json:"closes_at,omitzero"` // when an open window closes
 }
 
