@@ -202,12 +202,12 @@ var classes = []Class{
 	},
 	{
 		ID: ClassAdvisorAccount, Title: "Advisor account",
-		What:    "user name, display name, e-mail, password hash, role, sessions",
+		What:    "user name, display name, e-mail, password hash, role, second-factor secret, sessions; the booking page, appointment types, availability and calendar connections",
 		Purpose: "signing in and working as an advisor or admin",
 		Persons: []Person{Admin, Advisor}, Kind: UntilDeleted, From: "the advisor deletes the account (self-service)",
 		Action: Delete, Storage: storeLocation, Processors: []string{noProcessors},
-		Implemented: false, Overridable: false,
-		Note: "accounts exist; self-service deletion is planned",
+		Implemented: true, Overridable: false,
+		Note: "DELETE /api/v1/me with the password (and a code with a second factor); refused while appointments are to come and for the last admin",
 	},
 	{
 		ID: ClassMessengerMessages, Title: "Messenger messages",
