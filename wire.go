@@ -176,11 +176,66 @@ func (r *linkRelay) Trust(addr, fingerprint string) error {
 
 func (r *linkRelay) Login(ctx context.Context, tenant, username, password string) (app.Account, error) {
 	res, err := r.c.Login(ctx, tenant, username, password)
+	if challenge, ok := link.SecondFactorChallenge(err); ok {
+		return app.Account{}, &app.SecondFactorRequired{Challenge: challenge}
+	}
 	if err != nil {
 		return app.Account{}, forUI(err)
 	}
-	u := res.User
-	return app.Account{Tenant: u.Tenant, Username: u.Username, DisplayName: u.DisplayName, Role: u.Role, MustChangePassword: u.MustChangePassword}, nil
+	return toAccount(res.User), nil
+}
+
+func toAccount(u link.User) app.Account {
+	return app.Account{Tenant: u.Tenant, Username: u.Username, DisplayName: u.DisplayName, Role: u.Role,
+		MustChangePassword: u.MustChangePassword, SecondFactor: u.SecondFactor}
+}
+
+// codeError is a wrong second-factor code: the link client's sentence,
+// matching app.ErrInvalidCode.
+type codeError struct{ uiError }
+
+func (codeError) Is(target error) bool { return target == app.ErrInvalidCode }
+
+// forCode is forUI that also marks wrong codes for the UI.
+func forCode(err error) error {
+	if link.IsInvalidCode(err) || errors.Is(err, link.ErrCodeFormat) {
+		return codeError{uiError{err}}
+	}
+	return forUI(err)
+}
+
+func (r *linkRelay) LoginSecondFactor(ctx context.Context, challenge, code string) (app.Account, error) {
+	res, err := r.c.LoginSecondFactor(ctx, challenge, code)
+	if err != nil {
+		return app.Account{}, forCode(err)
+	}
+	return toAccount(res.User), nil
+}
+
+func (r *linkRelay) StartSecondFactor(ctx context.Context, password string) (app.SecondFactorSetup, error) {
+	s, err := r.c.StartSecondFactor(ctx, password)
+	if err != nil {
+		return app.SecondFactorSetup{}, forUI(err)
+	}
+	return app.SecondFactorSetup{Secret: s.Secret, URL: s.OTPAuthURL, Expires: s.ExpiresAt}, nil
+}
+
+func (r *linkRelay) ConfirmSecondFactor(ctx context.Context, code string) ([]string, error) {
+	codes, err := r.c.ConfirmSecondFactor(ctx, code)
+	return codes, forCode(err)
+}
+
+func (r *linkRelay) NewRecoveryCodes(ctx context.Context, code string) ([]string, error) {
+	codes, err := r.c.NewRecoveryCodes(ctx, code)
+	return codes, forCode(err)
+}
+
+func (r *linkRelay) DisableSecondFactor(ctx context.Context, password, code string) error {
+	return forCode(r.c.DisableSecondFactor(ctx, password, code))
+}
+
+func (r *linkRelay) ResetSecondFactor(ctx context.Context, userID string) error {
+	return forUI(r.c.ResetSecondFactor(ctx, userID))
 }
 
 func (r *linkRelay) ChangePassword(ctx context.Context, current, next string) error {
@@ -257,7 +312,8 @@ func (r *linkRelay) AuditLog(ctx context.Context) ([]app.AuditEntry, error) {
 }
 
 func toPerson(u link.User) app.Person {
-	return app.Person{ID: u.ID, Username: u.Username, DisplayName: u.DisplayName, Email: u.Email, Role: u.Role, Disabled: u.Disabled}
+	return app.Person{ID: u.ID, Username: u.Username, DisplayName: u.DisplayName, Email: u.Email, Role: u.Role, Disabled: u.Disabled,
+		SecondFactor: u.SecondFactor}
 }
 
 func (r *linkRelay) StartMeeting(ctx context.Context, title string) (app.MeetingInfo, app.JoinLinkInfo, error) {

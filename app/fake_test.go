@@ -26,6 +26,12 @@ type fakeRelay struct {
 	audit      []AuditEntry  // returned by AuditLog
 	meetingErr error         // returned by StartMeeting and EndMeeting
 	guestErr   error         // returned by AdmitGuest, TurnAwayGuest and RemoveGuest
+	// secondFactor makes Login ask for a second factor: the right code is
+	// 123456 (or the recovery code abcd-efgh-ijkl-mnop), the password for
+	// the settings' second-factor calls is "pw", and a challenge takes 5
+	// wrong codes, like the relay's.
+	secondFactor bool
+	sfErr        error // if set, LoginSecondFactor returns it (before checking the code)
 
 	mu      sync.Mutex
 	calls   []string
@@ -40,6 +46,10 @@ type fakeRelay struct {
 	list     []MeetingInfo      // returned by Meetings, newest first; StartMeeting prepends
 	listErr  error              // returned by Meetings
 	listed   int                // calls of Meetings
+
+	challenges int            // challenges issued, numbering them pmf_1, pmf_2, …
+	wrongCodes map[string]int // challenge → wrong codes
+	enrolling  bool           // StartSecondFactor succeeded, not confirmed yet
 
 	bk fakeBooking // the BookingRelay part; see fake_booking_test.go
 }
@@ -122,12 +132,20 @@ func (f *fakeRelay) Login(ctx context.Context, tenant, username, password string
 	if f.loginErr != nil {
 		return Account{}, f.loginErr
 	}
+	if f.secondFactor {
+		f.challenges++
+		return Account{}, fmt.Errorf("login: %w", &SecondFactorRequired{Challenge: fmt.Sprintf("pmf_%d", f.challenges)})
+	}
+	return f.account(tenant, username), nil
+}
+
+func (f *fakeRelay) account(tenant, username string) Account {
 	role := f.role
 	if role == "" {
 		role = "advisor"
 	}
 	return Account{Tenant: tenant, Username: username, DisplayName: "Erika Mustermann", Role: role,
-		MustChangePassword: f.mustChange}, nil
+		MustChangePassword: f.mustChange, SecondFactor: f.secondFactor}
 }
 
 func (f *fakeRelay) ChangePassword(ctx context.Context, current, next string) error {
@@ -319,6 +337,112 @@ func (f *fakeRelay) TurnAwayGuest(ctx context.Context, meetingID, guestID string
 func (f *fakeRelay) RemoveGuest(ctx context.Context, meetingID, guestID string) error {
 	f.record("RemoveGuest %s %s", meetingID, guestID)
 	return f.moveGuest(meetingID, guestID, GuestAdmitted, GuestRemoved)
+}
+
+// wrongCode is the fake's answer to a wrong code.
+type wrongCode struct{}
+
+func (wrongCode) Error() string        { return "That code is not right or was used already." }
+func (wrongCode) Is(target error) bool { return target == ErrInvalidCode }
+
+const (
+	fakeCode     = "123456"
+	fakeRecovery = "abcd-efgh-ijkl-mnop"
+	fakeSecret   = "JBSWY3DPEHPK3PXP"
+	fakeOTPURL   = "otpauth://totp/Parley%20acme:erika?algorithm=SHA1&digits=6&issuer=Parley+acme&period=30&secret=" + fakeSecret
+)
+
+// goodCode reports whether code (as typed) is the fake's code or
+// recovery code.
+func goodCode(code string) bool {
+	c := strings.Join(strings.Fields(code), "")
+	return c == fakeCode || c == fakeRecovery
+}
+
+func (f *fakeRelay) LoginSecondFactor(ctx context.Context, challenge, code string) (Account, error) {
+	f.record("LoginSecondFactor %s %s", challenge, code)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.sfErr != nil {
+		return Account{}, f.sfErr
+	}
+	if f.wrongCodes == nil {
+		f.wrongCodes = map[string]int{}
+	}
+	if f.wrongCodes[challenge] >= 5 || !goodCode(code) {
+		f.wrongCodes[challenge]++
+		return Account{}, fmt.Errorf("second factor: %w", wrongCode{})
+	}
+	f.wrongCodes[challenge] = 5 // used up
+	return f.account("acme", "erika"), nil
+}
+
+func (f *fakeRelay) StartSecondFactor(ctx context.Context, password string) (SecondFactorSetup, error) {
+	f.record("StartSecondFactor")
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if password != "pw" {
+		return SecondFactorSetup{}, fmt.Errorf("Wrong username or password.")
+	}
+	f.enrolling = true
+	return SecondFactorSetup{Secret: fakeSecret, URL: fakeOTPURL, Expires: time.Now().Add(15 * time.Minute)}, nil
+}
+
+func fakeRecoveryCodes() []string {
+	codes := make([]string, 10)
+	for i := range codes {
+		codes[i] = fmt.Sprintf("rc%02d-aaaa-bbbb-cccc", i)
+	}
+	return codes
+}
+
+func (f *fakeRelay) ConfirmSecondFactor(ctx context.Context, code string) ([]string, error) {
+	f.record("ConfirmSecondFactor %s", code)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.enrolling {
+		return nil, fmt.Errorf("Two-factor sign-in is not on (or its set-up expired — start again).")
+	}
+	if strings.TrimSpace(code) != fakeCode {
+		return nil, wrongCode{}
+	}
+	f.enrolling, f.secondFactor = false, true
+	return fakeRecoveryCodes(), nil
+}
+
+func (f *fakeRelay) NewRecoveryCodes(ctx context.Context, code string) ([]string, error) {
+	f.record("NewRecoveryCodes %s", code)
+	if strings.TrimSpace(code) != fakeCode {
+		return nil, wrongCode{}
+	}
+	return fakeRecoveryCodes(), nil
+}
+
+func (f *fakeRelay) DisableSecondFactor(ctx context.Context, password, code string) error {
+	f.record("DisableSecondFactor %s", code)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if password != "pw" {
+		return fmt.Errorf("Wrong username or password.")
+	}
+	if !goodCode(code) {
+		return wrongCode{}
+	}
+	f.secondFactor = false
+	return nil
+}
+
+func (f *fakeRelay) ResetSecondFactor(ctx context.Context, id string) error {
+	f.record("ResetSecondFactor %s", id)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i := range f.users {
+		if f.users[i].ID == id {
+			f.users[i].SecondFactor = false
+			return nil
+		}
+	}
+	return fmt.Errorf("no such user")
 }
 
 var _ Relay = (*fakeRelay)(nil)

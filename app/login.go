@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/url"
 	"strings"
+	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
@@ -24,10 +25,12 @@ type loginScreen struct {
 	content  fyne.CanvasObject
 	// otp shows the local relay's one-time password; nil without one.
 	otp fyne.CanvasObject
+	// now tells the time for the second factor's challenge; tests set it.
+	now func() time.Time
 }
 
 func newLoginScreen(u *UI) *loginScreen {
-	l := &loginScreen{u: u}
+	l := &loginScreen{u: u, now: time.Now}
 	l.addr = widget.NewEntry()
 	l.addr.SetPlaceHolder("https://relay.example.org:8443")
 	l.tenant = widget.NewEntry()
@@ -189,27 +192,38 @@ func (l *loginScreen) login(addr, transport, tenant, username, password string) 
 	run(u, u.ctx, func(ctx context.Context) (Account, error) {
 		return u.relay.Login(ctx, tenant, username, password)
 	}, func(acc Account, err error) {
+		var sf *SecondFactorRequired
+		if errors.As(err, &sf) {
+			l.askSecondFactor(addr, transport, tenant, username, password, sf.Challenge)
+			return
+		}
 		if err != nil {
 			l.password.SetText("")
 			l.fail(message(err))
 			u.win.Canvas().Focus(l.password)
 			return
 		}
-		l.remember(addr, tenant, username)
-		if acc.Tenant == "" {
-			acc.Tenant = tenant
-		}
-		if acc.Username == "" {
-			acc.Username = username
-		}
-		if acc.DisplayName == "" {
-			acc.DisplayName = acc.Username
-		}
-		l.password.SetText("")
-		l.signIn.set(false)
-		l.status.info("")
-		u.startSession(addr, transport, password, acc)
+		l.signedIn(addr, transport, tenant, username, password, acc)
 	})
+}
+
+// signedIn finishes a sign-in (with or without a second factor).
+func (l *loginScreen) signedIn(addr, transport, tenant, username, password string, acc Account) {
+	u := l.u
+	l.remember(addr, tenant, username)
+	if acc.Tenant == "" {
+		acc.Tenant = tenant
+	}
+	if acc.Username == "" {
+		acc.Username = username
+	}
+	if acc.DisplayName == "" {
+		acc.DisplayName = acc.Username
+	}
+	l.password.SetText("")
+	l.signIn.set(false)
+	l.status.info("")
+	u.startSession(addr, transport, password, acc)
 }
 
 // fail ends a sign-in attempt with msg.

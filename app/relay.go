@@ -41,6 +41,27 @@ type Relay interface {
 	// (admins only).
 	AuditLog(ctx context.Context) ([]AuditEntry, error)
 
+	// LoginSecondFactor finishes a sign-in that Login refused with a
+	// *[SecondFactorRequired] error, with a code from the authenticator
+	// app or a recovery code. A wrong code (or a challenge the relay no
+	// longer accepts) gives an error matching [ErrInvalidCode].
+	LoginSecondFactor(ctx context.Context, challenge, code string) (Account, error)
+	// StartSecondFactor begins turning on two-factor sign-in for the
+	// signed-in user, after their password.
+	StartSecondFactor(ctx context.Context, password string) (SecondFactorSetup, error)
+	// ConfirmSecondFactor turns two-factor sign-in on with the first code
+	// from the app and returns the recovery codes, shown only once.
+	ConfirmSecondFactor(ctx context.Context, code string) ([]string, error)
+	// NewRecoveryCodes replaces the signed-in user's recovery codes after
+	// a current code; the old ones stop working.
+	NewRecoveryCodes(ctx context.Context, code string) ([]string, error)
+	// DisableSecondFactor turns two-factor sign-in off after the password
+	// and a current code (or a recovery code).
+	DisableSecondFactor(ctx context.Context, password, code string) error
+	// ResetSecondFactor removes a user's second factor and signs them out
+	// everywhere (admins only; for a lost phone).
+	ResetSecondFactor(ctx context.Context, userID string) error
+
 	// Meetings returns up to limit of the signed-in user's own meetings,
 	// newest first.
 	Meetings(ctx context.Context, limit int) ([]MeetingInfo, error)
@@ -147,7 +168,9 @@ type Account struct {
 	Role string
 	// MustChangePassword is true while the account still has its one-time
 	// password; the UI then asks for a new one before anything else.
-	MustChangePassword bool
+	MustChangePassword bool // SecondFactor is true while signing in needs a code from an
+	// authenticator app as well as the password.
+	SecondFactor bool
 }
 
 // Person is a user of the tenant as listed for admins.
@@ -163,7 +186,9 @@ type Person struct {
 	// Role is "admin" or "advisor".
 	Role string
 	// Disabled users cannot sign in until an admin enables them again.
-	Disabled bool
+	Disabled bool // SecondFactor is true while the user signs in with a code from an
+	// authenticator app as well as the password.
+	SecondFactor bool
 }
 
 // NewPerson is what an admin enters to create a user.

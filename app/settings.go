@@ -7,7 +7,8 @@ import (
 	"fyne.io/fyne/v2/widget"
 )
 
-// newSettingsPage shows the connection and the account, and signs out.
+// newSettingsPage shows the connection and the account, signs out, and
+// turns two-factor sign-in on and off.
 func newSettingsPage(u *UI, s *session) fyne.CanvasObject {
 	value := func(text string) *widget.Label {
 		l := widget.NewLabel(text)
@@ -26,5 +27,6 @@ func newSettingsPage(u *UI, s *session) fyne.CanvasObject {
 	note.Wrapping = fyne.TextWrapWord
 	var signOut *busyButton
 	signOut = newBusyButton("Sign out", theme.LogoutIcon(), func() { u.signOut(signOut) })
-	return container.NewVBox(form, note, container.NewHBox(signOut.row()))
+	return container.NewVBox(form, note, container.NewHBox(signOut.row()),
+		widget.NewSeparator(), newSecondFactorSection(u, s).box)
 }

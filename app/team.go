@@ -26,6 +26,7 @@ type teamPage struct {
 	selection *widget.Label
 	toggle    *busyButton
 	reset     *busyButton
+	resetTFA  *busyButton
 	actions   *fyne.Container
 
 	username    *widget.Entry
@@ -47,11 +48,23 @@ func newTeamPage(u *UI, s *session) *teamPage {
 			name.Truncation = fyne.TextTruncateEllipsis
 			detail := widget.NewLabel("username · e-mail · role")
 			detail.Truncation = fyne.TextTruncateEllipsis
-			return container.NewVBox(name, detail)
+			// The right-hand column tells whether the user has
+			// two-factor sign-in.
+			return container.NewBorder(nil, nil, nil, widget.NewLabel("2FA off"), container.NewVBox(name, detail))
 		},
 		func(id widget.ListItemID, o fyne.CanvasObject) {
 			p := t.people[id]
-			rows := o.(*fyne.Container).Objects
+			cols := o.(*fyne.Container).Objects
+			tfa := cols[1].(*widget.Label)
+			if p.SecondFactor {
+				tfa.SetText("2FA on")
+				tfa.Importance = widget.SuccessImportance
+			} else {
+				tfa.SetText("2FA off")
+				tfa.Importance = widget.LowImportance
+			}
+			tfa.Refresh()
+			rows := cols[0].(*fyne.Container).Objects
 			rows[0].(*widget.Label).SetText(p.DisplayName)
 			parts := []string{p.Username}
 			if p.Email != "" {
@@ -70,7 +83,8 @@ func newTeamPage(u *UI, s *session) *teamPage {
 	t.selection.Truncation = fyne.TextTruncateEllipsis
 	t.toggle = newBusyButton("Disable", theme.CancelIcon(), t.toggleDisabled)
 	t.reset = newBusyButton("Reset password", theme.ViewRefreshIcon(), t.resetPassword)
-	t.actions = container.NewBorder(nil, nil, nil, container.NewHBox(t.toggle.row(), t.reset.row()), t.selection)
+	t.resetTFA = newBusyButton("Reset two-factor", theme.ViewRefreshIcon(), t.resetSecondFactor)
+	t.actions = container.NewBorder(nil, nil, nil, container.NewHBox(t.toggle.row(), t.reset.row(), t.resetTFA.row()), t.selection)
 	t.actions.Hide()
 	t.list.HideSeparators = false
 	t.refresh = newBusyButton("Refresh", theme.ViewRefreshIcon(), t.load)
@@ -224,6 +238,11 @@ func (t *teamPage) showActions() {
 		t.toggle.btn.SetText("Disable")
 		t.toggle.btn.SetIcon(theme.CancelIcon())
 	}
+	if p.SecondFactor {
+		t.resetTFA.btn.Show()
+	} else {
+		t.resetTFA.btn.Hide()
+	}
 	t.actions.Show()
 }
 
@@ -282,6 +301,35 @@ func (t *teamPage) resetPassword() {
 				}
 				t.listStatus.ok("New one-time password for " + p.DisplayName + " created.")
 				showOneTimePassword(u.win, p.DisplayName, pw)
+			})
+		})
+}
+
+// resetSecondFactor removes the selected user's second factor after
+// confirmation (a lost phone); the relay signs them out everywhere.
+func (t *teamPage) resetSecondFactor() {
+	if t.selected < 0 || t.resetTFA.busy {
+		return
+	}
+	p := t.people[t.selected]
+	confirm(t.u.win, "Reset two-factor sign-in of "+p.DisplayName+"?",
+		p.DisplayName+" is signed out everywhere and signs in next with the password alone, then can turn two-factor sign-in on again. "+
+			"Do this only when you are sure who is asking (for example a lost phone and lost recovery codes).", "Reset two-factor", func() {
+			u, s := t.u, t.s
+			t.resetTFA.set(true)
+			run(u, s.ctx, func(ctx context.Context) (struct{}, error) {
+				return struct{}{}, u.relay.ResetSecondFactor(ctx, p.ID)
+			}, func(_ struct{}, err error) {
+				if s.ctx.Err() != nil {
+					return
+				}
+				t.resetTFA.set(false)
+				if err != nil {
+					t.listStatus.fail(message(err))
+					return
+				}
+				t.listStatus.ok("Two-factor sign-in of " + p.DisplayName + " is reset; they are signed out everywhere.")
+				t.load()
 			})
 		})
 }
