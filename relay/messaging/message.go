@@ -346,7 +346,7 @@ func (s *Service) Send(ctx context.Context, a Actor, conversationID string, d Dr
 		if out, err = s.message(o.tx, r, mr); err != nil {
 			return err
 		}
-		if side == SideAdvisor && r.Channel.External() && s.outbound != nil {
+		if side == SideAdvisor && (r.Channel.External() || r.Channel == ChannelContactForm) && s.outbound != nil {
 			c, err := s.conversation(o.tx, r, o.now, true)
 			if err != nil {
 				return err

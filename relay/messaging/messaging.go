@@ -256,7 +256,9 @@ type Options struct {
 	// the message does. An error aborts the send. It may run more than
 	// once for one message when the transaction is retried; only the
 	// committed run counts. Nil stores external messages as queued without
-	// sending them.
+	// sending them. It is also called for an advisor's message on a
+	// contact-form conversation (Address empty), whose answer goes out by
+	// e-mail; such messages carry no delivery state.
 	Outbound func(tx store.Txn, c Conversation, m Message) error
 	// Touch, when set, is called inside the transaction of every stored
 	// message to record an interaction with the customer
