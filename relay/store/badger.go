@@ -38,6 +38,11 @@ type BadgerOptions struct {
 	KeyDir string
 	// Logger receives badger's warnings and errors; nil discards them.
 	Logger *slog.Logger
+	// NoSyncWrites acknowledges commits before they are synced to disk
+	// (Close still writes everything out). It is for bulk seeding in
+	// benchmarks only; the relay never sets it: its store syncs every
+	// commit.
+	NoSyncWrites bool
 }
 
 // Badger is the encrypted, on-disk KV.
@@ -75,7 +80,7 @@ func Open(opts BadgerOptions) (*Badger, error) {
 	bo := badger.DefaultOptions(opts.Dir).
 		WithEncryptionKey(key).
 		WithEncryptionKeyRotationDuration(30 * 24 * time.Hour).
-		WithSyncWrites(true).
+		WithSyncWrites(!opts.NoSyncWrites).
 		WithIndexCacheSize(16 << 20).
 		WithBlockCacheSize(16 << 20).
 		WithMemTableSize(16 << 20).
