@@ -399,3 +399,13 @@ func twoFactorColumn(h *harness) []string {
 	})
 	return out
 }
+
+// BenchmarkQRImage measures rendering the enrolment's QR code, which runs
+// on the UI thread when the dialog opens.
+func BenchmarkQRImage(b *testing.B) {
+	for b.Loop() {
+		if _, err := qrImage(fakeOTPURL, 240); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -365,3 +365,11 @@ func FuzzParseChallenge(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkNormalizeCode(b *testing.B) {
+	for b.Loop() {
+		if _, err := NormalizeCode(" 123 456 "); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
