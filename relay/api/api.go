@@ -103,6 +103,9 @@ type Options struct {
 	// Privacy exports and erases customers' data; nil answers its routes
 	// with 404.
 	Privacy Privacy
+	// Signing is the e-signature service (signature processes, signer
+	// links, tenant keys); nil answers 404 on its routes.
+	Signing Signing
 	// AccessLog receives one entry per request (the security access log,
 	// with the client's IP address); nil keeps none.
 	AccessLog AccessLog
@@ -127,6 +130,7 @@ type handler struct {
 	customers Customers
 	calendars Calendars
 	privacy   Privacy
+	signing   Signing
 	access    AccessLog
 	limiter   *limiter
 	holds     holdCounter
@@ -233,6 +237,24 @@ var routes = []route{
 	{"DELETE", "/api/v1/calendar/sources/{id}", active, (*handler).deleteSource},
 	{"GET", "/api/v1/calendar/feed", active, (*handler).feedURL},
 	{"POST", "/api/v1/calendar/feed/rotate", active, (*handler).rotateFeed},
+	// E-signature: the advisor's side, the signer's link (public,
+	// rate-limited per address) and the admin's tenant keys.
+	{"POST", "/api/v1/signing/processes", active, (*handler).createSigning},
+	{"GET", "/api/v1/signing/processes", active, (*handler).listSigning},
+	{"GET", "/api/v1/signing/processes/{id}", active, (*handler).getSigning},
+	{"PUT", "/api/v1/signing/processes/{id}/fields", active, (*handler).setSigningFields},
+	{"POST", "/api/v1/signing/processes/{id}/send", active, signingAction(Signing.Send)},
+	{"POST", "/api/v1/signing/processes/{id}/cancel", active, signingAction(Signing.Cancel)},
+	{"GET", "/api/v1/signing/processes/{id}/document", active, (*handler).signingDocument},
+	{"POST", "/api/v1/signing/processes/{id}/sign", active, (*handler).advisorSign},
+	{"GET", "/api/v1/sign/{token}", public, limited(rateRead, (*handler).signerView)},
+	{"POST", "/api/v1/sign/{token}/code", public, limited(rateWrite, (*handler).signerCode)},
+	{"POST", "/api/v1/sign/{token}/verify", public, limited(rateWrite, (*handler).signerVerify)},
+	{"GET", "/api/v1/sign/{token}/document", public, limited(rateRead, (*handler).signerDocument)},
+	{"POST", "/api/v1/sign/{token}/submit", public, limited(rateWrite, (*handler).signerSubmit)},
+	{"PUT", "/api/v1/signing/trustee-key", adminOnly, (*handler).putTrusteeKey},
+	{"GET", "/api/v1/signing/trustee-key", adminOnly, (*handler).getTrusteeKey},
+	{"GET", "/api/v1/signing/seal-ca", adminOnly, (*handler).getSealCA},
 }
 
 // New returns the relay's HTTP handler.
@@ -247,6 +269,8 @@ func New(opts Options) http.Handler {
 	}
 	h := &handler{publicURL: strings.TrimRight(opts.PublicURL, "/"), auth: opts.Auth, audit: opts.Audit, meetings: opts.Meetings, signal: opts.Signal, chat: opts.Chat, announcer: opts.Announcer, retention: opts.Retention,
 		booking: opts.Booking, customers: opts.Customers, calendars: opts.Calendars, privacy: opts.Privacy, access: opts.AccessLog, limiter: newLimiter(clock.Or(opts.Clock)), log: log, clock: clock.Or(opts.Clock), metrics: newMetrics(reg)}
+
+	h.signing = opts.Signing
 
 	mux := http.NewServeMux()
 	byPattern := map[string]map[string]route{}

@@ -483,6 +483,9 @@ func isolationCases() map[string]isoCase {
 	for k, c := range privacyCases(fr) {
 		cases[k] = c
 	}
+	for k, c := range signingCases() {
+		cases[k] = c
+	}
 	return cases
 }
 
