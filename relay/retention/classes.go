@@ -216,7 +216,7 @@ var classes = []Class{
 		Persons: []Person{Advisor, Customer}, Kind: FromEvent, From: "the conversation closed",
 		Period: 30 * Day, Action: Delete, Storage: storeLocation,
 		Processors:  []string{"the channel's provider (Meta, Telegram, the SMS gateway) for messages sent through it"},
-		Implemented: false, Overridable: true,
+		Implemented: true, Overridable: true,
 	},
 }
 

@@ -29,7 +29,7 @@ func (s *Server) startPrivacy(ctx context.Context, dataDir string, meetings *mee
 	if err != nil {
 		return err
 	}
-	parts := []privacy.Part{bookingPart{s.booking}, meetingPart{meetings, s.chat}}
+	parts := []privacy.Part{bookingPart{s.booking}, meetingPart{meetings, s.chat}, messagesPart{s.messaging}}
 	s.privacy, err = privacy.New(privacy.Options{Store: s.store, Ledger: ledger, Profiles: s.customers, Parts: parts,
 		Holds: s.retention, Audit: s.audit, Clock: s.clock, Logger: s.log.With("component", "privacy")})
 	if err != nil {

@@ -34,6 +34,7 @@ import (
 	"parley/relay/clock"
 	"parley/relay/customer"
 	"parley/relay/meeting"
+	"parley/relay/messaging"
 	"parley/relay/outbox"
 	"parley/relay/privacy"
 	"parley/relay/retention"
@@ -101,6 +102,8 @@ type Options struct {
 	// addresses are refused so that a calendar URL cannot probe the
 	// relay's network.
 	CalendarAllowPrivate bool
+	// Channels configures the messenger channels' provider APIs.
+	Channels ChannelOptions
 }
 
 // Server is a running relay.
@@ -130,6 +133,8 @@ type Server struct {
 	bootstrap auth.BootstrapResult
 
 	whiteboard *whiteboard.Service
+	messaging  *messaging.Service
+	inbox      *inbox
 
 	closeOnce sync.Once
 	closeErr  error
@@ -251,6 +256,9 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if err := s.startBooking(opts, meetings, reg); err != nil {
 		return fail(err)
 	}
+	if err := s.startMessaging(opts, storeKey); err != nil {
+		return fail(err)
+	}
 	if err := s.startPrivacy(ctx, opts.DataDir, meetings); err != nil {
 		return fail(fmt.Errorf("server: privacy: %w", err))
 	}
@@ -265,7 +273,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	}
 	s.hub = signal.New(signal.Options{SFU: s.media.sfu, Meetings: meetings, Sessions: s.auth, Timeline: timeline{s.chat}, Boards: s.whiteboard, ICE: s.media.ice, Logger: log.With("component", "signal"), Clock: clk})
 	handler := api.New(api.Options{Auth: s.auth, Audit: s.audit, Meetings: meetings, Signal: s.hub, Chat: s.chat, Announcer: s.hub, Retention: s.retention,
-		Booking: s.booking, Customers: s.customers, Privacy: s.privacy, AccessLog: s.access, Calendars: s.calendars, PublicURL: opts.PublicURL, Logger: log, Clock: clk, Registry: reg, Web: assets.Web()})
+		Booking: s.booking, Customers: s.customers, Privacy: s.privacy, AccessLog: s.access, Calendars: s.calendars, Messaging: s.messaging, Inbox: s.inbox, PublicURL: opts.PublicURL, Logger: log, Clock: clk, Registry: reg, Web: assets.Web()})
 	altSvc := `h3=":` + strconv.Itoa(port) + `"; ma=86400`
 	withAltSvc := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ProtoMajor < 3 {

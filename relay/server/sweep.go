@@ -16,6 +16,7 @@ import (
 	"parley/relay/clock"
 	"parley/relay/customer"
 	"parley/relay/meeting"
+	"parley/relay/messaging"
 	"parley/relay/retention"
 	"parley/relay/whiteboard"
 )
@@ -56,6 +57,7 @@ type sweeper struct {
 
 	whiteboard *whiteboard.Service // nil: no whiteboards
 	accessDir  string              // the access log's folder; "" keeps none
+	messaging  *messaging.Service  // nil: no messenger conversations
 }
 
 // sweeperDeps are the parts a sweeper works with.
@@ -72,16 +74,17 @@ type sweeperDeps struct {
 
 	whiteboard *whiteboard.Service
 	accessDir  string
+	messaging  *messaging.Service
 }
 
 func newSweeper(s *Server, m *meeting.Service, a *audit.Log, reg *prometheus.Registry) *sweeper {
 	return newSweeperFrom(sweeperDeps{clock: s.clock, meetings: m, chat: s.chat, retention: s.retention,
-		booking: s.booking, customers: s.customers, whiteboard: s.whiteboard, accessDir: s.accessDir(), audit: a, log: s.log, quit: s.quit}, reg)
+		booking: s.booking, customers: s.customers, whiteboard: s.whiteboard, accessDir: s.accessDir(), messaging: s.messaging, audit: a, log: s.log, quit: s.quit}, reg)
 }
 
 func newSweeperFrom(d sweeperDeps, reg *prometheus.Registry) *sweeper {
 	sw := &sweeper{clock: d.clock, meetings: d.meetings, chat: d.chat, retention: d.retention, booking: d.booking, customers: d.customers,
-		whiteboard: d.whiteboard, accessDir: d.accessDir, audit: d.audit, log: d.log, quit: d.quit,
+		whiteboard: d.whiteboard, accessDir: d.accessDir, messaging: d.messaging, audit: d.audit, log: d.log, quit: d.quit,
 		runs: prometheus.NewCounter(prometheus.CounterOpts{Name: "parley_retention_sweeps_total", Help: "Retention sweeps run."}),
 		processed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "parley_retention_processed_total",
 			Help: "Records the retention sweeps anonymised or deleted, by data class and action."}, []string{"class", "action"}),
@@ -99,7 +102,7 @@ func newSweeperFrom(d sweeperDeps, reg *prometheus.Registry) *sweeper {
 		sw.log = slog.New(slog.DiscardHandler)
 	}
 	sw.interval.Store(int64(DefaultSweepInterval))
-	for _, c := range []string{meeting.ClassMeetingMetadata, chat.ClassMeetingContent, retention.ClassBooking, retention.ClassCustomerProfile} {
+	for _, c := range []string{meeting.ClassMeetingMetadata, chat.ClassMeetingContent, retention.ClassBooking, retention.ClassMessengerMessages, retention.ClassCustomerProfile} {
 		sw.due.WithLabelValues(c)
 		sw.failed.WithLabelValues(c)
 		sw.overdue.WithLabelValues(c)
@@ -114,9 +117,9 @@ func newSweeperFrom(d sweeperDeps, reg *prometheus.Registry) *sweeper {
 func (sw *sweeper) sweep(ctx context.Context) error {
 	sw.runs.Inc()
 	now := sw.clock.Now()
-	// Bookings go before profiles: a booking's details are sealed with its
-	// customer's key, so they must not outlive it by a sweep.
-	err := errors.Join(sw.sweepMetadata(ctx, now), sw.sweepContent(ctx, now), sw.sweepWhiteboard(ctx, now), sw.sweepBookings(ctx, now), sw.sweepProfiles(ctx, now), sw.sweepAccessLog(ctx, now))
+	// Bookings and conversations go before profiles: they are sealed with
+	// their customer's key, so they must not outlive it by a sweep.
+	err := errors.Join(sw.sweepMetadata(ctx, now), sw.sweepContent(ctx, now), sw.sweepWhiteboard(ctx, now), sw.sweepBookings(ctx, now), sw.sweepMessages(ctx, now), sw.sweepProfiles(ctx, now), sw.sweepAccessLog(ctx, now))
 	sw.lastSweep.Set(float64(now.UnixNano()) / 1e9)
 	return err
 }
