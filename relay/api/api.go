@@ -109,6 +109,12 @@ type Options struct {
 	// AccessLog receives one entry per request (the security access log,
 	// with the client's IP address); nil keeps none.
 	AccessLog AccessLog
+	// Messaging is the messenger inbox; with Inbox (the relay's wiring of
+	// channels, webhooks and the contact form) it serves the inbox
+	// routes. Nil (either) answers them with 404.
+	Messaging Messaging
+	// Inbox is the relay's wiring around Messaging.
+	Inbox Inbox
 }
 
 //go:embed openapi.json
@@ -137,6 +143,9 @@ type handler struct {
 	log       *slog.Logger
 	clock     clock.Clock
 	metrics   *metrics
+
+	messaging Messaging
+	inbox     Inbox
 }
 
 // route is one entry of the API's routing table. The OpenAPI test walks
@@ -201,6 +210,30 @@ var routes = []route{
 	{"GET", "/api/v1/retention/holds", adminOnly, (*handler).listHolds},
 	{"POST", "/api/v1/retention/holds", adminOnly, (*handler).placeHold},
 	{"DELETE", "/api/v1/retention/holds/{id}", adminOnly, (*handler).releaseHold},
+
+	// Messaging: the advisor's inbox, the admin's provider channels, the
+	// providers' webhooks and the contact form (public, rate-limited).
+	{"GET", "/api/v1/conversations", active, (*handler).listConversations},
+	{"POST", "/api/v1/conversations", active, (*handler).createConversation},
+	{"GET", "/api/v1/conversations/{id}", active, (*handler).getConversation},
+	{"PATCH", "/api/v1/conversations/{id}", active, (*handler).patchConversation},
+	{"GET", "/api/v1/conversations/{id}/messages", active, (*handler).listMessages},
+	{"POST", "/api/v1/conversations/{id}/messages", active, (*handler).sendMessage},
+	{"POST", "/api/v1/conversations/{id}/attachments", active, (*handler).uploadAttachment},
+	{"GET", "/api/v1/conversations/{id}/attachments/{aid}", active, (*handler).downloadAttachment},
+	{"POST", "/api/v1/conversations/{id}/read", active, (*handler).markRead},
+	{"GET", "/api/v1/inbox/changes", active, (*handler).inboxChanges},
+	{"GET", "/api/v1/inbox/unread", active, (*handler).inboxUnread},
+	{"GET", "/api/v1/canned-responses", active, (*handler).listCanned},
+	{"PUT", "/api/v1/canned-responses/{id}", active, (*handler).putCanned},
+	{"DELETE", "/api/v1/canned-responses/{id}", active, (*handler).deleteCanned},
+	{"GET", "/api/v1/channels", adminOnly, (*handler).listChannels},
+	{"POST", "/api/v1/channels", adminOnly, (*handler).createChannel},
+	{"DELETE", "/api/v1/channels/{id}", adminOnly, (*handler).deleteChannel},
+	{"GET", "/hooks/{provider}/{channel}", public, limited(rateHook, (*handler).webhook)},
+	{"POST", "/hooks/{provider}/{channel}", public, limited(rateHook, (*handler).webhook)},
+	{"GET", "/api/v1/contact/{page}", public, limited(rateRead, (*handler).contactPage)},
+	{"POST", "/api/v1/contact/{page}", public, limited(rateWrite, (*handler).contactSubmit)},
 
 	// Booking: the customer's side (public, rate-limited per address).
 	{"GET", "/api/v1/pages/{page}", public, limited(rateRead, (*handler).bookingPage)},
@@ -321,7 +354,7 @@ func New(opts Options) http.Handler {
 			}
 			http.ServeFileFS(w, r, opts.Web, "join.html")
 		})
-		for pattern, file := range map[string]string{"/b/{page}": "book.html", "/m/{token}": "manage.html"} {
+		for pattern, file := range map[string]string{"/b/{page}": "book.html", "/m/{token}": "manage.html", "/c/{page}": "contact.html"} {
 			handle(pattern, func(w http.ResponseWriter, r *http.Request) {
 				if r.Method != http.MethodGet && r.Method != http.MethodHead {
 					writeError(w, errMethod)
@@ -338,6 +371,7 @@ func New(opts Options) http.Handler {
 		}
 		limited(rateRead, (*handler).calendarFeed)(h, w, r, auth.Session{})
 	})
+	h.messaging, h.inbox = opts.Messaging, opts.Inbox
 	return h.observe(securityHeaders(mux))
 }
 
