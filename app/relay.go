@@ -240,6 +240,9 @@ type Options struct {
 	// Booking serves the Calendar, Customers and Booking pages; nil shows
 	// them as placeholders.
 	Booking BookingRelay
+	// Inbox serves the Inbox page from the offline cache; nil shows it as
+	// a placeholder.
+	Inbox Inbox
 	// Calls joins meetings' video calls; nil hides "Join call" (the
 	// Meetings page then manages links and the waiting room only).
 	Calls CallStarter

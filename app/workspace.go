@@ -37,6 +37,8 @@ type workspace struct {
 	audit   *auditPage
 	// cal, cust and book are the booking pages; nil without
 	// Options.Booking.
+	// inbox is the Inbox page; nil without Options.Inbox.
+	inbox   *inboxPage
 	cal     *calendarPage
 	cust    *customersPage
 	book    *bookingPage
@@ -56,10 +58,7 @@ func newWorkspace(u *UI, s *session) *workspace {
 	w.pages = []*page{
 		meetings,
 		w.calendarPage(),
-		{title: "Inbox", icon: theme.MailComposeIcon(), build: func() fyne.CanvasObject {
-			return titled("Inbox", emptyState(theme.MailComposeIcon(), "Your inbox is empty",
-				"Customer messages from the contact form, chat, WhatsApp, Telegram, Messenger and SMS will arrive here."))
-		}},
+		w.inboxPage(),
 		w.customersPage(),
 		{title: "Signatures", icon: theme.DocumentCreateIcon(), build: func() fyne.CanvasObject {
 			return titled("Signatures", emptyState(theme.DocumentCreateIcon(), "No documents to sign",
@@ -138,6 +137,27 @@ func (w *workspace) calendarPage() *page {
 		build: func() fyne.CanvasObject { return titled("Calendar", w.cal.content) },
 		shown: w.cal.shown,
 	}
+}
+
+// inboxPage is the Inbox entry: the conversations of every channel, or
+// a placeholder without Options.Inbox. The inbox starts syncing at once,
+// so that notifications arrive whichever page is shown.
+func (w *workspace) inboxPage() *page {
+	in := w.u.opts.Inbox
+	if in == nil {
+		return &page{title: "Inbox", icon: theme.MailComposeIcon(), build: func() fyne.CanvasObject {
+			return titled("Inbox", emptyState(theme.MailComposeIcon(), "Your inbox is empty",
+				"Customer messages from the contact form, chat, WhatsApp, Telegram, Messenger and SMS will arrive here."))
+		}}
+	}
+	w.inbox = newInboxPage(w.u, w.s, in)
+	p := &page{title: "Inbox", icon: theme.MailComposeIcon(),
+		build: func() fyne.CanvasObject { return titled("Inbox", w.inbox.content) },
+		shown: w.inbox.shown,
+	}
+	w.inbox.isShown = func() bool { return w.current == p }
+	w.inbox.start()
+	return p
 }
 
 // customersPage is the Customers entry: the customer list and profiles, or
