@@ -306,14 +306,13 @@ func seed(ctx context.Context, kv store.KV, clk clock.Clock, a admin, c config) 
 // relayEnv is the relay's services over the reopened store and its API
 // on loopback.
 type relayEnv struct {
-	kv       store.KV
-	admin    admin
-	chat     *chat.Service // the sweeper's, over counted
-	counted  *countingKV
-	rule     chat.ContentRule
-	srv      *httptest.Server
-	live     string // the live meeting's id
-	liveKeys int    // keys under chat/ that hold the live meeting's id
+	kv      store.KV
+	admin   admin
+	chat    *chat.Service // the sweeper's, over counted
+	counted *countingKV
+	rule    chat.ContentRule
+	srv     *httptest.Server
+	live    string // the live meeting's id
 }
 
 func newRelay(ctx context.Context, kv store.KV, a admin) (*relayEnv, error) {
