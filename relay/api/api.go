@@ -225,6 +225,7 @@ var routes = []route{
 	{"GET", "/api/v1/inbox/changes", active, (*handler).inboxChanges},
 	{"GET", "/api/v1/inbox/unread", active, (*handler).inboxUnread},
 	{"GET", "/api/v1/canned-responses", active, (*handler).listCanned},
+	{"PUT", "/api/v1/canned-responses", active, (*handler).putCanned},
 	{"PUT", "/api/v1/canned-responses/{id}", active, (*handler).putCanned},
 	{"DELETE", "/api/v1/canned-responses/{id}", active, (*handler).deleteCanned},
 	{"GET", "/api/v1/channels", adminOnly, (*handler).listChannels},

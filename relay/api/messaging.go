@@ -840,9 +840,9 @@ func (h *handler) putCanned(w http.ResponseWriter, r *http.Request, s auth.Sessi
 	if !ok {
 		return
 	}
-	id := r.PathValue("id")
-	if !ids.ValidRef(id) {
-		writeError(w, &Error{Status: http.StatusBadRequest, Code: "invalid_input", Field: "id", Message: "The id must be 1 to 64 of A-Z, a-z, 0-9, _ and -."})
+	id := r.PathValue("id") // empty on the collection: a new response
+	if id != "" && !ids.ValidRef(id) {
+		writeError(w, errNotFound)
 		return
 	}
 	ctx, cancel := reqContext(r)
@@ -855,7 +855,11 @@ func (h *handler) putCanned(w http.ResponseWriter, r *http.Request, s auth.Sessi
 	if req.TenantWide {
 		h.record(ctx, s, "canned.put", c.ID, map[string]string{"tenant_wide": "true"})
 	}
-	writeJSON(w, http.StatusOK, toCannedJSON(c))
+	status := http.StatusOK
+	if id == "" {
+		status = http.StatusCreated
+	}
+	writeJSON(w, status, toCannedJSON(c))
 }
 
 func (h *handler) deleteCanned(w http.ResponseWriter, r *http.Request, s auth.Session) {
