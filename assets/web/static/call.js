@@ -1,7 +1,8 @@
 // The customer's meeting on the join page: camera and microphone set-up
 // while waiting (#setup), then the call itself (#call) over the relay's
 // signalling WebSocket (docs/signalling.md) and one RTCPeerConnection to
-// the relay's SFU, with chat and file exchange.
+// the relay's SFU, with chat, file exchange and the whiteboard (board.js,
+// loaded before this file).
 //
 // join.js owns the page's views and texts; it merges ParleyCall.TEXTS into
 // its own and drives this module through the controller that
@@ -151,6 +152,14 @@
     }
   };
 
+  // The whiteboard's texts (board.js) join the call's.
+  if (window.ParleyBoard) {
+    ['en', 'de'].forEach(function (l) {
+      var extra = window.ParleyBoard.TEXTS[l];
+      Object.keys(extra).forEach(function (k) { TEXTS[l][k] = extra[k]; });
+    });
+  }
+
   var PING_MS = 15000;
   var ICE_RESTART_MS = 4000;
   // A connection that has not come up this long after negotiating starts
@@ -188,6 +197,14 @@
       upload: $('upload'), uploadText: $('upload-text'), uploadProgress: $('upload-progress'),
       uploadCancel: $('upload-cancel'), fileError: $('file-error')
     };
+
+    // The whiteboard rides on this call's signalling.
+    var board = window.ParleyBoard ? window.ParleyBoard.create({
+      t: env.t,
+      send: function (m) { return send(m); },
+      resync: function () { if (sig.ws) sig.ws.close(); },
+      participantId: env.participantId
+    }) : null;
 
     // ---- local media ----
 
@@ -439,7 +456,12 @@
       sig.open = false;
       ws.onopen = function () {
         if (sig.ws !== ws) return;
-        ws.send(JSON.stringify({ type: 'hello', token: env.secret(), since: sig.lastSeq }));
+        var hello = { type: 'hello', token: env.secret(), since: sig.lastSeq };
+        if (board) {
+          var bh = board.hello();
+          if (bh.board_epoch) { hello.board_since = bh.board_since; hello.board_epoch = bh.board_epoch; }
+        }
+        ws.send(JSON.stringify(hello));
       };
       ws.onmessage = function (ev) {
         if (sig.ws !== ws) return;
@@ -478,6 +500,7 @@
           sig.pingTimer = setInterval(function () { send({ type: 'ping' }); }, PING_MS);
           newPeer();
           resendChats();
+          if (board) board.connected();
           render();
           break;
         case 'roster':
@@ -497,6 +520,12 @@
         case 'chat': case 'file':
           if (m.entry) addEntry(m.entry);
           break;
+        case 'board':
+          if (board) board.onOp(m.board);
+          break;
+        case 'board_state':
+          if (board) board.onState(m.board, m.board_epoch);
+          break;
         case 'ended':
           finish(m.reason || 'meeting_ended');
           break;
@@ -507,7 +536,9 @@
     }
 
     function onError(m) {
-      if (m.code === 'rate_limited') {
+      if (board && typeof m.code === 'string' && m.code.indexOf('board_') === 0) {
+        board.onError(m);
+      } else if (m.code === 'rate_limited') {
         showChatError('rateLimited');
       } else if (m.code === 'bad_message') {
         // Most likely a chat message the relay refused; say so near the chat.
@@ -1221,6 +1252,7 @@
       });
       showChatError(chatErrorKey);
       renderUpload();
+      if (board) board.render();
     }
 
     // ---- wiring ----
@@ -1280,6 +1312,7 @@
       dev.started = false;
       dev.status = '';
       if (upload.xhr) upload.xhr.abort();
+      if (board) board.reset();
       render();
     }
 
@@ -1290,7 +1323,8 @@
         // The screen-share track, to end it as the browser's own button does.
         screenTrack: function () { return screen.track; },
         peerId: function () { return sig.peerId; },
-        lastSeq: function () { return sig.lastSeq; }
+        lastSeq: function () { return sig.lastSeq; },
+        board: board ? board.test : null
       };
     }
 
