@@ -196,8 +196,18 @@ type codeError struct{ uiError }
 
 func (codeError) Is(target error) bool { return target == app.ErrInvalidCode }
 
-// forCode is forUI that also marks wrong codes for the UI.
+// expiredError is a void sign-in challenge, matching
+// app.ErrChallengeExpired.
+type expiredError struct{ uiError }
+
+func (expiredError) Is(target error) bool { return target == app.ErrChallengeExpired }
+
+// forCode is forUI that also marks wrong codes and void challenges for
+// the UI.
 func forCode(err error) error {
+	if link.IsChallengeExpired(err) {
+		return expiredError{uiError{err}}
+	}
 	if link.IsInvalidCode(err) || errors.Is(err, link.ErrCodeFormat) {
 		return codeError{uiError{err}}
 	}

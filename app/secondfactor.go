@@ -39,6 +39,10 @@ func (e *SecondFactorRequired) Error() string {
 // for a wrong, reused or malformed code.
 var ErrInvalidCode = errors.New("app: the code is not right")
 
+// ErrChallengeExpired is matched by the errors the Relay returns for a
+// void sign-in challenge (too old, or too many wrong codes).
+var ErrChallengeExpired = errors.New("app: the sign-in challenge is void")
+
 // SecondFactorSetup is a started enrolment: the secret the authenticator
 // app needs, as a URL for a QR code and as text to type.
 type SecondFactorSetup struct {
@@ -52,8 +56,8 @@ type SecondFactorSetup struct {
 
 // What the relay allows for a sign-in challenge (docs/api-contract.md):
 // after this many wrong codes, or this long, the password must be given
-// again. The relay answers a void challenge like a wrong code, so the app
-// counts itself.
+// again. The relay says so (challenge_expired → ErrChallengeExpired); the
+// app also counts itself, to say it before a round trip.
 const (
 	challengeAttempts = 5
 	challengeLifetime = 5 * time.Minute
@@ -163,6 +167,8 @@ func (l *loginScreen) askSecondFactor(addr, transport, tenant, username, passwor
 			case err == nil:
 				sd.d.Hide()
 				l.signedIn(addr, transport, tenant, username, password, acc)
+			case errors.Is(err, ErrChallengeExpired):
+				backToPassword("Too many wrong codes, or the sign-in took too long. Enter your password again.")
 			case errors.Is(err, ErrInvalidCode):
 				wrong++
 				if wrong >= challengeAttempts || l.now().Sub(started) >= challengeLifetime {

@@ -32,6 +32,9 @@ type Error struct {
 	// Challenge, for second_factor_required: the token to send back
 	// with the code to POST /api/v1/login/second-factor.
 	Challenge string
+	// ChallengeExpires, for second_factor_required: when the challenge
+	// ends.
+	ChallengeExpires time.Time
 }
 
 // Error formats the status, code and message.
@@ -85,13 +88,15 @@ func toError(err error) *Error {
 	var sf *auth.SecondFactorRequiredError
 	if errors.As(err, &sf) {
 		return &Error{Status: http.StatusUnauthorized, Code: "second_factor_required",
-			Message: "Enter the code from your authenticator app (or a recovery code).", Challenge: sf.Challenge}
+			Message: "Enter the code from your authenticator app (or a recovery code).", Challenge: sf.Challenge, ChallengeExpires: sf.Expires}
 	}
 	switch {
 	case errors.Is(err, auth.ErrLastAdmin):
 		return &Error{Status: http.StatusConflict, Code: "last_admin", Message: "You are the last admin of your organisation: make someone else an admin first."}
+	case errors.Is(err, auth.ErrChallengeExpired):
+		return &Error{Status: http.StatusUnauthorized, Code: "challenge_expired", Message: "The sign-in took too long or had too many wrong codes: enter your password again."}
 	case errors.Is(err, auth.ErrInvalidCode):
-		return &Error{Status: http.StatusUnauthorized, Code: "invalid_code", Message: "The code is wrong, used already, or the sign-in took too long: sign in again."}
+		return &Error{Status: http.StatusUnauthorized, Code: "invalid_code", Message: "The code is wrong or was used already."}
 	case errors.Is(err, auth.ErrSecondFactorEnabled):
 		return &Error{Status: http.StatusConflict, Code: "second_factor_enabled", Message: "Two-factor sign-in is already on."}
 	case errors.Is(err, auth.ErrSecondFactorNotEnabled):
@@ -142,6 +147,7 @@ type errorDetail struct {
 	Field      string     `json:"field,omitempty"`
 	LastDate   string     `json:"last_bookable_date,omitempty"`
 	Challenge  string     `json:"challenge,omitempty"`
+	ChallExp   *time.Time `json:"challenge_expires_at,omitempty"`
 }
 
 func writeError(w http.ResponseWriter, err error) {
@@ -153,7 +159,7 @@ func writeError(w http.ResponseWriter, err error) {
 		rw.internal = err
 	}
 	writeJSON(w, e.Status, errorBody{Error: errorDetail{Code: e.Code, Message: e.Message, Reasons: e.Reasons,
-		RetryAfter: e.RetryAfter, OpensAt: optTime(e.OpensAt), Field: e.Field, LastDate: e.LastBookableDate, Challenge: e.Challenge}})
+		RetryAfter: e.RetryAfter, OpensAt: optTime(e.OpensAt), Field: e.Field, LastDate: e.LastBookableDate, Challenge: e.Challenge, ChallExp: optTime(e.ChallengeExpires)}})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

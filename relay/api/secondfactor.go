@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -115,7 +116,7 @@ func (h *handler) confirmSecondFactor(w http.ResponseWriter, r *http.Request, s 
 	defer cancel()
 	codes, err := h.auth.ConfirmSecondFactor(ctx, s.TenantID, s.UserID, strings.TrimSpace(req.Code))
 	if err != nil {
-		writeError(w, err)
+		writeError(w, signedInCode(err))
 		return
 	}
 	h.record(ctx, s, "user.second_factor_enable", s.UserID, nil)
@@ -131,7 +132,7 @@ func (h *handler) newRecoveryCodes(w http.ResponseWriter, r *http.Request, s aut
 	defer cancel()
 	codes, err := h.auth.NewRecoveryCodes(ctx, s.TenantID, s.UserID, strings.TrimSpace(req.Code))
 	if err != nil {
-		writeError(w, err)
+		writeError(w, signedInCode(err))
 		return
 	}
 	h.record(ctx, s, "user.recovery_codes_renew", s.UserID, nil)
@@ -146,7 +147,7 @@ func (h *handler) disableSecondFactor(w http.ResponseWriter, r *http.Request, s 
 	ctx, cancel := reqContext(r)
 	defer cancel()
 	if err := h.auth.DisableSecondFactor(ctx, s.TenantID, s.UserID, req.Password, strings.TrimSpace(req.Code)); err != nil {
-		writeError(w, err)
+		writeError(w, signedInCode(err))
 		return
 	}
 	h.record(ctx, s, "user.second_factor_disable", s.UserID, nil)
@@ -190,9 +191,18 @@ func (h *handler) deleteMe(w http.ResponseWriter, r *http.Request, s auth.Sessio
 		return nil
 	})
 	if err != nil {
-		writeError(w, err)
+		writeError(w, signedInCode(err))
 		return
 	}
 	h.record(ctx, s, "user.delete_self", s.UserID, nil)
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// signedInCode turns a wrong code on a signed-in route into 422: a 401
+// would tell clients that the session ended.
+func signedInCode(err error) error {
+	if errors.Is(err, auth.ErrInvalidCode) {
+		return &Error{Status: http.StatusUnprocessableEntity, Code: "invalid_code", Message: "The code is wrong or was used already."}
+	}
+	return err
 }

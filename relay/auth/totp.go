@@ -48,6 +48,9 @@ var (
 	// ErrInvalidCode: a wrong, reused or malformed code (or recovery
 	// code), or a void challenge.
 	ErrInvalidCode = errors.New("invalid second-factor code")
+	// ErrChallengeExpired: the sign-in challenge is unknown, expired or
+	// void after too many wrong codes: the password must be given again.
+	ErrChallengeExpired = errors.New("second-factor challenge expired")
 	// ErrSecondFactorEnabled: the user already has a second factor.
 	ErrSecondFactorEnabled = errors.New("second factor already enabled")
 	// ErrSecondFactorNotEnabled: the user has no second factor (or no
@@ -106,7 +109,7 @@ var totpOpts = totp.ValidateOpts{Period: uint(TOTPPeriod / time.Second), Digits:
 // checkTOTP returns the step of secret that code belongs to, among the
 // current step ± TOTPSkew, and whether one does.
 func checkTOTP(secret, code string, now time.Time) (int64, bool) {
-	code = strings.TrimSpace(code)
+	code = strings.ReplaceAll(strings.TrimSpace(code), " ", "")
 	if len(code) != 6 {
 		return 0, false
 	}
@@ -377,20 +380,20 @@ func (s *Service) challenge(ctx context.Context, t Tenant, rec *userRecord, unam
 // recovery code and opens the session. Wrong codes count towards the
 // account's login back-off; after ChallengeAttempts of them the challenge
 // is void. It returns ErrInvalidCode for a wrong, reused or malformed
-// code or an unknown, expired or void challenge, and *ThrottledError
-// while a back-off runs.
+// code, ErrChallengeExpired for an unknown, expired or void challenge,
+// and *ThrottledError while a back-off runs.
 func (s *Service) LoginSecondFactor(ctx context.Context, challenge, code, source string) (Session, string, error) {
 	wrap := func(err error) (Session, string, error) {
 		return Session{}, "", fmt.Errorf("auth: second factor: %w", err)
 	}
 	hash, ok := ids.ParseToken(ChallengePrefix, challenge)
 	if !ok {
-		return wrap(ErrInvalidCode)
+		return wrap(ErrChallengeExpired)
 	}
 	var cr challengeRecord
 	err := s.kv.View(ctx, func(tx store.Txn) error { return getJSON(tx, string(challengeKey(hash)), &cr) })
 	if errors.Is(err, store.ErrNotFound) {
-		return wrap(ErrInvalidCode)
+		return wrap(ErrChallengeExpired)
 	}
 	if err != nil {
 		return wrap(err)
@@ -410,16 +413,17 @@ func (s *Service) LoginSecondFactor(ctx context.Context, challenge, code, source
 	now := s.clock.Now()
 	var t Tenant
 	var rec *userRecord
-	accepted := false
+	accepted, void := false, false
 	err = s.kv.Update(ctx, func(tx store.Txn) error {
-		accepted = false
+		accepted, void = false, false
 		var cur challengeRecord
 		if err := getJSON(tx, string(challengeKey(hash)), &cur); errors.Is(err, store.ErrNotFound) {
-			return ErrInvalidCode
+			return ErrChallengeExpired
 		} else if err != nil {
 			return err
 		}
 		if !now.Before(cur.Expires) || cur.Failures >= ChallengeAttempts {
+			void = true
 			return tx.Delete(challengeKey(hash))
 		}
 		var err error
@@ -430,6 +434,7 @@ func (s *Service) LoginSecondFactor(ctx context.Context, challenge, code, source
 			return err
 		}
 		if rec.Disabled || !rec.TOTP.enabled() {
+			void = true
 			return tx.Delete(challengeKey(hash))
 		}
 		if s.useTOTP(rec, code) || useRecovery(rec, code) {
@@ -447,10 +452,13 @@ func (s *Service) LoginSecondFactor(ctx context.Context, challenge, code, source
 		return tx.SetWithTTL(challengeKey(hash), b, max(cur.Expires.Sub(now), time.Second))
 	})
 	if errors.Is(err, ErrNotFound) {
-		err = ErrInvalidCode
+		err = ErrChallengeExpired
 	}
 	if err != nil {
 		return wrap(err)
+	}
+	if void {
+		return wrap(ErrChallengeExpired)
 	}
 	if !accepted {
 		result = outcomeFailure

@@ -132,7 +132,7 @@ func TestLoginWithASecondFactor(t *testing.T) {
 		t.Fatalf("malformed code: %v", err)
 	}
 	code := e.code(secret, 0)
-	sess, tok, err := e.svc.LoginSecondFactor(e.ctx, ch, code, "")
+	sess, tok, err := e.svc.LoginSecondFactor(e.ctx, ch, code[:3]+" "+code[3:], "")
 	if err != nil || tok == "" || sess.UserID != u.ID {
 		t.Fatalf("second factor login: %+v, %v", sess, err)
 	}
@@ -141,7 +141,7 @@ func TestLoginWithASecondFactor(t *testing.T) {
 	}
 	// A challenge is good once; a code is good once (replay), even on a
 	// fresh challenge within its step.
-	if _, _, err := e.svc.LoginSecondFactor(e.ctx, ch, code, ""); !errors.Is(err, ErrInvalidCode) {
+	if _, _, err := e.svc.LoginSecondFactor(e.ctx, ch, code, ""); !errors.Is(err, ErrChallengeExpired) {
 		t.Fatalf("used challenge: %v", err)
 	}
 	if _, _, err := e.svc.LoginSecondFactor(e.ctx, e.challenge("sparkasse", "admin2"), code, ""); !errors.Is(err, ErrInvalidCode) {
@@ -166,10 +166,10 @@ func TestLoginWithASecondFactor(t *testing.T) {
 	// An expired challenge is void.
 	ch = e.challenge("sparkasse", "admin2")
 	e.clock.Advance(ChallengeTTL + time.Second)
-	if _, _, err := e.svc.LoginSecondFactor(e.ctx, ch, e.code(secret, 0), ""); !errors.Is(err, ErrInvalidCode) {
+	if _, _, err := e.svc.LoginSecondFactor(e.ctx, ch, e.code(secret, 0), ""); !errors.Is(err, ErrChallengeExpired) {
 		t.Fatalf("expired challenge: %v", err)
 	}
-	if _, _, err := e.svc.LoginSecondFactor(e.ctx, "pmf_forged", "123456", ""); !errors.Is(err, ErrInvalidCode) {
+	if _, _, err := e.svc.LoginSecondFactor(e.ctx, "pmf_forged", "123456", ""); !errors.Is(err, ErrChallengeExpired) {
 		t.Fatalf("forged challenge: %v", err)
 	}
 }
@@ -189,7 +189,7 @@ func TestWrongCodesVoidTheChallengeAndThrottleTheAccount(t *testing.T) {
 			t.Fatalf("wrong code: %v", err)
 		}
 	}
-	if _, _, err := e.svc.LoginSecondFactor(e.ctx, ch, good, ""); !errors.Is(err, ErrInvalidCode) {
+	if _, _, err := e.svc.LoginSecondFactor(e.ctx, ch, good, ""); !errors.Is(err, ErrChallengeExpired) {
 		t.Fatalf("the right code after %d wrong ones: %v, want the challenge void", ChallengeAttempts, err)
 	}
 

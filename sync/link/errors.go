@@ -52,6 +52,9 @@ const (
 	// CodeInvalidCode: a wrong, reused or malformed TOTP or recovery
 	// code, or (at sign-in) a void challenge.
 	CodeInvalidCode = "invalid_code"
+	// CodeChallengeExpired: the sign-in challenge is void (too old, or
+	// too many wrong codes); sign in with the password again.
+	CodeChallengeExpired = "challenge_expired"
 	// CodeSecondFactorEnabled: the user already has a second factor.
 	CodeSecondFactorEnabled = "second_factor_enabled"
 	// CodeSecondFactorNotEnabled: the user has no second factor, or no
@@ -141,6 +144,8 @@ func (e *APIError) Error() string {
 		return "Enter the 6-digit code from your authenticator app (or a recovery code)."
 	case CodeInvalidCode:
 		return "That code is not right or was used already — check your authenticator app and try again."
+	case CodeChallengeExpired:
+		return "The sign-in took too long or had too many wrong codes — enter your password again."
 	case CodeSecondFactorEnabled:
 		return "Two-factor sign-in is already on."
 	case CodeSecondFactorNotEnabled:

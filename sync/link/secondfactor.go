@@ -45,6 +45,10 @@ func SecondFactorChallenge(err error) (string, bool) {
 // reused or malformed code (at sign-in also: a void challenge).
 func IsInvalidCode(err error) bool { return hasCode(err, CodeInvalidCode) }
 
+// IsChallengeExpired reports whether err is the relay's answer to a void
+// sign-in challenge: the password must be given again.
+func IsChallengeExpired(err error) bool { return hasCode(err, CodeChallengeExpired) }
+
 // cleanChallenge keeps a challenge only when it is a short run of
 // printable ASCII without spaces; anything else is dropped.
 func cleanChallenge(s string) string {

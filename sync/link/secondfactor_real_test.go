@@ -110,7 +110,7 @@ func TestSecondFactorAgainstRealRelay(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The challenge is used up.
-	if _, err := c.LoginSecondFactor(ctx, challenge, recovery[0]); !link.IsInvalidCode(err) {
+	if _, err := c.LoginSecondFactor(ctx, challenge, recovery[0]); !link.IsChallengeExpired(err) {
 		t.Fatalf("a used challenge answered: %v", err)
 	}
 
