@@ -231,8 +231,6 @@ var routes = []route{
 	{"GET", "/api/v1/channels", adminOnly, (*handler).listChannels},
 	{"POST", "/api/v1/channels", adminOnly, (*handler).createChannel},
 	{"DELETE", "/api/v1/channels/{id}", adminOnly, (*handler).deleteChannel},
-	{"GET", "/hooks/{provider}/{channel}", public, limited(rateHook, (*handler).webhook)},
-	{"POST", "/hooks/{provider}/{channel}", public, limited(rateHook, (*handler).webhook)},
 	{"GET", "/api/v1/contact/{page}", public, limited(rateRead, (*handler).contactPage)},
 	{"POST", "/api/v1/contact/{page}", public, limited(rateWrite, (*handler).contactSubmit)},
 
@@ -373,6 +371,15 @@ func New(opts Options) http.Handler {
 		limited(rateRead, (*handler).calendarFeed)(h, w, r, auth.Session{})
 	})
 	h.messaging, h.inbox = opts.Messaging, opts.Inbox
+	// The providers' webhooks (GET only for Meta's handshake): outside
+	// the JSON API, so outside the table; rate-limited per address.
+	handle("/hooks/{provider}/{channel}", func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodPost {
+			writeError(w, errMethod)
+			return
+		}
+		limited(rateHook, (*handler).webhook)(h, w, r, auth.Session{})
+	})
 	return h.observe(securityHeaders(mux))
 }
 
