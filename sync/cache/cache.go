@@ -124,7 +124,7 @@ type Pending struct {
 	ClientID       string    // the idempotency key sent to the relay
 	ConversationID string    // where it goes
 	Text           string    // text, if any
-	Template       string    // template name, if any
+	Template       string    // template's name, if any
 	Name           string    // attachment's file name, if it is a file
 	Size           int64     // attachment's size in bytes
 	Created        time.Time // when it was written
@@ -251,20 +251,24 @@ type convRecord struct {
 
 // outboxEntry is a stored outbox message.
 type outboxEntry struct {
-	N              uint64    `json:"n"`
-	ConversationID string    `json:"conversation_id"`
-	ClientID       string    `json:"client_id"`
-	Text           string    `json:"text,omitempty"`
-	Template       string    `json:"template,omitempty"`
-	Name           string    `json:"name,omitempty"`
-	Data           []byte    `json:"data,omitempty"`
-	Created        time.Time `json:"created"`
-	Refused        string    `json:"refused,omitempty"`
+	N              uint64         `json:"n"`
+	ConversationID string         `json:"conversation_id"`
+	ClientID       string         `json:"client_id"`
+	Text           string         `json:"text,omitempty"`
+	Template       *link.Template `json:"template,omitempty"`
+	Name           string         `json:"name,omitempty"`
+	Data           []byte         `json:"data,omitempty"`
+	Created        time.Time      `json:"created"`
+	Refused        string         `json:"refused,omitempty"`
 }
 
 func (e outboxEntry) pending() Pending {
-	return Pending{ClientID: e.ClientID, ConversationID: e.ConversationID, Text: e.Text, Template: e.Template,
+	p := Pending{ClientID: e.ClientID, ConversationID: e.ConversationID, Text: e.Text,
 		Name: e.Name, Size: int64(len(e.Data)), Created: e.Created, Refused: e.Refused}
+	if e.Template != nil {
+		p.Template = e.Template.Name
+	}
+	return p
 }
 
 func getJSON(tx store.Txn, key []byte, v any) error {
@@ -419,7 +423,7 @@ func (c *Cache) Outbox(ctx context.Context) ([]Pending, error) {
 // returns its client id (m.ClientID, or a fresh one when empty). It does
 // not wait for the relay.
 func (c *Cache) Send(ctx context.Context, conversationID string, m link.OutgoingMessage) (string, error) {
-	if strings.TrimSpace(m.Text) == "" && m.Template == "" {
+	if strings.TrimSpace(m.Text) == "" && (m.Template == nil || m.Template.Name == "") {
 		return "", fmt.Errorf("cache: send: %w: nothing to send", ErrInvalid)
 	}
 	return c.enqueue(ctx, outboxEntry{ConversationID: conversationID, ClientID: m.ClientID, Text: m.Text, Template: m.Template})
@@ -820,7 +824,7 @@ var errCursorMoved = errors.New("cache: cursor moved")
 func (c *Cache) applyChange(tx store.Txn, ch link.Change, u *applied) error {
 	id := ch.ConversationID
 	switch ch.Kind {
-	case link.ChangeRemoved:
+	case link.ChangeRemoved, link.ChangeDeleted:
 		if err := removeConversation(tx, id); err != nil {
 			return err
 		}
@@ -844,7 +848,7 @@ func (c *Cache) applyChange(tx store.Txn, ch link.Change, u *applied) error {
 		r.Conv = *ch.Conversation
 		u.touch(id)
 		return setJSON(tx, convKey(id), r)
-	case link.ChangeMessage:
+	case link.ChangeMessage, link.ChangeDelivery:
 		if ch.Message == nil || ch.Message.ConversationID != id {
 			return c.needFetch(tx, id, u)
 		}

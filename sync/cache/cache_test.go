@@ -324,7 +324,7 @@ func TestRefusedMessageStaysUntilRetriedOrDiscarded(t *testing.T) {
 	}
 
 	f.refuse["cv1"] = true
-	id2, _ := c.Send(ctx, "cv1", link.OutgoingMessage{Template: "termin_erinnerung"})
+	id2, _ := c.Send(ctx, "cv1", link.OutgoingMessage{Template: &link.Template{Name: "termin_erinnerung", Language: "de"}})
 	c.Flush(ctx)
 	if err := c.Discard(ctx, id2); err != nil {
 		t.Fatal(err)

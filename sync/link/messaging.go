@@ -40,7 +40,9 @@ const (
 	ChangeMessage      = "message"      // a message was added or its delivery changed
 	ChangeConversation = "conversation" // created, assigned to me, status changed
 	ChangeReceipt      = "receipt"      // read/delivered watermarks moved
-	ChangeRemoved      = "removed"      // reassigned away, deleted by retention or erasure: drop it
+	ChangeRemoved      = "removed"      // reassigned away: drop it
+	ChangeDeleted      = "deleted"      // deleted by retention or erasure (tombstone): drop it
+	ChangeDelivery     = "delivery"     // a message's delivery state changed
 )
 
 // MaxChangesWait is the longest long-poll [Client.InboxChanges] asks for.
@@ -51,6 +53,16 @@ const MaxChangesWait = 25 * time.Second
 type Window struct {
 	Open     bool      `json:"open"`               // free text may be sent
 	ClosesAt time.Time `json:"closes_at,omitzero"` // when an open window closes
+	// Closes is the relay's name for ClosesAt; the client copies it into
+	// ClosesAt.
+	Closes time.Time `json:"closes,omitzero"`
+}
+
+// Template is an approved WhatsApp template with its parameters.
+type Template struct {
+	Name     string   `json:"name"`             // the approved name
+	Language string   `json:"language"`         // language code, e.g. "de"
+	Params   []string `json:"params,omitempty"` // the body's {{1}}, {{2}}, … values
 }
 
 // Conversation is one conversation of the advisor's inbox (CONV).
@@ -91,10 +103,14 @@ type Message struct {
 	Seq uint64 `json:"seq"`
 	// ClientID is the sender's idempotency key (advisor messages).
 	ClientID string `json:"client_id,omitempty"`
-	Side     string `json:"side"`               // SideAdvisor or SideCustomer
-	Author   string `json:"author"`             // author's user or customer id
-	Text     string `json:"text"`               // the text, possibly empty
-	Template string `json:"template,omitempty"` // an approved WhatsApp template's name
+	Side     string `json:"side"`                // SideAdvisor or SideCustomer
+	Author   string `json:"author,omitempty"`    // author's user or customer id (contract name)
+	AuthorID string `json:"author_id,omitempty"` // author's user or customer id (relay's name)
+	Text     string `json:"text"`                // the text, possibly empty
+	// Template is the approved WhatsApp template sent, if any.
+	Template *Template `json:"template,omitempty"`
+	// Unreadable is set when the customer's data was erased (crypto-shredded).
+	Unreadable bool `json:"unreadable,omitempty"`
 	// Attachments are the files sent with the message.
 	Attachments []Attachment `json:"attachments"`
 	// Delivery is one of the Delivery… states (advisor messages on
@@ -153,9 +169,9 @@ type ConversationUpdate struct {
 type OutgoingMessage struct {
 	// ClientID is the idempotency key: sending the same ClientID again
 	// returns the stored message instead of storing a second one.
-	ClientID string `json:"client_id"`
-	Text     string `json:"text,omitempty"`     // the text
-	Template string `json:"template,omitempty"` // an approved template's name
+	ClientID string    `json:"client_id"`
+	Text     string    `json:"text,omitempty"`     // the text
+	Template *Template `json:"template,omitempty"` // an approved template
 }
 
 // LogValue keeps the text out of logs.
@@ -166,6 +182,9 @@ func (o OutgoingMessage) LogValue() slog.Value {
 func conversationPath(id string) string { return "/api/v1/conversations/" + url.PathEscape(id) }
 
 func checkConversation(path string, c Conversation) error {
+	if c.Window != nil && c.Window.ClosesAt.IsZero() {
+		c.Window.ClosesAt = c.Window.Closes
+	}
 	if c.ID == "" {
 		return badResponse(path, "conversation without id")
 	}
@@ -357,6 +376,10 @@ func (c *Client) InboxChanges(ctx context.Context, since uint64, limit int, wait
 			return Changes{}, badResponse(path, "changes out of order")
 		case ch.ConversationID == "":
 			return Changes{}, badResponse(path, "change without conversation")
+		case ch.Conversation != nil:
+			if err := checkConversation(path, *ch.Conversation); err != nil {
+				return Changes{}, err
+			}
 		case ch.Message != nil:
 			if err := checkMessage(path, *ch.Message); err != nil {
 				return Changes{}, err

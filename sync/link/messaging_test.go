@@ -156,3 +156,30 @@ func TestMessagingBadResponses(t *testing.T) {
 		t.Errorf("refusal: %v", err)
 	}
 }
+
+// TestMessagingRelayShapes decodes the relay's own field names where they
+// differ from the contract: window.closes, author_id, template objects,
+// and the delivery and deleted change kinds.
+func TestMessagingRelayShapes(t *testing.T) {
+	r, c := loggedIn(t)
+	body := `{"changes":[` +
+		`{"seq":1,"kind":"conversation","conversation_id":"cv1","at":"2027-03-01T10:00:00Z","conversation":{"id":"cv1","channel":"whatsapp","status":"open","last_seq":2,"receipts":{},"window":{"open":false,"closes":"2027-03-02T10:00:00Z"}}},` +
+		`{"seq":2,"kind":"delivery","conversation_id":"cv1","message":{"id":"m","conversation_id":"cv1","seq":2,"side":"advisor","author_id":"u1","template":{"name":"termin","language":"de","params":["Mo"]},"attachments":[],"created":"2027-03-01T10:00:00Z"}},` +
+		`{"seq":3,"kind":"deleted","conversation_id":"cv9"}],"next":3,"more":false}`
+	r.serveAll(func(w http.ResponseWriter, req *http.Request) { raw(200, body)(w) })
+	ch, err := c.InboxChanges(testCtx(t), 0, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := ch.Changes[0].Conversation.Window
+	m := ch.Changes[1].Message
+	if w == nil || w.Open || !w.ClosesAt.Equal(time.Date(2027, 3, 2, 10, 0, 0, 0, time.UTC)) {
+		t.Errorf("window %+v", w)
+	}
+	if m.AuthorID != "u1" || m.Template == nil || m.Template.Name != "termin" || m.Template.Params[0] != "Mo" || ch.Changes[1].Kind != ChangeDelivery {
+		t.Errorf("message %+v", m)
+	}
+	if ch.Changes[2].Kind != ChangeDeleted {
+		t.Errorf("kind %q", ch.Changes[2].Kind)
+	}
+}
