@@ -3,8 +3,6 @@ package link
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"log/slog"
@@ -421,17 +419,14 @@ func (c *Client) CannedResponses(ctx context.Context) ([]CannedResponse, error) 
 	return res.Responses, nil
 }
 
-// SaveCannedResponse creates or replaces the canned response with r.ID
-// (PUT; an empty ID gets a new random one) and returns it as stored.
+// SaveCannedResponse creates (empty r.ID: PUT on the collection, the
+// relay picks the id) or replaces the canned response with r.ID, and
+// returns it as stored.
 func (c *Client) SaveCannedResponse(ctx context.Context, r CannedResponse) (CannedResponse, error) {
-	if r.ID == "" {
-		b := make([]byte, 12)
-		if _, err := rand.Read(b); err != nil {
-			return CannedResponse{}, fmt.Errorf("link: new canned response id: %w", err)
-		}
-		r.ID = "cr_" + hex.EncodeToString(b)
+	path := "/api/v1/canned-responses"
+	if r.ID != "" {
+		path += "/" + url.PathEscape(r.ID)
 	}
-	path := "/api/v1/canned-responses/" + url.PathEscape(r.ID)
 	in := struct {
 		Title      string `json:"title"`
 		Text       string `json:"text"`
