@@ -49,6 +49,9 @@ func wire(a fyne.App, relayURL string, kiosk bool) (*wiring, error) {
 	relay := &linkRelay{c: w.link}
 	w.calls = &linkCalls{c: w.link, log: log, synthetic: os.Getenv("PARLEY_SYNTHETIC_MEDIA") != ""}
 	w.opts = app.Options{Relay: relay, Prefs: prefs, DefaultAddr: relayURL, DefaultTenant: os.Getenv("PARLEY_TENANT"), Kiosk: kiosk, Calls: w.calls, Booking: relay}
+	// The Inbox reads from an encrypted cache on this computer (one per
+	// relay and account), kept in step with the relay while signed in.
+	w.opts.Inbox = &linkInbox{c: w.link, log: log}
 
 	if relayURL != "" {
 		// Launched by run.sh (or a deployment) with the relay's fingerprint:
