@@ -87,7 +87,8 @@ func newIsolationFixture(t *testing.T) (*fixture, *chat.Service, *httptest.Serve
 	bk, cust, cal := isoBookingServices(t, kv, clk)
 	pv := isoPrivacy(t, kv, clk, cust, rp, al)
 	ics := isoICSServer(t)
-	srv := httptest.NewServer(New(Options{Auth: svc, Audit: al, Meetings: ms, Clock: clk,
+	msgs, inbox := isoMessaging(t, kv, clk, cust)
+	srv := httptest.NewServer(New(Options{Auth: svc, Audit: al, Meetings: ms, Clock: clk, Messaging: msgs, Inbox: inbox,
 		Chat: cs, Announcer: hub, Signal: hub, Retention: rp, Booking: bk, Customers: cust, Calendars: cal, Privacy: pv}))
 	// Cleanups run last-in first-out: the server closes its connections
 	// before the hub waits for its clients.
@@ -111,6 +112,7 @@ type isoTenant struct {
 	holdID                   string
 	erasureID                string // an erasure of a customer made for it
 	isoBooking
+	msgs isoMsgs
 	// private is everything of this tenant no other tenant may see:
 	// names, e-mail, phone numbers, chat text, file name and bytes,
 	// tokens, secrets and ids.
@@ -193,6 +195,7 @@ func (f *fixture) populate(cs *chat.Service, ics *httptest.Server, slug, adminPa
 		w.adminID, w.advisorID, w.meetingID, w.waitingPID, w.admittedPID, w.fileID}
 	f.populateBooking(w, ics, tag, digit)
 	f.populatePrivacy(w, tag)
+	f.populateMessaging(w, tag)
 	return w
 }
 
@@ -271,7 +274,7 @@ func (f *fixture) snapshot(a *isoTenant) string {
 		{"/api/v1/join/" + a.joinToken, ""},
 		{"/api/v1/retention/policy", a.admin},
 		{"/api/v1/retention/holds", a.admin},
-	}, append(bookingSnapshotPaths(a), privacySnapshotPaths(a)...)...) {
+	}, append(append(bookingSnapshotPaths(a), privacySnapshotPaths(a)...), messagingSnapshotPaths(a)...)...) {
 		r := f.call("GET", c.path, "", c.token, nil, nil)
 		if r.status != http.StatusOK {
 			f.t.Fatalf("snapshot %s: %d %s", c.path, r.status, r.body)
@@ -330,6 +333,9 @@ type isoCase struct {
 
 // foreignPath substitutes tenant A's ids into a route pattern.
 func foreignPath(rt route, a *isoTenant) string {
+	if messagingRoute(rt.pattern) {
+		return messagingPath(rt.pattern, a)
+	}
 	id := a.meetingID
 	switch {
 	case strings.HasPrefix(rt.pattern, "/api/v1/users/"):
@@ -481,6 +487,9 @@ func isolationCases() map[string]isoCase {
 		cases[k] = c
 	}
 	for k, c := range privacyCases(fr) {
+		cases[k] = c
+	}
+	for k, c := range messagingCases() {
 		cases[k] = c
 	}
 	for k, c := range signingCases() {
