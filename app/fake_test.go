@@ -13,19 +13,23 @@ import (
 // every call is recorded.
 type fakeRelay struct {
 	// Configuration, set before the UI uses the fake.
-	transport  string        // default "QUIC (HTTP/3)"
-	role       string        // default "advisor"
-	mustChange bool          // Login reports MustChangePassword until ChangePassword succeeds
-	untrusted  string        // if set, Connect fails with a certificate error carrying this fingerprint until it is trusted
-	connectErr error         // returned by Connect
-	loginErr   error         // returned by Login
-	createErr  error         // returned by CreateUser
-	logoutErr  error         // returned by Logout
-	gate       chan struct{} // if non-nil, Connect waits for it (or ctx) before answering
-	users      []Person      // returned by ListUsers; CreateUser appends
-	audit      []AuditEntry  // returned by AuditLog
-	meetingErr error         // returned by StartMeeting and EndMeeting
-	guestErr   error         // returned by AdmitGuest, TurnAwayGuest and RemoveGuest
+	transport  string // default "QUIC (HTTP/3)"
+	role       string // default "advisor"
+	mustChange bool   // Login reports MustChangePassword until ChangePassword succeeds
+	untrusted  string // if set, Connect fails with a certificate error carrying this fingerprint until it is trusted
+	connectErr error  // returned by Connect
+	loginErr   error  // returned by Login
+	createErr  error  // returned by CreateUser
+	logoutErr  error  // returned by Logout
+	// deleteRefusal is DeleteAccount's error after a right password;
+	// deleted records that it succeeded.
+	deleteRefusal error
+	deleted       bool
+	gate          chan struct{} // if non-nil, Connect waits for it (or ctx) before answering
+	users         []Person      // returned by ListUsers; CreateUser appends
+	audit         []AuditEntry  // returned by AuditLog
+	meetingErr    error         // returned by StartMeeting and EndMeeting
+	guestErr      error         // returned by AdmitGuest, TurnAwayGuest and RemoveGuest
 	// secondFactor makes Login ask for a second factor: the right code is
 	// 123456 (or the recovery code abcd-efgh-ijkl-mnop), the password for
 	// the settings' second-factor calls is "pw", and a challenge takes 5
@@ -416,6 +420,20 @@ func (f *fakeRelay) NewRecoveryCodes(ctx context.Context, code string) ([]string
 		return nil, wrongCode{}
 	}
 	return fakeRecoveryCodes(), nil
+}
+
+func (f *fakeRelay) DeleteAccount(ctx context.Context, password, code string) error {
+	f.record("DeleteAccount %s", code)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if password != "pw" {
+		return fmt.Errorf("Wrong username or password.")
+	}
+	if f.deleteRefusal != nil {
+		return f.deleteRefusal
+	}
+	f.deleted = true
+	return nil
 }
 
 func (f *fakeRelay) DisableSecondFactor(ctx context.Context, password, code string) error {

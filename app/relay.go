@@ -58,6 +58,10 @@ type Relay interface {
 	// DisableSecondFactor turns two-factor sign-in off after the password
 	// and a current code (or a recovery code).
 	DisableSecondFactor(ctx context.Context, password, code string) error
+	// DeleteAccount deletes the signed-in user's own account after the
+	// password and, with a second factor, a code ("" without). The relay
+	// refuses while appointments are to come, and for the last admin.
+	DeleteAccount(ctx context.Context, password, code string) error
 	// ResetSecondFactor removes a user's second factor and signs them out
 	// everywhere (admins only; for a lost phone).
 	ResetSecondFactor(ctx context.Context, userID string) error

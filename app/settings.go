@@ -7,8 +7,8 @@ import (
 	"fyne.io/fyne/v2/widget"
 )
 
-// newSettingsPage shows the connection and the account, signs out, and
-// turns two-factor sign-in on and off.
+// newSettingsPage shows the connection and the account, signs out, turns
+// two-factor sign-in on and off, and deletes the account.
 func newSettingsPage(u *UI, s *session) fyne.CanvasObject {
 	value := func(text string) *widget.Label {
 		l := widget.NewLabel(text)
@@ -28,5 +28,6 @@ func newSettingsPage(u *UI, s *session) fyne.CanvasObject {
 	var signOut *busyButton
 	signOut = newBusyButton("Sign out", theme.LogoutIcon(), func() { u.signOut(signOut) })
 	return container.NewVBox(form, note, container.NewHBox(signOut.row()),
-		widget.NewSeparator(), newSecondFactorSection(u, s).box)
+		widget.NewSeparator(), newSecondFactorSection(u, s).box,
+		widget.NewSeparator(), newDeleteAccountSection(u, s))
 }

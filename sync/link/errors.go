@@ -55,6 +55,10 @@ const (
 	// CodeChallengeExpired: the sign-in challenge is void (too old, or
 	// too many wrong codes); sign in with the password again.
 	CodeChallengeExpired = "challenge_expired"
+	// CodeFutureBookings: the account still has appointments to come.
+	CodeFutureBookings = "future_bookings"
+	// CodeLastAdmin: the tenant's last admin cannot delete their account.
+	CodeLastAdmin = "last_admin"
 	// CodeSecondFactorEnabled: the user already has a second factor.
 	CodeSecondFactorEnabled = "second_factor_enabled"
 	// CodeSecondFactorNotEnabled: the user has no second factor, or no

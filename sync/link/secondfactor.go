@@ -226,3 +226,26 @@ func (c *Client) ResetSecondFactor(ctx context.Context, userID string) error {
 	_, _, err := c.do(ctx, http.MethodDelete, "/api/v1/users/"+url.PathEscape(userID)+"/second-factor", true, nil, nil)
 	return err
 }
+
+// DeleteAccount deletes the logged-in user's own account after their
+// password and, when they have a second factor, a code (empty otherwise).
+// The relay refuses with [CodeFutureBookings] while appointments are to
+// come and with [CodeLastAdmin] for the tenant's last admin. The token is
+// forgotten once the account is gone.
+func (c *Client) DeleteAccount(ctx context.Context, password, code string) error {
+	if code != "" {
+		var err error
+		if code, err = NormalizeCode(code); err != nil {
+			return fmt.Errorf("link: delete account: %w", err)
+		}
+	}
+	body := struct {
+		Password string `json:"password"`
+		Code     string `json:"code,omitempty"`
+	}{password, code}
+	_, tok, err := c.do(ctx, http.MethodDelete, "/api/v1/me", true, body, nil)
+	if err == nil && tok != "" {
+		c.dropToken(tok)
+	}
+	return err
+}
