@@ -36,8 +36,16 @@ type linkInbox struct {
 
 var _ app.Inbox = (*linkInbox)(nil)
 
-// errNoInbox is returned before Start.
-var errNoInbox = errors.New("The inbox is not open yet.")
+// uiMessage is an error whose text is a sentence for the UI.
+type uiMessage string
+
+func (m uiMessage) Error() string { return string(m) }
+
+// Sentences for the inbox's own failures.
+const (
+	errNoInbox     uiMessage = "The inbox is not open yet."
+	errFileOffline uiMessage = "This file has not been opened on this computer before and the relay is not reachable."
+)
 
 // cacheDir is the account's cache folder: the relay, tenant and username
 // hashed, so that the folder name reveals none of them.
@@ -211,7 +219,7 @@ func (l *linkInbox) Attachment(ctx context.Context, conversationID, attachmentID
 	}
 	b, err := c.Attachment(ctx, conversationID, attachmentID)
 	if errors.Is(err, cache.ErrOffline) {
-		return nil, errors.New("This file has not been opened on this computer before and the relay is not reachable.")
+		return nil, errFileOffline
 	}
 	return b, forUI(err)
 }
