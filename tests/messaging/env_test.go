@@ -63,6 +63,7 @@ type env struct {
 	provs    map[string]*provider
 	hooks    map[string]string // kind → webhook URL
 	fakeSrvs map[string]*httptest.Server
+	dir      string // the relay's data folder
 }
 
 func startEnv(t *testing.T) *env {
@@ -88,7 +89,7 @@ func startEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = s.Close() })
-	e.s = s
+	e.s, e.dir = s, dir
 	pool := x509.NewCertPool()
 	pem, err := os.ReadFile(testenv.CertFile(dir))
 	if err != nil {
