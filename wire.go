@@ -243,6 +243,10 @@ func (r *linkRelay) NewRecoveryCodes(ctx context.Context, code string) ([]string
 	return codes, forCode(err)
 }
 
+func (r *linkRelay) DeleteAccount(ctx context.Context, password, code string) error {
+	return forCode(r.c.DeleteAccount(ctx, password, code))
+}
+
 func (r *linkRelay) DisableSecondFactor(ctx context.Context, password, code string) error {
 	return forCode(r.c.DisableSecondFactor(ctx, password, code))
 }
