@@ -15,6 +15,7 @@ import (
 	"parley/relay/meeting"
 	"parley/relay/privacy"
 	"parley/relay/signal/msg"
+	"parley/relay/whiteboard"
 )
 
 // privacyActor is the user id the privacy engine's parts act as.
@@ -29,7 +30,7 @@ func (s *Server) startPrivacy(ctx context.Context, dataDir string, meetings *mee
 	if err != nil {
 		return err
 	}
-	parts := []privacy.Part{bookingPart{s.booking}, meetingPart{meetings, s.chat}, messagesPart{s.messaging}}
+	parts := []privacy.Part{bookingPart{s.booking}, meetingPart{meetings, s.chat, s.whiteboard}, messagesPart{s.messaging}}
 	s.privacy, err = privacy.New(privacy.Options{Store: s.store, Ledger: ledger, Profiles: s.customers, Parts: parts,
 		Holds: s.retention, Audit: s.audit, Clock: s.clock, Logger: s.log.With("component", "privacy")})
 	if err != nil {
@@ -83,10 +84,12 @@ func (p bookingPart) Erase(ctx context.Context, tenantID, customerID string) (in
 }
 
 // meetingPart is the meetings held with a customer: their metadata
-// (anonymised on erasure) and content (chat and files, deleted).
+// (anonymised on erasure) and content (chat, files and whiteboard,
+// deleted).
 type meetingPart struct {
 	meetings *meeting.Service
 	chat     *chat.Service
+	boards   *whiteboard.Service // nil: no whiteboards
 }
 
 func (meetingPart) Name() string { return "meetings" }
@@ -166,9 +169,14 @@ func (p meetingPart) Erase(ctx context.Context, tenantID, customerID string) (in
 	if err != nil {
 		return 0, err
 	}
-	if p.chat != nil {
-		for _, id := range mids {
+	for _, id := range mids {
+		if p.chat != nil {
 			if err := p.chat.DeleteMeeting(ctx, id); err != nil {
+				return 0, err
+			}
+		}
+		if p.boards != nil {
+			if _, err := p.boards.DeleteMeeting(ctx, id); err != nil {
 				return 0, err
 			}
 		}
