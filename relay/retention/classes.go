@@ -182,7 +182,7 @@ var classes = []Class{
 		Purpose: "collecting signatures on a contract document",
 		Persons: []Person{Advisor, Customer}, Kind: FromEvent, From: "the process started",
 		Period: 30 * Day, Action: Delete, Storage: storeLocation, Processors: []string{"the operator's SMS provider (one-time codes)"},
-		Implemented: false, Overridable: true,
+		Implemented: true, Overridable: true,
 	},
 	{
 		ID: ClassSignedDocument, Title: "Signed document",
@@ -190,7 +190,7 @@ var classes = []Class{
 		Purpose: "evidence of the signed contract",
 		Persons: []Person{Advisor, Customer}, Kind: FromEvent, From: "the signature process completed",
 		Period: 180 * Day, Action: Delete, Storage: storeLocation, Processors: []string{noProcessors},
-		Implemented: false, Overridable: true,
+		Implemented: true, Overridable: true,
 	},
 	{
 		ID: ClassRecording, Title: "Recording archive",

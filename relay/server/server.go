@@ -39,6 +39,7 @@ import (
 	"parley/relay/privacy"
 	"parley/relay/retention"
 	"parley/relay/signal"
+	"parley/relay/signing"
 	"parley/relay/store"
 	"parley/relay/whiteboard"
 )
@@ -133,6 +134,7 @@ type Server struct {
 	bootstrap auth.BootstrapResult
 
 	whiteboard *whiteboard.Service
+	signing    *signing.Service
 	messaging  *messaging.Service
 	inbox      *inbox
 
@@ -259,10 +261,14 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if err := s.startMessaging(opts, storeKey); err != nil {
 		return fail(err)
 	}
+	if err := s.startSigning(opts); err != nil {
+		return fail(err)
+	}
 	if err := s.startPrivacy(ctx, opts.DataDir, meetings); err != nil {
 		return fail(fmt.Errorf("server: privacy: %w", err))
 	}
 	s.sweeper = newSweeper(s, meetings, s.audit, reg)
+	s.sweeper.signing = s.signing
 	interval := opts.SweepInterval
 	if interval <= 0 {
 		interval = DefaultSweepInterval
@@ -273,7 +279,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	}
 	s.hub = signal.New(signal.Options{SFU: s.media.sfu, Meetings: meetings, Sessions: s.auth, Timeline: timeline{s.chat}, Boards: s.whiteboard, ICE: s.media.ice, Logger: log.With("component", "signal"), Clock: clk})
 	handler := api.New(api.Options{Auth: s.auth, Audit: s.audit, Meetings: meetings, Signal: s.hub, Chat: s.chat, Announcer: s.hub, Retention: s.retention,
-		Booking: s.booking, Customers: s.customers, Privacy: s.privacy, AccessLog: s.access, Calendars: s.calendars, Messaging: s.messaging, Inbox: s.inbox, PublicURL: opts.PublicURL, Logger: log, Clock: clk, Registry: reg, Web: assets.Web()})
+		Booking: s.booking, Customers: s.customers, Privacy: s.privacy, AccessLog: s.access, Calendars: s.calendars, Signing: s.signing, Messaging: s.messaging, Inbox: s.inbox, PublicURL: opts.PublicURL, Logger: log, Clock: clk, Registry: reg, Web: assets.Web()})
 	altSvc := `h3=":` + strconv.Itoa(port) + `"; ma=86400`
 	withAltSvc := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ProtoMajor < 3 {

@@ -18,6 +18,7 @@ import (
 	"parley/relay/meeting"
 	"parley/relay/messaging"
 	"parley/relay/retention"
+	"parley/relay/signing"
 	"parley/relay/whiteboard"
 )
 
@@ -57,6 +58,7 @@ type sweeper struct {
 
 	whiteboard *whiteboard.Service // nil: no whiteboards
 	accessDir  string              // the access log's folder; "" keeps none
+	signing    *signing.Service    // nil: no signature processes
 	messaging  *messaging.Service  // nil: no messenger conversations
 }
 
@@ -119,7 +121,7 @@ func (sw *sweeper) sweep(ctx context.Context) error {
 	now := sw.clock.Now()
 	// Bookings and conversations go before profiles: they are sealed with
 	// their customer's key, so they must not outlive it by a sweep.
-	err := errors.Join(sw.sweepMetadata(ctx, now), sw.sweepContent(ctx, now), sw.sweepWhiteboard(ctx, now), sw.sweepBookings(ctx, now), sw.sweepMessages(ctx, now), sw.sweepProfiles(ctx, now), sw.sweepAccessLog(ctx, now))
+	err := errors.Join(sw.sweepMetadata(ctx, now), sw.sweepContent(ctx, now), sw.sweepWhiteboard(ctx, now), sw.sweepBookings(ctx, now), sw.sweepMessages(ctx, now), sw.sweepSigning(ctx, now), sw.sweepProfiles(ctx, now), sw.sweepAccessLog(ctx, now))
 	sw.lastSweep.Set(float64(now.UnixNano()) / 1e9)
 	return err
 }

@@ -214,6 +214,9 @@ type Process struct {
 	// Expires is when the process and its document are deleted (held
 	// processes are kept past it).
 	Expires time.Time `json:"expires"`
+	// LinksExpire is when the signers' links stop working (sent
+	// processes).
+	LinksExpire time.Time `json:"links_expire,omitzero"`
 	// Pages describes the document's pages (for placing fields).
 	Pages []pdf.PageInfo `json:"pages"`
 	// Plan is the validated field layout and signing order (nil in a
@@ -503,6 +506,9 @@ func (s *Service) visible(ctx context.Context, p *Process, now time.Time) bool {
 // decorate fills the computed fields of a process read from the store.
 func (s *Service) decorate(p *Process, now time.Time) {
 	p.Expires = s.deadline(p)
+	if !p.Sent.IsZero() {
+		p.LinksExpire = p.Sent.Add(s.opts.LinkTTL)
+	}
 	if p.Status == StatusSent && !now.Before(p.Sent.Add(s.opts.LinkTTL)) {
 		p.Status = StatusExpired
 	}
