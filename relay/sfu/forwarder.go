@@ -38,6 +38,7 @@ type forwarder struct {
 	mu     sync.Mutex // serialises changes to subs and layers
 	subs   atomic.Pointer[[]*subscriber]
 	layers atomic.Pointer[[]*layer]
+	sink   atomic.Pointer[sinkBox] // nil: no sink (see Room.SetSinks)
 }
 
 // layer is one encoding of a published track, with its own SSRC, sequence
@@ -231,6 +232,7 @@ func (l *layer) forward(raw []byte, pkt *rtp.Packet) {
 	l.bytes.Add(uint64(len(raw)))
 	now := l.f.now().UnixNano()
 	stripExtensions(pkt)
+	l.toSink(pkt)
 	seq, ts := pkt.SequenceNumber, pkt.Timestamp
 	key := -1 // keyframe start: unknown until a subscriber asks
 	sent := 0

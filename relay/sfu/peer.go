@@ -120,6 +120,11 @@ func (p *Peer) publish(remote *webrtc.TrackRemote) {
 		p.removePublished(f)
 		return
 	}
+	if isNew {
+		if fn := p.room.sinkFunc(); fn != nil {
+			f.attachSink(fn)
+		}
+	}
 	go l.run(remote)
 }
 
@@ -131,6 +136,7 @@ func (p *Peer) removePublished(f *forwarder) {
 	}
 	p.pubMu.Unlock()
 	p.room.removeForwarder(f)
+	f.detachSink()
 }
 
 // published returns the peer's forwarders.

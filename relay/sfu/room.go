@@ -25,6 +25,7 @@ type Room struct {
 	closed     bool
 	peers      map[string]*Peer
 	forwarders []*forwarder
+	sinks      SinkFunc
 }
 
 // Join adds a peer to the room. The SFU sends its descriptions and
