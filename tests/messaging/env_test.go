@@ -52,7 +52,7 @@ type sentMsg struct{ To, Text string }
 
 // env is a relay in-process with the four fakes and an SMTP server.
 type env struct {
-	t        *testing.T
+	t        testing.TB
 	s        *server.Server
 	clk      *clock.Fake
 	http     *http.Client
@@ -66,7 +66,7 @@ type env struct {
 	dir      string // the relay's data folder
 }
 
-func startEnv(t *testing.T) *env {
+func startEnv(t testing.TB) *env {
 	t.Helper()
 	e := &env{t: t, clk: clock.NewFake(time.Now().UTC().Truncate(time.Second)), provs: map[string]*provider{}, hooks: map[string]string{}, fakeSrvs: map[string]*httptest.Server{}}
 	e.mails = startMail(t)
@@ -256,7 +256,7 @@ type mailServer struct {
 	msgs [][]byte
 }
 
-func startMail(t *testing.T) *mailServer {
+func startMail(t testing.TB) *mailServer {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
