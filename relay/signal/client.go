@@ -245,6 +245,8 @@ func (c *client) handle(ctx context.Context, m msg.Message) (done bool) {
 		c.chat(ctx, m)
 	case msg.TypeBoard:
 		c.boardOp(ctx, m)
+	case msg.TypeRecord:
+		c.record(ctx, m)
 	case msg.TypePing:
 		c.send(msg.Message{Type: msg.TypePong})
 	case msg.TypeLeave:

@@ -2,7 +2,7 @@
 // meeting's participants, joins them to the meeting's SFU room, and carries
 // the protocol of package msg between each participant and the SFU, the
 // roster, the meeting's timeline (chat and files), the meeting's
-// whiteboard and the waiting room.
+// whiteboard, the recording consent (recording.go) and the waiting room.
 //
 // The hub is independent of framing: ServeWebSocket (browsers) and
 // ServeStream (newline-delimited JSON over a full-duplex HTTP/3 or HTTP/2
@@ -92,6 +92,9 @@ type Options struct {
 	// erased content (participants then get a fresh state); 0 means
 	// DefaultBoardRefresh, negative never (call RefreshBoards).
 	BoardRefresh time.Duration
+	// Recordings opens the meetings' recorders; nil refuses record
+	// messages (record_unavailable).
+	Recordings Recordings
 	// ICE hands out the ICE servers (TURN credentials) for a peer; nil
 	// hands out none (host candidates only).
 	ICE func(peerID string) []msg.ICEServer
@@ -384,6 +387,7 @@ func (h *Hub) run(ctx context.Context, cancel context.CancelFunc, conn Conn, id 
 	r.broadcastRoster()
 	c.replay(ctx, hello.Since)
 	c.boardJoin(ctx, hello.BoardSince, hello.BoardEpoch)
+	c.recordingJoin(ctx)
 	if id.role == msg.RoleAdvisor {
 		r.refreshWaiting(ctx, c)
 	}

@@ -17,7 +17,8 @@ type room struct {
 	sfu   *sfu.Room
 	unsub func()
 
-	board roomBoard // the meeting's whiteboard, opened on first use
+	board roomBoard     // the meeting's whiteboard, opened on first use
+	rec   roomRecording // the meeting's recorder, once asked for
 
 	// guarded by hub.mu
 	clients map[string]*client
@@ -69,6 +70,7 @@ func (r *room) exit(c *client) {
 	}
 	h.mu.Unlock()
 	r.boardLeave(c)
+	r.recordingLeave(c)
 	c.log.Info("signalling disconnected")
 	if empty {
 		r.unsub()

@@ -24,9 +24,9 @@ import (
 )
 
 // Message types. Client → relay: Hello, Offer, Answer, Candidate, Media,
-// Chat, Board, Ping, Leave. Relay → client: Welcome, Offer, Answer,
-// Candidate, Roster, Chat, File, Board, BoardState, Waiting, Pong, Ended,
-// Error.
+// Chat, Board, Record, Ping, Leave. Relay → client: Welcome, Offer, Answer,
+// Candidate, Roster, Chat, File, Board, BoardState, Recording, Waiting,
+// Pong, Ended, Error.
 const (
 	TypeHello     = "hello"
 	TypeWelcome   = "welcome"
@@ -44,6 +44,15 @@ const (
 	// Board and its BoardEpoch: on joining, on a resume that cannot be
 	// served op by op, and when content expired or was erased.
 	TypeBoardState = "board_state"
+	// TypeRecord asks the relay to act on the meeting's recording
+	// (Action: RecordRequest or RecordStop from the advisor, RecordAccept,
+	// RecordRefuse or RecordWithdraw from a customer;
+	// docs/recording.md).
+	TypeRecord = "record"
+	// TypeRecording carries the recording state (Recording) to every
+	// participant after every change and on joining: the recording
+	// indicator, and for a customer whether to show the consent dialog.
+	TypeRecording  = "recording"
 	TypeWaiting    = "waiting"
 	TypePing       = "ping"
 	TypePong       = "pong"
@@ -77,6 +86,23 @@ const (
 	EndedReplaced = "replaced"      // the same participant connected again elsewhere
 )
 
+// Record actions (Message.Action of TypeRecord).
+const (
+	RecordRequest  = "request"  // the advisor asks every customer to consent
+	RecordStop     = "stop"     // the advisor ends the recording
+	RecordAccept   = "accept"   // a customer consents
+	RecordRefuse   = "refuse"   // a customer declines; the request ends
+	RecordWithdraw = "withdraw" // a customer takes consent back; recording stops
+)
+
+// Recording phases (RecordingState.Phase).
+const (
+	RecordingOff     = "off"       // nothing requested, nothing recorded
+	RecordingPending = "pending"   // asked; not every customer has accepted
+	RecordingOn      = "recording" // every present customer accepted; media is written
+	RecordingPaused  = "paused"    // a customer who has not accepted is present
+)
+
 // ScreenSuffix ends the stream id of a forwarded screen-share track: the
 // SFU forwards a peer's camera and microphone as stream "<peer id>" and its
 // screen share as stream "<peer id>" + ScreenSuffix.
@@ -108,6 +134,10 @@ type Message struct {
 	// (BoardState) as JSON; package whiteboard defines both. Kept raw so
 	// that this package needs nothing beyond the standard library.
 	Board json.RawMessage `json:"board,omitempty"`
+	// Action: what a Record message asks (Record* constants).
+	Action string `json:"action,omitempty"`
+	// Recording: the meeting's recording state (Recording).
+	Recording *RecordingState `json:"recording,omitempty"`
 	// Ref: the object id of a refused whiteboard op (Error with a board_*
 	// code), so the client can take back what it drew ahead.
 	Ref string `json:"ref,omitempty"`
@@ -151,6 +181,37 @@ type Message struct {
 	Code string `json:"code,omitempty"`
 	// Message explains an Error to a person.
 	Message string `json:"message,omitempty"`
+}
+
+// RecordingState is a meeting's recording state as one participant sees
+// it. Recording is the indicator everyone is shown; Asked tells a
+// customer to show the consent dialog (refusal is the default: nothing
+// is recorded until every present customer accepted).
+type RecordingState struct {
+	// Seq increases with every change; drop a state with a lower Seq
+	// than one already shown.
+	Seq int `json:"seq"`
+	// Phase is RecordingOff, RecordingPending, RecordingOn or
+	// RecordingPaused.
+	Phase string `json:"phase"`
+	// Recording is true exactly while media is written.
+	Recording bool `json:"recording"`
+	// Request numbers the advisor's requests from 1.
+	Request int `json:"request"`
+	// Awaiting are the participant ids of the present customers who have
+	// not accepted yet (names are in the roster).
+	Awaiting []string `json:"awaiting,omitempty"`
+	// Accepted are the participant ids of the present customers who
+	// accepted.
+	Accepted []string `json:"accepted,omitempty"`
+	// Asked: the receiver is a customer who must answer the current
+	// request (show the consent dialog).
+	Asked bool `json:"asked,omitempty"`
+	// Consented: the receiver is a customer who accepted the current
+	// request (offer to withdraw).
+	Consented bool `json:"consented,omitempty"`
+	// Since is when the phase began.
+	Since time.Time `json:"since"`
 }
 
 // ICEServer is an ICE server as in RTCIceServer.
@@ -304,6 +365,12 @@ func (m *Message) checkClient() error {
 	case TypeBoard:
 		if len(m.Board) == 0 || m.Board[0] != '{' {
 			return invalid("board: op missing or not an object")
+		}
+	case TypeRecord:
+		switch m.Action {
+		case RecordRequest, RecordStop, RecordAccept, RecordRefuse, RecordWithdraw:
+		default:
+			return invalid("record: unknown action %.20q", m.Action)
 		}
 	case TypePing, TypeLeave:
 	case "":

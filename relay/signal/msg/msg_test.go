@@ -19,6 +19,8 @@ func TestDecode(t *testing.T) {
 		`{"type":"ping"}`, `{"type":"leave"}`,
 		`{"type":"board","board":{"kind":"undo"}}`,
 		`{"type":"hello","token":"pmp_x","board_since":3,"board_epoch":"r1.0"}`,
+		`{"type":"record","action":"request"}`, `{"type":"record","action":"stop"}`, `{"type":"record","action":"accept"}`,
+		`{"type":"record","action":"refuse"}`, `{"type":"record","action":"withdraw"}`,
 	}
 	for _, s := range ok {
 		if _, err := Decode([]byte(s)); err != nil {
@@ -38,6 +40,8 @@ func TestDecode(t *testing.T) {
 		`{"type":"hello","token":"` + strings.Repeat("t", 300) + `"}`,
 		`{"type":"board"}`, `{"type":"board","board":null}`, `{"type":"board","board":[1]}`, `{"type":"board","board":"x"}`,
 		`{"type":"board_state","board":{}}`,
+		`{"type":"record"}`, `{"type":"record","action":"start"}`, `{"type":"record","action":"ACCEPT"}`,
+		`{"type":"recording","recording":{"phase":"recording"}}`,
 		`{"type":"hello","token":"pmp_x","board_epoch":"` + strings.Repeat("e", MaxNonce+1) + `"}`,
 	}
 	for _, s := range bad {
