@@ -52,13 +52,13 @@ const (
 	// TypeRecording carries the recording state (Recording) to every
 	// participant after every change and on joining: the recording
 	// indicator, and for a customer whether to show the consent dialog.
-	TypeRecording  = "recording"
-	TypeWaiting    = "waiting"
-	TypePing       = "ping"
-	TypePong       = "pong"
-	TypeLeave      = "leave"
-	TypeEnded      = "ended"
-	TypeError      = "error"
+	TypeRecording = "recording"
+	TypeWaiting   = "waiting"
+	TypePing      = "ping"
+	TypePong      = "pong"
+	TypeLeave     = "leave"
+	TypeEnded     = "ended"
+	TypeError     = "error"
 )
 
 // Limits enforced by Decode. A message larger than MaxMessageBytes is
