@@ -38,6 +38,9 @@ const (
 	ClassAdvisorAccount = "advisor_account"
 	// ClassMessengerMessages is a messenger conversation's messages.
 	ClassMessengerMessages = "messenger_messages"
+	// ClassFeedback is a feedback questionnaire's consent, link and
+	// answer (seed 002 §2.3.8).
+	ClassFeedback = "feedback"
 )
 
 // Person is a group of people a data class concerns (the annex 4 columns).
@@ -217,6 +220,15 @@ var classes = []Class{
 		Period: 30 * Day, Action: Delete, Storage: storeLocation,
 		Processors:  []string{"the channel's provider (Meta, Telegram, the SMS gateway) for messages sent through it"},
 		Implemented: true, Overridable: true,
+	},
+	{
+		ID: ClassFeedback, Title: "Feedback questionnaire",
+		What:    "the customer's consent to a feedback request (time, source, recording advisor), the questionnaire link (digest; the token sealed with the customer's key), the rating (1-5) and optional comment (sealed with the customer's key)",
+		Purpose: "asking the customer, with consent, how the consultation went, for the advisor and the tenant's quality counters",
+		Persons: []Person{Advisor, Customer}, Kind: FromEvent, From: "the customer answered (an unanswered request: its link expired, 14 days after the invitation)",
+		Period: 180 * Day, Action: Delete, Storage: storeLocation, Processors: []string{"the operator's e-mail provider (the one invitation)"},
+		Implemented: true, Overridable: true,
+		Note: "sent only with consent; a legal hold on the customer keeps it; the monthly counters per tenant (answers, average rating) hold no ids and are kept",
 	},
 }
 

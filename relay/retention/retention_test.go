@@ -75,6 +75,7 @@ func TestTableCoversDesignAndMatchesEnforcedRules(t *testing.T) {
 		ClassRecording:         {180 * Day, Delete, FromCreation},
 		ClassAdvisorAccount:    {0, Delete, UntilDeleted},
 		ClassMessengerMessages: {30 * Day, Delete, FromEvent},
+		ClassFeedback:          {180 * Day, Delete, FromEvent},
 	}
 	cs := Classes()
 	if len(cs) != len(want) {
