@@ -237,6 +237,8 @@ func (sw *sweeper) sweepSigning(ctx context.Context, now time.Time) error {
 // signature_process and signed_document) for the privacy engine.
 type signingPart struct{ svc *signing.Service }
 
+var _ privacy.Part = signingPart{}
+
 func (signingPart) Name() string { return "signatures" }
 
 func (p signingPart) Export(ctx context.Context, tenantID, customerID string, add privacy.AddFunc) error {

@@ -269,7 +269,6 @@ func TestSigningThroughTheRelay(t *testing.T) {
 		t.Fatalf("send: %d", st)
 	}
 
-	var sessions []string
 	var seen [][]byte
 	for i := range 2 {
 		m := mailTo(t, box.await(t, s, 1), mails[i])
@@ -318,7 +317,6 @@ func TestSigningThroughTheRelay(t *testing.T) {
 			t.Fatalf("document for signer %d: %d %v", i+1, st, h)
 		}
 		seen = append(seen, pdfBytes)
-		sessions = append(sessions, v.Session)
 		sub := map[string]any{"pointer": penJSON(float64(i))}
 		if i == 0 {
 			sub["texts"] = map[string]string{"ort-c1": "Kiel, 23.11.2026"}
@@ -338,6 +336,9 @@ func TestSigningThroughTheRelay(t *testing.T) {
 		t.Fatalf("advisor's turn mail: %q", turn.Subject)
 	}
 	st, _, body = a.fetch("GET", "/api/v1/signing/processes/"+id+"/document", adv, "", nil)
+	if st != http.StatusOK {
+		t.Fatalf("advisor's document: %d", st)
+	}
 	seen = append(seen, body)
 	if st := a.call("POST", "/api/v1/signing/processes/"+id+"/sign", adv, map[string]any{"pointer": penJSON(2)}, nil); st != http.StatusOK {
 		t.Fatalf("advisor signs: %d", st)
@@ -417,6 +418,21 @@ func TestSigningThroughTheRelay(t *testing.T) {
 		t.Fatalf("10^7 points: %d", st)
 	}
 
+	// The privacy engine's part: the export holds the process (without
+	// the other customer's id) and the signed PDF.
+	files := map[string][]byte{}
+	part := signingPart{s.signing}
+	if err := part.Export(context.Background(), created.Process.TenantID, custs[0], func(name string, r io.Reader) error {
+		b, err := io.ReadAll(r)
+		files[name] = b
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(files[id+"/signed.pdf"], final) || !strings.Contains(string(files["processes.json"]), id) || strings.Contains(string(files["processes.json"]), custs[1]) {
+		t.Fatalf("export: %d files, processes.json %s", len(files), files["processes.json"])
+	}
+
 	// Retention: the signed document goes 180 days after completion.
 	clk.Advance(signing.DefaultDocumentRetention)
 	if err := s.Sweep(context.Background()); err != nil {
@@ -427,6 +443,23 @@ func TestSigningThroughTheRelay(t *testing.T) {
 	}
 	if st, _, _ := a.fetch("GET", dl[1], "", "", nil); st != http.StatusNotFound {
 		t.Fatalf("download link after retention: %d", st)
+	}
+
+	// Erasure through the part deletes the customer's processes.
+	admin = a.login()
+	var again struct{ Process signing.Process }
+	if st, _, body := a.fetch("POST", "/api/v1/signing/processes?title=Nachtrag", admin, "application/pdf", bytes.NewReader(doc)); st != http.StatusCreated || json.Unmarshal(body, &again) != nil {
+		t.Fatalf("create: %d %s", st, body)
+	}
+	if st := a.call("PUT", "/api/v1/signing/processes/"+again.Process.ID+"/fields", admin, map[string]any{
+		"signers": []map[string]string{{"role": "customer1", "customer_id": custs[1]}}, "fields": []map[string]any{field("s", "signature", "customer1", 100)}}, nil); st != http.StatusOK {
+		t.Fatalf("fields: %d", st)
+	}
+	if n, err := part.Erase(context.Background(), created.Process.TenantID, custs[1]); err != nil || n != 1 {
+		t.Fatalf("erase: %d %v", n, err)
+	}
+	if st, _, _ := a.fetch("GET", "/api/v1/signing/processes/"+again.Process.ID, admin, "", nil); st != http.StatusNotFound {
+		t.Fatalf("after erasure: %d", st)
 	}
 }
 
