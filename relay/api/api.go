@@ -115,6 +115,9 @@ type Options struct {
 	Messaging Messaging
 	// Inbox is the relay's wiring around Messaging.
 	Inbox Inbox
+	// Feedback is the feedback questionnaire; nil answers 404 on its
+	// routes.
+	Feedback Feedback
 }
 
 //go:embed openapi.json
@@ -146,6 +149,7 @@ type handler struct {
 
 	messaging Messaging
 	inbox     Inbox
+	feedback  Feedback
 }
 
 // route is one entry of the API's routing table. The OpenAPI test walks
@@ -287,6 +291,15 @@ var routes = []route{
 	{"PUT", "/api/v1/signing/trustee-key", adminOnly, (*handler).putTrusteeKey},
 	{"GET", "/api/v1/signing/trustee-key", adminOnly, (*handler).getTrusteeKey},
 	{"GET", "/api/v1/signing/seal-ca", adminOnly, (*handler).getSealCA},
+	// Feedback questionnaire: the advisor's consent record and answers,
+	// the admin's counters, the customer's link (public, rate-limited).
+	{"POST", "/api/v1/meetings/{id}/feedback", active, (*handler).feedbackConsent},
+	{"GET", "/api/v1/meetings/{id}/feedback", active, (*handler).feedbackOfMeeting},
+	{"DELETE", "/api/v1/meetings/{id}/feedback", active, (*handler).feedbackWithdraw},
+	{"GET", "/api/v1/customers/{id}/feedback", active, (*handler).feedbackOfCustomer},
+	{"GET", "/api/v1/feedback/stats", adminOnly, (*handler).feedbackStats},
+	{"GET", "/api/v1/feedback/{token}", public, limited(rateRead, (*handler).feedbackQuestionnaire)},
+	{"POST", "/api/v1/feedback/{token}", public, limited(rateWrite, (*handler).feedbackAnswer)},
 }
 
 // New returns the relay's HTTP handler.
@@ -303,6 +316,7 @@ func New(opts Options) http.Handler {
 		booking: opts.Booking, customers: opts.Customers, calendars: opts.Calendars, privacy: opts.Privacy, access: opts.AccessLog, limiter: newLimiter(clock.Or(opts.Clock)), log: log, clock: clock.Or(opts.Clock), metrics: newMetrics(reg)}
 
 	h.signing = opts.Signing
+	h.feedback = opts.Feedback
 
 	mux := http.NewServeMux()
 	byPattern := map[string]map[string]route{}
@@ -353,7 +367,7 @@ func New(opts Options) http.Handler {
 			}
 			http.ServeFileFS(w, r, opts.Web, "join.html")
 		})
-		for pattern, file := range map[string]string{"/b/{page}": "book.html", "/m/{token}": "manage.html", "/c/{page}": "contact.html"} {
+		for pattern, file := range map[string]string{"/b/{page}": "book.html", "/m/{token}": "manage.html", "/c/{page}": "contact.html", "/f/{token}": "feedback.html"} {
 			handle(pattern, func(w http.ResponseWriter, r *http.Request) {
 				if r.Method != http.MethodGet && r.Method != http.MethodHead {
 					writeError(w, errMethod)

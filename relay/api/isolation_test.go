@@ -495,6 +495,9 @@ func isolationCases() map[string]isoCase {
 	for k, c := range signingCases() {
 		cases[k] = c
 	}
+	for k, c := range feedbackCases() {
+		cases[k] = c
+	}
 	return cases
 }
 
