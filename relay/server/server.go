@@ -33,6 +33,7 @@ import (
 	"parley/relay/chat"
 	"parley/relay/clock"
 	"parley/relay/customer"
+	"parley/relay/feedback"
 	"parley/relay/meeting"
 	"parley/relay/messaging"
 	"parley/relay/outbox"
@@ -132,6 +133,7 @@ type Server struct {
 	h3        *http3.Server
 	cert      tls.Certificate
 	bootstrap auth.BootstrapResult
+	feedback  *feedback.Service
 
 	whiteboard *whiteboard.Service
 	signing    *signing.Service
@@ -258,6 +260,9 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if err := s.startBooking(opts, meetings, reg); err != nil {
 		return fail(err)
 	}
+	if err := s.startFeedback(opts, meetings); err != nil {
+		return fail(err)
+	}
 	if err := s.startMessaging(opts, storeKey); err != nil {
 		return fail(err)
 	}
@@ -273,13 +278,14 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if interval <= 0 {
 		interval = DefaultSweepInterval
 	}
+	s.sweeper.feedback = s.feedback
 	s.media, err = startMedia(opts, s.Addr(), opts.DataDir, log)
 	if err != nil {
 		return fail(err)
 	}
 	s.hub = signal.New(signal.Options{SFU: s.media.sfu, Meetings: meetings, Sessions: s.auth, Timeline: timeline{s.chat}, Boards: s.whiteboard, ICE: s.media.ice, Logger: log.With("component", "signal"), Clock: clk})
 	handler := api.New(api.Options{Auth: s.auth, Audit: s.audit, Meetings: meetings, Signal: s.hub, Chat: s.chat, Announcer: s.hub, Retention: s.retention,
-		Booking: s.booking, Customers: s.customers, Privacy: s.privacy, AccessLog: s.access, Calendars: s.calendars, Signing: s.signing, Messaging: s.messaging, Inbox: s.inbox, PublicURL: opts.PublicURL, Logger: log, Clock: clk, Registry: reg, Web: assets.Web()})
+		Booking: s.booking, Customers: s.customers, Privacy: s.privacy, AccessLog: s.access, Calendars: s.calendars, Signing: s.signing, Messaging: s.messaging, Inbox: s.inbox, Feedback: s.feedback, PublicURL: opts.PublicURL, Logger: log, Clock: clk, Registry: reg, Web: assets.Web()})
 	altSvc := `h3=":` + strconv.Itoa(port) + `"; ma=86400`
 	withAltSvc := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ProtoMajor < 3 {

@@ -15,6 +15,7 @@ import (
 	"parley/relay/chat"
 	"parley/relay/clock"
 	"parley/relay/customer"
+	"parley/relay/feedback"
 	"parley/relay/meeting"
 	"parley/relay/messaging"
 	"parley/relay/retention"
@@ -46,7 +47,8 @@ type sweeper struct {
 	audit     *audit.Log
 	log       *slog.Logger
 	quit      <-chan struct{}
-	interval  atomic.Int64 // time.Duration; set by run
+	interval  atomic.Int64      // time.Duration; set by run
+	feedback  *feedback.Service // nil: no feedback questionnaires
 
 	runs      prometheus.Counter
 	processed *prometheus.CounterVec
@@ -104,7 +106,7 @@ func newSweeperFrom(d sweeperDeps, reg *prometheus.Registry) *sweeper {
 		sw.log = slog.New(slog.DiscardHandler)
 	}
 	sw.interval.Store(int64(DefaultSweepInterval))
-	for _, c := range []string{meeting.ClassMeetingMetadata, chat.ClassMeetingContent, retention.ClassBooking, retention.ClassMessengerMessages, retention.ClassCustomerProfile} {
+	for _, c := range []string{meeting.ClassMeetingMetadata, chat.ClassMeetingContent, retention.ClassBooking, retention.ClassMessengerMessages, retention.ClassCustomerProfile, retention.ClassFeedback} {
 		sw.due.WithLabelValues(c)
 		sw.failed.WithLabelValues(c)
 		sw.overdue.WithLabelValues(c)
@@ -122,6 +124,9 @@ func (sw *sweeper) sweep(ctx context.Context) error {
 	// Bookings and conversations go before profiles: they are sealed with
 	// their customer's key, so they must not outlive it by a sweep.
 	err := errors.Join(sw.sweepMetadata(ctx, now), sw.sweepContent(ctx, now), sw.sweepWhiteboard(ctx, now), sw.sweepBookings(ctx, now), sw.sweepMessages(ctx, now), sw.sweepSigning(ctx, now), sw.sweepProfiles(ctx, now), sw.sweepAccessLog(ctx, now))
+	// Feedback answers are due 180 days after the answer, long before
+	// their customer's profile (360 days after the last interaction).
+	err = errors.Join(err, sw.sweepFeedback(ctx, now))
 	sw.lastSweep.Set(float64(now.UnixNano()) / 1e9)
 	return err
 }
