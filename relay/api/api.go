@@ -115,6 +115,8 @@ type Options struct {
 	Messaging Messaging
 	// Inbox is the relay's wiring around Messaging.
 	Inbox Inbox
+	// Recordings serves the session archives; nil answers 404.
+	Recordings Recordings
 	// Feedback is the feedback questionnaire; nil answers 404 on its
 	// routes.
 	Feedback Feedback
@@ -149,6 +151,8 @@ type handler struct {
 
 	messaging Messaging
 	inbox     Inbox
+
+	recordings Recordings
 	feedback  Feedback
 }
 
@@ -206,6 +210,7 @@ var routes = []route{
 	{"POST", "/api/v1/meetings/{id}/files", active, (*handler).meetingUpload},
 	{"GET", "/api/v1/meetings/{id}/files/{file}", active, (*handler).meetingDownload},
 	{"GET", "/api/v1/meetings/{id}/timeline", active, (*handler).meetingTimeline},
+	{"GET", "/api/v1/meetings/{id}/archive", active, (*handler).meetingArchive},
 	{"GET", "/api/v1/signal", public, (*handler).signalWebSocket},
 	{"POST", "/api/v1/signal", active, (*handler).signalStream},
 	{"GET", "/api/v1/retention/policy", adminOnly, (*handler).retentionPolicy},
@@ -316,6 +321,7 @@ func New(opts Options) http.Handler {
 		booking: opts.Booking, customers: opts.Customers, calendars: opts.Calendars, privacy: opts.Privacy, access: opts.AccessLog, limiter: newLimiter(clock.Or(opts.Clock)), log: log, clock: clock.Or(opts.Clock), metrics: newMetrics(reg)}
 
 	h.signing = opts.Signing
+	h.recordings = opts.Recordings
 	h.feedback = opts.Feedback
 
 	mux := http.NewServeMux()

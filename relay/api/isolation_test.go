@@ -498,6 +498,9 @@ func isolationCases() map[string]isoCase {
 	for k, c := range feedbackCases() {
 		cases[k] = c
 	}
+	for k, c := range recordingCases() {
+		cases[k] = c
+	}
 	return cases
 }
 
