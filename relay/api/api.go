@@ -115,11 +115,11 @@ type Options struct {
 	Messaging Messaging
 	// Inbox is the relay's wiring around Messaging.
 	Inbox Inbox
-	// Recordings serves the session archives; nil answers 404.
-	Recordings Recordings
 	// Feedback is the feedback questionnaire; nil answers 404 on its
 	// routes.
 	Feedback Feedback
+	// Recordings serves the session archives; nil answers 404.
+	Recordings Recordings
 }
 
 //go:embed openapi.json
@@ -151,9 +151,9 @@ type handler struct {
 
 	messaging Messaging
 	inbox     Inbox
+	feedback  Feedback
 
 	recordings Recordings
-	feedback  Feedback
 }
 
 // route is one entry of the API's routing table. The OpenAPI test walks
@@ -321,8 +321,8 @@ func New(opts Options) http.Handler {
 		booking: opts.Booking, customers: opts.Customers, calendars: opts.Calendars, privacy: opts.Privacy, access: opts.AccessLog, limiter: newLimiter(clock.Or(opts.Clock)), log: log, clock: clock.Or(opts.Clock), metrics: newMetrics(reg)}
 
 	h.signing = opts.Signing
-	h.recordings = opts.Recordings
 	h.feedback = opts.Feedback
+	h.recordings = opts.Recordings
 
 	mux := http.NewServeMux()
 	byPattern := map[string]map[string]route{}
