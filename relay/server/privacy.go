@@ -30,7 +30,7 @@ func (s *Server) startPrivacy(ctx context.Context, dataDir string, meetings *mee
 	if err != nil {
 		return err
 	}
-	parts := []privacy.Part{bookingPart{s.booking}, meetingPart{meetings, s.chat, s.whiteboard}, messagesPart{s.messaging}, signingPart{s.signing}}
+	parts := []privacy.Part{bookingPart{s.booking}, recordingPart{s.recordings}, meetingPart{meetings, s.chat, s.whiteboard}, messagesPart{s.messaging}, signingPart{s.signing}}
 	parts = append(parts, feedbackPart{s.feedback})
 	s.privacy, err = privacy.New(privacy.Options{Store: s.store, Ledger: ledger, Profiles: s.customers, Parts: parts,
 		Holds: s.retention, Audit: s.audit, Clock: s.clock, Logger: s.log.With("component", "privacy")})

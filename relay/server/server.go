@@ -139,6 +139,7 @@ type Server struct {
 	signing    *signing.Service
 	messaging  *messaging.Service
 	inbox      *inbox
+	recordings *recordings
 
 	closeOnce sync.Once
 	closeErr  error
@@ -269,11 +270,15 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if err := s.startSigning(opts); err != nil {
 		return fail(err)
 	}
+	if err := s.startRecordings(opts.DataDir, storeKey, meetings); err != nil {
+		return fail(err)
+	}
 	if err := s.startPrivacy(ctx, opts.DataDir, meetings); err != nil {
 		return fail(fmt.Errorf("server: privacy: %w", err))
 	}
 	s.sweeper = newSweeper(s, meetings, s.audit, reg)
 	s.sweeper.signing = s.signing
+	s.sweeper.recordings = s.recordings
 	interval := opts.SweepInterval
 	if interval <= 0 {
 		interval = DefaultSweepInterval
@@ -283,9 +288,9 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if err != nil {
 		return fail(err)
 	}
-	s.hub = signal.New(signal.Options{SFU: s.media.sfu, Meetings: meetings, Sessions: s.auth, Timeline: timeline{s.chat}, Boards: s.whiteboard, ICE: s.media.ice, Logger: log.With("component", "signal"), Clock: clk})
+	s.hub = signal.New(signal.Options{SFU: s.media.sfu, Meetings: meetings, Sessions: s.auth, Timeline: timeline{s.chat}, Boards: s.whiteboard, Recordings: s.recordings, ICE: s.media.ice, Logger: log.With("component", "signal"), Clock: clk})
 	handler := api.New(api.Options{Auth: s.auth, Audit: s.audit, Meetings: meetings, Signal: s.hub, Chat: s.chat, Announcer: s.hub, Retention: s.retention,
-		Booking: s.booking, Customers: s.customers, Privacy: s.privacy, AccessLog: s.access, Calendars: s.calendars, Signing: s.signing, Messaging: s.messaging, Inbox: s.inbox, Feedback: s.feedback, PublicURL: opts.PublicURL, Logger: log, Clock: clk, Registry: reg, Web: assets.Web()})
+		Booking: s.booking, Customers: s.customers, Privacy: s.privacy, AccessLog: s.access, Calendars: s.calendars, Signing: s.signing, Messaging: s.messaging, Inbox: s.inbox, Feedback: s.feedback, Recordings: s.recordings, PublicURL: opts.PublicURL, Logger: log, Clock: clk, Registry: reg, Web: assets.Web()})
 	altSvc := `h3=":` + strconv.Itoa(port) + `"; ma=86400`
 	withAltSvc := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ProtoMajor < 3 {
@@ -434,6 +439,9 @@ func (s *Server) Close() error {
 		var errs []error
 		if s.hub != nil {
 			s.hub.Close() // ends the long-lived signalling requests
+		}
+		if s.recordings != nil {
+			s.recordings.close() // seals the open recordings' files
 		}
 		if s.https != nil {
 			if err := s.https.Shutdown(ctx); err != nil {

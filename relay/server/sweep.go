@@ -61,6 +61,7 @@ type sweeper struct {
 	whiteboard *whiteboard.Service // nil: no whiteboards
 	accessDir  string              // the access log's folder; "" keeps none
 	signing    *signing.Service    // nil: no signature processes
+	recordings *recordings         // nil: no recordings
 	messaging  *messaging.Service  // nil: no messenger conversations
 }
 
@@ -123,7 +124,7 @@ func (sw *sweeper) sweep(ctx context.Context) error {
 	now := sw.clock.Now()
 	// Bookings and conversations go before profiles: they are sealed with
 	// their customer's key, so they must not outlive it by a sweep.
-	err := errors.Join(sw.sweepMetadata(ctx, now), sw.sweepContent(ctx, now), sw.sweepWhiteboard(ctx, now), sw.sweepBookings(ctx, now), sw.sweepMessages(ctx, now), sw.sweepSigning(ctx, now), sw.sweepProfiles(ctx, now), sw.sweepAccessLog(ctx, now))
+	err := errors.Join(sw.sweepMetadata(ctx, now), sw.sweepContent(ctx, now), sw.sweepWhiteboard(ctx, now), sw.sweepBookings(ctx, now), sw.sweepMessages(ctx, now), sw.sweepSigning(ctx, now), sw.sweepRecordings(ctx, now), sw.sweepProfiles(ctx, now), sw.sweepAccessLog(ctx, now))
 	// Feedback answers are due 180 days after the answer, long before
 	// their customer's profile (360 days after the last interaction).
 	err = errors.Join(err, sw.sweepFeedback(ctx, now))
