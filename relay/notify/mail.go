@@ -65,6 +65,10 @@ type Mail struct {
 	// ICS is an optional iCalendar object, sent as a text/calendar
 	// alternative part and as an attachment (invite.ics or cancel.ics).
 	ICS []byte `json:"ics,omitempty"`
+	// Attachments are files sent with the mail (the signed PDF of a
+	// completed signature process). They are not stored in outbox jobs:
+	// the handler reads them when it sends.
+	Attachments []Attachment `json:"-"`
 	// ICSMethod is the iTIP method of ICS: ical.MethodRequest,
 	// ical.MethodCancel or ical.MethodPublish.
 	ICSMethod string `json:"icsMethod,omitempty"`
@@ -105,7 +109,61 @@ func (m Mail) Validate() error {
 	if m.MessageID != "" && !validMessageID(m.MessageID) {
 		return fmt.Errorf("%w: message id", ErrInvalid)
 	}
+	if len(m.Attachments) > MaxAttachments {
+		return fmt.Errorf("%w: more than %d attachments", ErrInvalid, MaxAttachments)
+	}
+	total := 0
+	for _, a := range m.Attachments {
+		total += len(a.Data)
+		if AttachmentName(a.Name) == "" || !allowedAttachment[a.ContentType] || len(a.Data) == 0 {
+			return fmt.Errorf("%w: attachment", ErrInvalid)
+		}
+	}
+	if total > MaxAttachmentBytes {
+		return fmt.Errorf("%w: attachments larger than %d bytes", ErrInvalid, MaxAttachmentBytes)
+	}
 	return nil
+}
+
+// Attachment limits: mail servers commonly refuse messages over 25 MB,
+// and base64 grows a file by a third.
+const (
+	// MaxAttachments is the most files one mail carries.
+	MaxAttachments = 5
+	// MaxAttachmentBytes bounds the files of one mail together.
+	MaxAttachmentBytes = 15 << 20
+)
+
+// Attachment is a file sent with a mail.
+type Attachment struct {
+	// Name is the file name shown to the recipient (cleaned on send).
+	Name string
+	// ContentType is the media type; only application/pdf is sent.
+	ContentType string
+	// Data is the file.
+	Data []byte
+}
+
+var allowedAttachment = map[string]bool{"application/pdf": true}
+
+// AttachmentName cleans a file name for a mail: letters, digits, space,
+// '.', '-' and '_' kept, everything else replaced by '_', at most 80
+// characters, never a dot file; "" when nothing is left.
+func AttachmentName(name string) string {
+	var b strings.Builder
+	for _, r := range name {
+		switch {
+		case unicode.IsLetter(r), unicode.IsDigit(r), r == ' ', r == '.', r == '-', r == '_':
+			b.WriteRune(r)
+		default:
+			b.WriteRune('_')
+		}
+	}
+	out := strings.Trim(b.String(), " ._")
+	if r := []rune(out); len(r) > 80 {
+		out = string(r[len(r)-80:])
+	}
+	return out
 }
 
 func validMessageID(s string) bool {

@@ -446,3 +446,40 @@ func BenchmarkAppointmentMail(b *testing.B) {
 		}
 	}
 }
+
+func TestPDFAttachmentOverSMTP(t *testing.T) {
+	s := startSMTP(t, nil)
+	pdf := []byte("%PDF-1.7\n% signiert\n%%EOF\n")
+	m := notify.Mail{From: "termine@bank.example", To: "erika@example.org", Subject: "Unterschrieben", Text: "Anbei das Dokument.",
+		Attachments: []notify.Attachment{{Name: "../Vertrag: Kredit\r\n.pdf", ContentType: "application/pdf", Data: pdf}}}
+	got := send(t, s, m)
+	found := false
+	for _, p := range got.Parts {
+		if strings.HasPrefix(p.Header.Get("Content-Type"), "application/pdf") {
+			found = true
+			if !bytes.Equal(p.Body, pdf) {
+				t.Errorf("attachment bytes differ")
+			}
+			if cd := p.Header.Get("Content-Disposition"); !strings.Contains(cd, "attachment") || strings.Contains(cd, "..") || strings.Contains(cd, "/") {
+				t.Errorf("Content-Disposition %q", cd)
+			}
+		}
+	}
+	if !found {
+		t.Fatalf("no PDF part in %d parts", len(got.Parts))
+	}
+	for _, bad := range []notify.Attachment{
+		{Name: "x.exe", ContentType: "application/octet-stream", Data: pdf},
+		{Name: "...", ContentType: "application/pdf", Data: pdf},
+		{Name: "leer.pdf", ContentType: "application/pdf"},
+		{Name: "gross.pdf", ContentType: "application/pdf", Data: make([]byte, notify.MaxAttachmentBytes+1)},
+	} {
+		m.Attachments = []notify.Attachment{bad}
+		if err := m.Validate(); !errors.Is(err, notify.ErrInvalid) {
+			t.Errorf("attachment %q (%s, %d bytes) accepted", bad.Name, bad.ContentType, len(bad.Data))
+		}
+	}
+	if n := notify.AttachmentName("../Vertrag: Kredit\r\n.pdf"); n != "Vertrag_ Kredit__.pdf" {
+		t.Errorf("AttachmentName = %q", n)
+	}
+}

@@ -150,6 +150,9 @@ func (s *SMTP) Build(m Mail) (*gomail.Msg, error) {
 		msg.AttachReadSeeker(name, bytes.NewReader(m.ICS),
 			gomail.WithFileContentType(gomail.ContentType("text/calendar; charset=utf-8; method="+m.ICSMethod)))
 	}
+	for _, a := range m.Attachments {
+		msg.AttachReadSeeker(AttachmentName(a.Name), bytes.NewReader(a.Data), gomail.WithFileContentType(gomail.ContentType(a.ContentType)))
+	}
 	return msg, nil
 }
 

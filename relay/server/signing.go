@@ -167,10 +167,36 @@ func (n *signingMail) signerMail(ctx context.Context, j outbox.Job) error {
 	if err != nil {
 		return fmt.Errorf("signing job %s: %w", j.ID, err)
 	}
+	if err := n.attachFinal(ctx, &mail, m.Process); err != nil {
+		return fmt.Errorf("signing job %s: %w", j.ID, err)
+	}
 	mail.MessageID = notify.MessageID(j.ID, n.from)
 	if err := n.mailer.Send(ctx, mail); err != nil {
 		return fmt.Errorf("signing job %s: %w", j.ID, err)
 	}
+	return nil
+}
+
+// attachFinal attaches the sealed PDF to the mail of a completed process
+// (everyone receives the final document), read when the mail is sent; a
+// document too large for a mail goes by the download link alone.
+func (n *signingMail) attachFinal(ctx context.Context, mail *notify.Mail, p signing.Process) error {
+	if p.Status != signing.StatusCompleted {
+		return nil
+	}
+	doc, err := n.signing.CurrentDocument(ctx, signing.Actor{TenantID: p.TenantID, UserID: p.AdvisorID, Admin: true}, p.ID)
+	if err != nil {
+		return err
+	}
+	if len(doc.Data) > notify.MaxAttachmentBytes {
+		n.log.Warn("signed document too large to attach; the mail carries the link only", "process_id", p.ID, "bytes", len(doc.Data))
+		return nil
+	}
+	name := notify.AttachmentName(p.Title)
+	if name == "" {
+		name = "Dokument"
+	}
+	mail.Attachments = []notify.Attachment{{Name: name + " (signiert).pdf", ContentType: "application/pdf", Data: doc.Data}}
 	return nil
 }
 
@@ -189,6 +215,9 @@ func (n *signingMail) advisorMail(ctx context.Context, j outbox.Job) error {
 	}
 	mail, err := notify.SigningMail("de", ev, true, d)
 	if err != nil {
+		return fmt.Errorf("signing job %s: %w", j.ID, err)
+	}
+	if err := n.attachFinal(ctx, &mail, m.Process); err != nil {
 		return fmt.Errorf("signing job %s: %w", j.ID, err)
 	}
 	mail.MessageID = notify.MessageID(j.ID, n.from)

@@ -356,6 +356,12 @@ func TestSigningThroughTheRelay(t *testing.T) {
 	if _, _, adv2 := a.fetch("GET", "/api/v1/signing/processes/"+id+"/document", adv, "", nil); !bytes.Equal(adv2, final) {
 		t.Fatal("the advisor's final document differs from the signer's")
 	}
+	// Everyone receives the final PDF itself with the completion mail.
+	for _, m := range done {
+		if len(m.Attachments) != 1 || m.Attachments[0].ContentType != "application/pdf" || !bytes.Equal(m.Attachments[0].Data, final) {
+			t.Fatalf("completion mail to %s carries %d attachments, want the final PDF", m.To, len(m.Attachments))
+		}
+	}
 
 	// Verify with the seal CA the admin downloads, and with pdfsig.
 	_, _, caPEM := a.fetch("GET", "/api/v1/signing/seal-ca", admin, "", nil)
