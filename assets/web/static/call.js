@@ -81,7 +81,16 @@
       fileDownloadFailed: 'The download failed. Please try again.',
       replacedHeading: 'Opened in another tab',
       replaced: 'This meeting is now open in another tab or window. Continue there, or continue here instead.',
-      continueHere: 'Continue here'
+      continueHere: 'Continue here',
+      recOn: 'Recording',
+      recPaused: 'Recording paused until everyone has agreed',
+      recPending: 'Your advisor asked to record. Nothing is recorded until everyone agrees.',
+      recDialogHeading: 'May this meeting be recorded?',
+      recDialogText: 'Your advisor would like to record this meeting: video, sound, chat, files and whiteboard. Nothing is recorded unless you and everyone else in the meeting agree. The recording is kept for 180 days and then deleted. You can withdraw your consent at any time; the recording then stops.',
+      recAccept: 'I agree to the recording',
+      recRefuse: 'Do not record',
+      recWithdraw: 'Withdraw my consent to the recording',
+      recFailed: 'Your answer could not be sent. Please try again.'
     },
     de: {
       setupHeading: 'Kamera und Mikrofon',
@@ -148,7 +157,16 @@
       fileDownloadFailed: 'Das Herunterladen ist fehlgeschlagen. Bitte versuchen Sie es erneut.',
       replacedHeading: 'In einem anderen Tab geöffnet',
       replaced: 'Dieser Termin ist jetzt in einem anderen Tab oder Fenster geöffnet. Machen Sie dort weiter oder stattdessen hier.',
-      continueHere: 'Hier weitermachen'
+      continueHere: 'Hier weitermachen',
+      recOn: 'Aufzeichnung läuft',
+      recPaused: 'Aufzeichnung angehalten, bis alle zugestimmt haben',
+      recPending: 'Ihr Berater möchte aufzeichnen. Aufgezeichnet wird erst, wenn alle zustimmen.',
+      recDialogHeading: 'Darf dieser Termin aufgezeichnet werden?',
+      recDialogText: 'Ihr Berater möchte diesen Termin aufzeichnen: Bild, Ton, Chat, Dateien und Whiteboard. Aufgezeichnet wird nur, wenn Sie und alle anderen Teilnehmenden zustimmen. Die Aufzeichnung wird 180 Tage aufbewahrt und dann gelöscht. Sie können Ihre Einwilligung jederzeit widerrufen; die Aufzeichnung endet dann.',
+      recAccept: 'Ich stimme der Aufzeichnung zu',
+      recRefuse: 'Nicht aufzeichnen',
+      recWithdraw: 'Einwilligung zur Aufzeichnung widerrufen',
+      recFailed: 'Ihre Antwort konnte nicht gesendet werden. Bitte versuchen Sie es erneut.'
     }
   };
 
@@ -195,8 +213,16 @@
       chatList: $('chat-list'), chatEmpty: $('chat-empty'), chatForm: $('chat-form'), chatInput: $('chat-input'),
       chatError: $('chat-error'), fileButton: $('file-button'), fileInput: $('file-input'),
       upload: $('upload'), uploadText: $('upload-text'), uploadProgress: $('upload-progress'),
-      uploadCancel: $('upload-cancel'), fileError: $('file-error')
+      uploadCancel: $('upload-cancel'), fileError: $('file-error'),
+      recIndicator: $('rec-indicator'), recIndicatorText: $('rec-indicator-text'), recDialog: $('rec-dialog'),
+      recAccept: $('rec-accept'), recRefuse: $('rec-refuse'), recWithdraw: $('rec-withdraw'), recError: $('rec-error')
     };
+
+    // The recording state the relay last sent (docs/recording.md): the
+    // indicator for everyone, the consent dialog while this customer is
+    // asked. Refusal is the default: closing the page answers nothing, and
+    // nothing is recorded until every customer present has agreed.
+    var rec = { seq: 0, st: null, failed: false };
 
     // The whiteboard rides on this call's signalling.
     var board = window.ParleyBoard ? window.ParleyBoard.create({
@@ -498,6 +524,7 @@
           sig.iceServers = Array.isArray(m.ice_servers) ? m.ice_servers : [];
           clearInterval(sig.pingTimer);
           sig.pingTimer = setInterval(function () { send({ type: 'ping' }); }, PING_MS);
+          rec.seq = 0; // the relay sends the current state after the welcome
           newPeer();
           resendChats();
           if (board) board.connected();
@@ -526,6 +553,9 @@
         case 'board_state':
           if (board) board.onState(m.board, m.board_epoch);
           break;
+        case 'recording':
+          onRecording(m.recording);
+          break;
         case 'ended':
           finish(m.reason || 'meeting_ended');
           break;
@@ -538,6 +568,9 @@
     function onError(m) {
       if (board && typeof m.code === 'string' && m.code.indexOf('board_') === 0) {
         board.onError(m);
+      } else if (typeof m.code === 'string' && m.code.indexOf('record_') === 0) {
+        rec.failed = true;
+        renderRecording();
       } else if (m.code === 'rate_limited') {
         showChatError('rateLimited');
       } else if (m.code === 'bad_message') {
@@ -551,6 +584,38 @@
         else if (m.code === 'not_admitted') finish('not_admitted');
         else if (m.code !== 'hello_required') finish('gone');
       }
+    }
+
+    // ---- recording consent ----
+
+    function onRecording(st) {
+      if (!st || typeof st.seq !== 'number' || st.seq < rec.seq) return; // stale
+      var wasAsked = !!(rec.st && rec.st.asked);
+      rec.seq = st.seq;
+      rec.st = st;
+      rec.failed = false;
+      renderRecording();
+      // The dialog takes the focus when it appears, on the safe answer.
+      if (st.asked && !wasAsked) el.recRefuse.focus();
+    }
+
+    function answerRecording(action) {
+      rec.failed = !send({ type: 'record', action: action });
+      renderRecording();
+    }
+
+    function renderRecording() {
+      var st = rec.st && sig.active ? rec.st : null;
+      var phase = st ? st.phase : 'off';
+      var key = { recording: 'recOn', paused: 'recPaused', pending: 'recPending' }[phase] || '';
+      el.recIndicator.hidden = !key;
+      el.recIndicator.dataset.phase = phase;
+      var text = key ? env.t(key) : '';
+      if (el.recIndicatorText.textContent !== text) el.recIndicatorText.textContent = text;
+      el.recDialog.hidden = !(st && st.asked);
+      el.recWithdraw.hidden = !(st && st.consented && phase !== 'off');
+      el.recError.hidden = !rec.failed;
+      if (rec.failed) el.recError.textContent = env.t('recFailed');
     }
 
     // finish ends the call for good and tells the page why.
@@ -1253,6 +1318,7 @@
       showChatError(chatErrorKey);
       renderUpload();
       if (board) board.render();
+      renderRecording();
     }
 
     // ---- wiring ----
@@ -1269,6 +1335,9 @@
     el.fileButton.addEventListener('click', function () { el.fileInput.click(); });
     el.fileInput.addEventListener('change', onFileChosen);
     el.uploadCancel.addEventListener('click', function () { if (upload.xhr) upload.xhr.abort(); });
+    el.recAccept.addEventListener('click', function () { answerRecording('accept'); });
+    el.recRefuse.addEventListener('click', function () { answerRecording('refuse'); });
+    el.recWithdraw.addEventListener('click', function () { answerRecording('withdraw'); });
     if (navigator.mediaDevices && navigator.mediaDevices.addEventListener) {
       navigator.mediaDevices.addEventListener('devicechange', function () { enumerate().then(render); });
     }
@@ -1313,6 +1382,9 @@
       dev.status = '';
       if (upload.xhr) upload.xhr.abort();
       if (board) board.reset();
+      rec.seq = 0;
+      rec.st = null;
+      rec.failed = false;
       render();
     }
 
@@ -1324,7 +1396,9 @@
         screenTrack: function () { return screen.track; },
         peerId: function () { return sig.peerId; },
         lastSeq: function () { return sig.lastSeq; },
-        board: board ? board.test : null
+        board: board ? board.test : null,
+        // The recording state last received (relay's RecordingState).
+        recording: function () { return rec.st; }
       };
     }
 
