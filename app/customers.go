@@ -51,6 +51,7 @@ type customersPage struct {
 	status    statusLabel
 	histRows  *fyne.Container
 	histState statusLabel
+	feedback  *feedbackSection
 
 	// Booking for the customer shown: the advisor's active types and zone,
 	// read when the page is first shown.
@@ -109,6 +110,7 @@ func newCustomersPage(u *UI, s *session, br BookingRelay) *customersPage {
 	p.status = newStatusLabel()
 	p.histRows = container.NewVBox()
 	p.histState = newStatusLabel()
+	p.feedback = newFeedbackSection(u, s, br)
 	form := widget.NewForm(
 		widget.NewFormItem("First name", p.first),
 		widget.NewFormItem("Last name", p.last),
@@ -137,7 +139,7 @@ func newCustomersPage(u *UI, s *session, br BookingRelay) *customersPage {
 	p.detail = container.NewVScroll(container.NewVBox(
 		p.name, form, container.NewHBox(p.save.row()), p.status.Label,
 		widget.NewSeparator(),
-		bold("History"), p.histRows, p.histState.Label,
+		bold("History"), p.histRows, p.histState.Label, p.feedback.object(),
 		widget.NewSeparator(),
 		bold("Book an appointment for this customer"), bookForm, container.NewHBox(p.book.row()), p.bookMsg.Label,
 	))
@@ -226,6 +228,7 @@ func (p *customersPage) open(id string) {
 			return
 		}
 		p.show(h)
+		p.feedback.load(h.Customer.ID, h.Meetings)
 	})
 }
 
