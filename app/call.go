@@ -71,7 +71,7 @@ type VideoSource interface {
 
 // CallEvent is one thing that happened in a call: a [ConnectionEvent],
 // [RosterEvent], [VideoAddedEvent], [VideoRemovedEvent], [EntryEvent],
-// [WaitingEvent], [LocalMediaEvent] or [EndedEvent].
+// [WaitingEvent], [LocalMediaEvent], [RecordingEvent] or [EndedEvent].
 type CallEvent interface{ callEvent() }
 
 // ConnState is the state of the call's connection to the relay.

@@ -106,9 +106,12 @@ func (c *fakeCall) set(what string, on bool) error {
 	return c.setErr
 }
 
-func (c *fakeCall) SetMuted(muted bool) error    { return c.set("SetMuted", muted) }
-func (c *fakeCall) SetCamera(on bool) error      { return c.set("SetCamera", on) }
-func (c *fakeCall) SetScreenShare(on bool) error { return c.set("SetScreenShare", on) }
+func (c *fakeCall) SetMuted(muted bool) error { return c.set("SetMuted", muted) }
+func (c *fakeCall) SetCamera(on bool) error   { return c.set("SetCamera", on) }
+
+// SetRecording makes the fake a CallRecorder.
+func (c *fakeCall) SetRecording(_ context.Context, on bool) error { return c.set("SetRecording", on) }
+func (c *fakeCall) SetScreenShare(on bool) error                  { return c.set("SetScreenShare", on) }
 
 func (c *fakeCall) SendChat(ctx context.Context, text string) error {
 	c.record("SendChat %s", text)

@@ -70,6 +70,11 @@ type callView struct {
 	connDot     *canvas.Circle
 	connLabel   *widget.Label
 	notice      callNotice
+	// rec is the recording state; recordBtn is nil when the call cannot
+	// be recorded (callrecording.go).
+	rec       RecordingEvent
+	recordBtn *widget.Button
+	recLabel  *widget.Label
 
 	tabs        *container.AppTabs
 	peopleTab   *container.TabItem
@@ -129,7 +134,8 @@ func (v *callView) build() {
 	v.notice = callNotice{statusLabel: newStatusLabel()}
 	v.notice.Truncation = fyne.TextTruncateEllipsis
 	v.notice.Wrapping = fyne.TextWrapOff
-	top := container.NewBorder(nil, nil, nil, container.NewHBox(since, conn), title)
+	v.recLabel = newRecordingLabel()
+	top := container.NewBorder(nil, nil, nil, container.NewHBox(v.recLabel, since, conn), title)
 
 	// Stage: remote tiles, a placeholder while there are none, own preview.
 	v.stage = container.New(tileLayout{big: v.isScreenTile})
@@ -160,6 +166,7 @@ func (v *callView) build() {
 	v.cameraBtn = widget.NewButtonWithIcon("", iconCamera, v.toggleCamera)
 	v.screenBtn = widget.NewButtonWithIcon("", iconScreen, v.toggleScreen)
 	v.toggleBox = container.NewHBox(v.muteBtn, v.cameraBtn, v.screenBtn)
+	v.buildRecording()
 	v.leave = newBusyButton("Leave", iconLeave, v.leaveCall)
 	v.end = newBusyButton("End meeting", theme.MediaStopIcon(), v.endMeeting)
 	v.end.btn.Importance = widget.DangerImportance
@@ -297,6 +304,9 @@ func (v *callView) handle(ev CallEvent) {
 		case len(v.waiting) == 0 && v.notice.action.Visible():
 			v.notice.info("")
 		}
+	case RecordingEvent:
+		v.rec = e
+		v.showRecording()
 	case LocalMediaEvent:
 		v.muted, v.camera, v.screen = e.Muted, e.Camera, e.Screen
 		v.showToggles()
@@ -578,6 +588,9 @@ func (v *callView) showPeople() {
 		}
 		if p.Screen {
 			state = append(state, "sharing screen")
+		}
+		if c := v.consentState(p.GuestID); p.GuestID != "" && c != "" {
+			state = append(state, c)
 		}
 		detail := widget.NewLabel(strings.Join(state, " · "))
 		detail.Truncation = fyne.TextTruncateEllipsis
