@@ -382,6 +382,17 @@ func New(opts Options) http.Handler {
 				http.ServeFileFS(w, r, opts.Web, file)
 			})
 		}
+		// The signing page shows the PDF (fetched with the signer's
+		// session) from a blob: URL in an <object>, which 'self' does not
+		// cover.
+		handle("/s/{token}", func(w http.ResponseWriter, r *http.Request) {
+			if r.Method != http.MethodGet && r.Method != http.MethodHead {
+				writeError(w, errMethod)
+				return
+			}
+			w.Header().Set("Content-Security-Policy", "default-src 'self'; object-src 'self' blob:; frame-src 'self' blob:; frame-ancestors 'none'; base-uri 'none'")
+			http.ServeFileFS(w, r, opts.Web, "sign.html")
+		})
 	}
 	handle("/cal/{token}", func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
