@@ -37,7 +37,9 @@ func TestCallRecordButtonAndConsentState(t *testing.T) {
 	// Record asks the call; the customers' answers show in the people list.
 	c.tap("Record")
 	c.eventually("the request", func() bool { return c.call.called("SetRecording true") == 1 })
-	c.eventually("the hint", func() bool { return c.shows("Your customers are asked to consent. Recording starts once everyone has agreed.") })
+	c.eventually("the hint", func() bool {
+		return c.shows("Your customers are asked to consent. Recording starts once everyone has agreed.")
+	})
 	c.call.emit(RecordingEvent{Phase: RecordingPending, Awaiting: []string{"p2"}, Accepted: []string{"p1"}})
 	c.eventually("the pending state", func() bool {
 		return c.button("Stop recording") != nil && c.view.recLabel.Visible() && strings.Contains(c.view.recLabel.Text, "waiting for consent")
