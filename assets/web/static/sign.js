@@ -434,6 +434,7 @@
       old.parentNode.replaceChild(obj, old);
       $('pdf-open').href = docURL;
       frame.removeAttribute('aria-busy');
+      frame.setAttribute('data-bytes', String(blob.size));
       frame.setAttribute('data-loaded', 'true');
     }).catch(function () {
       frame.removeAttribute('aria-busy');
