@@ -247,6 +247,23 @@ func TestCustomersSignInChromium(t *testing.T) {
 		}
 	}
 
+	for _, c := range custs {
+		if n := mails.count(c.email); n != 2 {
+			t.Errorf("%d mails to a customer, want the invitation and the completion", n)
+		}
+	}
+
+	// The page may show blob: objects (the PDF), nothing else is loosened.
+	res, err := api.HTTP.Get(s.URL() + "/s/sign")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if csp := res.Header.Get("Content-Security-Policy"); res.StatusCode != http.StatusOK ||
+		csp != "default-src 'self'; object-src 'self' blob:; frame-src 'self' blob:; frame-ancestors 'none'; base-uri 'none'" {
+		t.Errorf("signing page: %d, CSP %q", res.StatusCode, csp)
+	}
+
 	// A forged link shows a clear error page.
 	tab3 := browser.NewTab(t, ctx, true)
 	logs = append(logs, browser.RecordRequests(t, tab3))
