@@ -74,11 +74,13 @@ type signer struct {
 // SMS code, is refused with a wrong code (the relay's message, in German
 // for the first and in the relay's English for the second), confirms the
 // right code from the fake Twilio, sees the document, fills the text field
-// and signs with synthetic pen input carrying pressure and tilt; the
-// advisor signs through the API; the completion mail carries the final
+// and signs: the first with synthetic pen input carrying pressure, tilt
+// and hover, the second with a finger (touch with force); the advisor
+// signs through the API; the completion mail carries the final
 // PDF, which pdf.Verify and pdfsig accept with every signature valid; the
 // first customer's biometric envelope, opened with the trustee's private
-// key, holds the pen's pressure and hover samples. A forged link shows a
+// key, holds the pen's pressure and hover samples, the second one's the
+// finger's pressure. A forged link shows a
 // clear error page, and the pages load nothing from outside the relay.
 func TestCustomersSignInChromium(t *testing.T) {
 	testenv.Chromium(t)
@@ -154,13 +156,14 @@ func TestCustomersSignInChromium(t *testing.T) {
 	// the page's German.
 	tab1 := browser.NewTab(t, ctx, true)
 	logs = append(logs, browser.RecordRequests(t, tab1))
-	signInBrowser(t, s, tab1, mails, tw, custs[0], "de", "Der Code ist falsch.", map[string]string{"ort-c1": placeText}, len(doc))
+	signInBrowser(t, s, tab1, mails, tw, custs[0], "de", "Der Code ist falsch.", map[string]string{"ort-c1": placeText}, len(doc), drawPen)
 	do(t, tab1, "reload after signing", chromedp.Reload(), chromedp.WaitVisible(`#sign[data-view="signed"]`))
 
-	// Customer 2 switches to English: the relay's own message.
+	// Customer 2 switches to English (the relay's own message) and signs
+	// with a finger.
 	tab2 := browser.NewTab(t, ctx, true)
 	logs = append(logs, browser.RecordRequests(t, tab2))
-	signInBrowser(t, s, tab2, mails, tw, custs[1], "en", "The code is wrong.", nil, len(doc)+1)
+	signInBrowser(t, s, tab2, mails, tw, custs[1], "en", "The code is wrong.", nil, len(doc)+1, drawTouch)
 
 	// The advisor signs last, through the API.
 	mails.waitFor(t, advisorEmail, 1)
@@ -218,7 +221,7 @@ func TestCustomersSignInChromium(t *testing.T) {
 	if r1.Role != "customer1" || !r1.EnvelopeBound {
 		t.Fatalf("first step %+v", r1)
 	}
-	sig := openSignature(t, trustee, final[:r1.RevisionEnd], r1.EnvelopeSHA256)
+	sig := openSignature(t, trustee, final[:r1.RevisionEnd], r1.EnvelopeSHA256, "browser pointer:pen")
 	if !sig.Device.Caps.Has(signpad.CapPressure) || !sig.Device.Caps.Has(signpad.CapTilt) {
 		t.Fatalf("device %+v", sig.Device)
 	}
@@ -245,6 +248,19 @@ func TestCustomersSignInChromium(t *testing.T) {
 		if f := float64(p) / 65535; f < 0.15 || f > 0.95 {
 			t.Errorf("pressure %.3f outside what the test's pen pressed", f)
 		}
+	}
+
+	// Customer 2's finger: touch with pressure, no hover.
+	r2 := reports[1]
+	sig2 := openSignature(t, trustee, final[:r2.RevisionEnd], r2.EnvelopeSHA256, "browser pointer:touch")
+	touchPressures := map[int32]bool{}
+	for _, smp := range sig2.Samples {
+		if smp.Down && smp.Pressure > 0 {
+			touchPressures[smp.Pressure] = true
+		}
+	}
+	if len(touchPressures) < 10 || !sig2.Device.Caps.Has(signpad.CapPressure) {
+		t.Fatalf("customer 2's signature: %d samples, %d distinct pressures, caps %v", len(sig2.Samples), len(touchPressures), sig2.Device.Caps)
 	}
 
 	for _, c := range custs {
@@ -288,7 +304,7 @@ func TestCustomersSignInChromium(t *testing.T) {
 // signInBrowser takes one customer through the page: the mailed link, the
 // SMS code (a wrong one first), the document, the text fields and a pen
 // signature.
-func signInBrowser(t *testing.T, s *server.Server, tab context.Context, mails *mailServer, tw *fake.Twilio, c *signer, lang, wrongMsg string, texts map[string]string, minDoc int) {
+func signInBrowser(t *testing.T, s *server.Server, tab context.Context, mails *mailServer, tw *fake.Twilio, c *signer, lang, wrongMsg string, texts map[string]string, minDoc int, draw func(*testing.T, context.Context)) {
 	t.Helper()
 	invite := mails.waitFor(t, c.email, 1)
 	link := signURL.FindString(invite.Text)
@@ -340,7 +356,7 @@ func signInBrowser(t *testing.T, s *server.Server, tab context.Context, mails *m
 		do(t, tab, "fill "+fid, chromedp.SendKeys(`#text-`+fid, v, chromedp.NodeVisible))
 	}
 	do(t, tab, "sign without drawing", chromedp.Click(`#submit`, chromedp.NodeVisible), chromedp.WaitVisible(`#pad-error[data-code="empty"]`))
-	drawPen(t, tab)
+	draw(t, tab)
 	if n := eval[string](t, tab, `document.getElementById('pad').getAttribute('data-events') || ''`); atoi(n) < 40 {
 		t.Fatalf("the pad recorded %q events", n)
 	}
@@ -353,12 +369,7 @@ func signInBrowser(t *testing.T, s *server.Server, tab context.Context, mails *m
 // pen PointerEvents, so no script has to fake the events.
 func drawPen(t *testing.T, tab context.Context) {
 	t.Helper()
-	do(t, tab, "scroll to the pad", chromedp.ScrollIntoView(`#pad`))
-	type box struct{ X, Y, W, H float64 }
-	b := eval[box](t, tab, `(() => { const r = document.getElementById('pad').getBoundingClientRect(); return {X: r.left, Y: r.top, W: r.width, H: r.height}; })()`)
-	if b.W < 100 || b.H < 20 {
-		t.Fatalf("pad box %+v", b)
-	}
+	b := padRect(t, tab)
 	pen := func(typ input.DispatchMouseEventType, fx, fy, force float64, pressed bool) chromedp.Action[chromedp.Void] {
 		return func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
 			p := input.DispatchMouseEventParams{Type: typ, X: b.X + fx*b.W, Y: b.Y + fy*b.H, PointerType: input.DispatchMouseEventPointerTypePen,
@@ -392,6 +403,44 @@ func drawPen(t *testing.T, tab context.Context) {
 	do(t, tab, "draw with the pen", acts...)
 }
 
+// padBox is the pad's box in viewport CSS pixels.
+type padBox struct{ X, Y, W, H float64 }
+
+func padRect(t *testing.T, tab context.Context) padBox {
+	t.Helper()
+	do(t, tab, "scroll to the pad", chromedp.ScrollIntoView(`#pad`))
+	b := eval[padBox](t, tab, `(() => { const r = document.getElementById('pad').getBoundingClientRect(); return {X: r.left, Y: r.top, W: r.width, H: r.height}; })()`)
+	if b.W < 100 || b.H < 20 {
+		t.Fatalf("pad box %+v", b)
+	}
+	return b
+}
+
+// drawTouch draws one stroke with CDP touch events whose force varies:
+// touch PointerEvents with pressure.
+func drawTouch(t *testing.T, tab context.Context) {
+	t.Helper()
+	b := padRect(t, tab)
+	id := 1.0
+	touch := func(typ input.DispatchTouchEventType, fx, fy, force float64) chromedp.Action[chromedp.Void] {
+		return func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+			p := input.DispatchTouchEventParams{Type: typ, TouchPoints: []*input.TouchPoint{}}
+			if typ != input.DispatchTouchEventTypeTouchEnd {
+				p.TouchPoints = append(p.TouchPoints, &input.TouchPoint{X: b.X + fx*b.W, Y: b.Y + fy*b.H, Force: &force, ID: &id})
+			}
+			_, err := cdp.Call(ctx, tg, input.DispatchTouchEvent, p)
+			return chromedp.Void{}, err
+		}
+	}
+	acts := []chromedp.Action[chromedp.Void]{touch(input.DispatchTouchEventTypeTouchStart, 0.1, 0.5, 0.3)}
+	for i := 1; i <= 40; i++ {
+		f := float64(i) / 40
+		acts = append(acts, touch(input.DispatchTouchEventTypeTouchMove, 0.1+0.8*f, 0.5+0.3*math.Sin(f*8), 0.2+0.7*math.Abs(math.Sin(f*4))))
+	}
+	acts = append(acts, touch(input.DispatchTouchEventTypeTouchEnd, 0, 0, 0))
+	do(t, tab, "draw with a finger", acts...)
+}
+
 // waitSMS waits for the code SMS to mobile at the fake Twilio and returns
 // its code.
 func waitSMS(t *testing.T, s *server.Server, tw *fake.Twilio, mobile string) string {
@@ -419,14 +468,14 @@ func waitSMS(t *testing.T, s *server.Server, tw *fake.Twilio, mobile string) str
 
 // openSignature finds the envelope whose SHA-256 is sum in doc, opens it
 // with the trustee's key and decodes its ISO/IEC 19794-7 record.
-func openSignature(t *testing.T, trustee *ecdh.PrivateKey, doc, sum []byte) signpad.Signature {
+func openSignature(t *testing.T, trustee *ecdh.PrivateKey, doc, sum []byte, device string) signpad.Signature {
 	t.Helper()
 	env := findEnvelope(t, doc, sum)
 	c, err := envelope.Open(trustee, env)
 	if err != nil {
 		t.Fatalf("open envelope: %v", err)
 	}
-	if !strings.HasPrefix(c.Device, "browser pointer:pen") {
+	if !strings.HasPrefix(c.Device, device) {
 		t.Errorf("envelope device %q", c.Device)
 	}
 	var rec iso19794.Record
