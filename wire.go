@@ -663,3 +663,34 @@ func (r *linkRelay) UpdateCustomer(ctx context.Context, c app.Customer) (app.Cus
 	}
 	return toCustomer(out), nil
 }
+
+var _ app.FeedbackRelay = (*linkRelay)(nil)
+
+func toFeedback(f link.Feedback) app.Feedback {
+	out := app.Feedback{MeetingID: f.MeetingID, Status: f.Status, ConsentGiven: f.Consent.Given, ConsentSource: f.Consent.Source,
+		MeetingEnded: f.MeetingEnded, Expires: f.Expires, Rating: f.Rating, Text: f.Text}
+	if f.Answered != nil {
+		out.Answered = *f.Answered
+	}
+	return out
+}
+
+func (r *linkRelay) CustomerFeedback(ctx context.Context, customerID string) ([]app.Feedback, error) {
+	fs, err := r.c.CustomerFeedback(ctx, customerID)
+	if err != nil {
+		return nil, forUI(err)
+	}
+	out := make([]app.Feedback, 0, len(fs))
+	for _, f := range fs {
+		out = append(out, toFeedback(f))
+	}
+	return out, nil
+}
+
+func (r *linkRelay) RecordFeedbackConsent(ctx context.Context, meetingID, lang string) (app.Feedback, error) {
+	f, err := r.c.RecordFeedbackConsent(ctx, meetingID, lang)
+	if err != nil {
+		return app.Feedback{}, forUI(err)
+	}
+	return toFeedback(f), nil
+}
