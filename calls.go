@@ -9,7 +9,9 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"strings"
 	"sync"
+	"time"
 
 	"github.com/pion/webrtc/v4"
 
@@ -84,12 +86,13 @@ func (lc *linkCalls) sources() (source.Video, source.Audio, string) {
 // JoinCall implements app.CallStarter.
 func (lc *linkCalls) JoinCall(ctx context.Context, meetingID string) (app.Call, error) {
 	cam, mic, note := lc.sources()
+	ac := &appCall{c: lc.c, meetingID: meetingID, events: make(chan app.CallEvent, 64), recNote: make(chan struct{}, 1)}
 	dial := func(ctx context.Context) (mediaengine.Conn, error) {
 		sc, err := lc.c.Signal(ctx)
 		if err != nil {
 			return nil, err
 		}
-		return sc, nil
+		return &recConn{Conn: sc, call: ac}, nil
 	}
 	var se webrtc.SettingEngine
 	if relayOnThisMachine(lc.c.BaseURL()) {
@@ -103,7 +106,7 @@ func (lc *linkCalls) JoinCall(ctx context.Context, meetingID string) (app.Call, 
 	if err != nil {
 		return nil, forUI(err)
 	}
-	ac := &appCall{call: call, c: lc.c, meetingID: meetingID, events: make(chan app.CallEvent, 64)}
+	ac.call = call
 	go ac.translate(note, mic == nil)
 	return ac, nil
 }
@@ -154,6 +157,10 @@ type appCall struct {
 
 	mu     sync.Mutex
 	selfID string
+
+	rec recState
+	// recNote tells translate that rec has a new state to show.
+	recNote chan struct{}
 }
 
 func (a *appCall) Events() <-chan app.CallEvent { return a.events }
@@ -216,11 +223,26 @@ func (a *appCall) Leave() error {
 	return err
 }
 
-// translate turns the engine's events into the UI's until the call ends.
+// translate turns the engine's events (and the relay's recording states)
+// into the UI's until the call ends.
 func (a *appCall) translate(note string, noMic bool) {
 	defer close(a.events)
 	a.events <- app.LocalMediaEvent{Muted: noMic, Camera: true, Note: note}
-	for ev := range a.call.Events() {
+	for {
+		var ev mediaengine.Event
+		select {
+		case <-a.recNote:
+			if st, ok := a.rec.latest(); ok {
+				a.events <- app.RecordingEvent{Phase: st.Phase, Awaiting: append([]string(nil), st.Awaiting...),
+					Accepted: append([]string(nil), st.Accepted...)}
+			}
+			continue
+		case e, ok := <-a.call.Events():
+			if !ok {
+				return
+			}
+			ev = e
+		}
 		switch e := ev.(type) {
 		case mediaengine.StateChanged:
 			switch e.State {
@@ -289,4 +311,211 @@ func (s *trackSource) Latest() (image.Image, uint64) {
 		return nil, 0
 	}
 	return s.t.Latest(), n
+}
+
+// recordWait bounds how long SetRecording waits for the relay to confirm
+// a request or stop.
+const recordWait = 15 * time.Second
+
+// SetRecording's own failures, worded as recordError codes.
+var (
+	errRecordNotConnected = recordError{"not_connected"}
+	errRecordNoAnswer     = recordError{"no_answer"}
+	errRecordBusy         = recordError{"busy"}
+)
+
+// recordError is the relay's refusal of a record message (its code), or
+// one of SetRecording's own failures; its text is for the UI.
+type recordError struct{ code string }
+
+func (e recordError) Error() string {
+	switch e.code {
+	case "record_unavailable":
+		return "Recording is not available on this relay."
+	case "record_already_requested":
+		return "Your customers have already been asked to consent."
+	case "record_no_request":
+		return "Nothing is being recorded or asked."
+	case "record_forbidden":
+		return "This recording action is not yours to take."
+	case "not_connected":
+		return "Not connected to the meeting right now — try again in a moment."
+	case "no_answer":
+		return "The relay did not confirm the recording change — try again."
+	case "busy":
+		return "A recording change is already under way."
+	}
+	return "The relay refused the recording change."
+}
+
+var _ app.CallRecorder = (*appCall)(nil)
+
+// SetRecording implements app.CallRecorder: it sends the advisor's
+// "record" request or stop over the call's signalling connection and
+// waits until the relay broadcasts the changed state or refuses.
+func (a *appCall) SetRecording(ctx context.Context, on bool) error {
+	action := msg.RecordStop
+	if on {
+		action = msg.RecordRequest
+	}
+	conn, done, err := a.rec.await(on)
+	if err != nil {
+		return err
+	}
+	defer a.rec.cancel(done)
+	if err := conn.Send(ctx, msg.Message{Type: msg.TypeRecord, Action: action}); err != nil {
+		return forUI(err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, recordWait)
+	defer cancel()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return errRecordNoAnswer
+		}
+		return ctx.Err()
+	}
+}
+
+// recState is the call's recording state as the relay last sent it, the
+// welcomed signalling connection SetRecording sends on, and the one
+// SetRecording waiting for the relay's answer.
+type recState struct {
+	mu    sync.Mutex
+	conn  mediaengine.Conn
+	st    *msg.RecordingState
+	fresh bool // st not yet shown
+	wait  chan error
+	want  func(*msg.RecordingState) bool
+}
+
+// await registers a waiter for the answer to a request (on) or stop.
+func (r *recState) await(on bool) (mediaengine.Conn, chan error, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.conn == nil {
+		return nil, nil, errRecordNotConnected
+	}
+	if r.wait != nil {
+		return nil, nil, errRecordBusy
+	}
+	prev := 0
+	if r.st != nil {
+		prev = r.st.Request
+	}
+	done := make(chan error, 1)
+	r.wait = done
+	if on {
+		r.want = func(st *msg.RecordingState) bool { return st.Request > prev }
+	} else {
+		r.want = func(st *msg.RecordingState) bool { return st.Phase == msg.RecordingOff }
+	}
+	return r.conn, done, nil
+}
+
+// cancel forgets the waiter done, if it is still registered.
+func (r *recState) cancel(done chan error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.wait == done {
+		r.wait, r.want = nil, nil
+	}
+}
+
+// welcomed makes c the connection to send on.
+func (r *recState) welcomed(c mediaengine.Conn) {
+	r.mu.Lock()
+	r.conn = c
+	r.mu.Unlock()
+}
+
+// closed forgets c if it is the connection to send on.
+func (r *recState) closed(c mediaengine.Conn) {
+	r.mu.Lock()
+	if r.conn == c {
+		r.conn = nil
+	}
+	r.mu.Unlock()
+}
+
+// update keeps a state from the relay unless it is older than the one
+// kept, answers a waiting SetRecording, and reports whether it is new.
+func (r *recState) update(st *msg.RecordingState) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.st != nil && st.Seq < r.st.Seq {
+		return false
+	}
+	c := *st
+	r.st, r.fresh = &c, true
+	if r.wait != nil && r.want(&c) {
+		r.wait <- nil
+		r.wait, r.want = nil, nil
+	}
+	return true
+}
+
+// refused hands the relay's refusal to a waiting SetRecording.
+func (r *recState) refused(code string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.wait != nil {
+		r.wait <- recordError{code}
+		r.wait, r.want = nil, nil
+	}
+}
+
+// latest returns the state not yet shown.
+func (r *recState) latest() (msg.RecordingState, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.st == nil || !r.fresh {
+		return msg.RecordingState{}, false
+	}
+	r.fresh = false
+	return *r.st, true
+}
+
+// recConn is a signalling connection that keeps the relay's recording
+// messages for the call (the media engine does not know them) and tells
+// it which connection has been welcomed, so that "record" messages follow
+// the hello.
+type recConn struct {
+	mediaengine.Conn
+	call *appCall
+}
+
+// Recv returns the relay's next message for the media engine.
+func (c *recConn) Recv(ctx context.Context) (msg.Message, error) {
+	for {
+		m, err := c.Conn.Recv(ctx)
+		if err != nil {
+			c.call.rec.closed(c)
+			return m, err
+		}
+		switch {
+		case m.Type == msg.TypeWelcome:
+			c.call.rec.welcomed(c)
+		case m.Type == msg.TypeRecording:
+			if m.Recording != nil && c.call.rec.update(m.Recording) {
+				select {
+				case c.call.recNote <- struct{}{}:
+				default:
+				}
+			}
+			continue
+		case m.Type == msg.TypeError && strings.HasPrefix(m.Code, "record_"):
+			c.call.rec.refused(m.Code)
+			continue
+		}
+		return m, nil
+	}
+}
+
+// Close closes the connection.
+func (c *recConn) Close() error {
+	c.call.rec.closed(c)
+	return c.Conn.Close()
 }
