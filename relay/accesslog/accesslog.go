@@ -120,11 +120,12 @@ type Log struct {
 	dropped atomic.Int64
 	written atomic.Int64
 
-	closeOnce sync.Once
-	mu        sync.Mutex // the open day file
-	day       string
-	f         *os.File
-	w         *bufio.Writer
+	qmu    sync.RWMutex // Write holds it shared; Close exclusively
+	closed bool
+	mu     sync.Mutex // the open day file
+	day    string
+	f      *os.File
+	w      *bufio.Writer
 }
 
 // deriveAEAD derives the log's sealing key from the store key.
@@ -177,6 +178,14 @@ func (l *Log) Write(e Entry) {
 	if len(e.UserAgent) > 256 {
 		e.UserAgent = e.UserAgent[:256]
 	}
+	l.qmu.RLock()
+	defer l.qmu.RUnlock()
+	if l.closed {
+		// A long-lived request (signalling) that ends while the relay
+		// shuts down: the log is closed already.
+		l.dropped.Add(1)
+		return
+	}
 	select {
 	case l.queue <- e:
 	default:
@@ -213,7 +222,12 @@ func (l *Log) run() {
 
 // Close writes what is queued, syncs and closes the day file.
 func (l *Log) Close() error {
-	l.closeOnce.Do(func() { close(l.queue) })
+	l.qmu.Lock()
+	if !l.closed {
+		l.closed = true
+		close(l.queue)
+	}
+	l.qmu.Unlock()
 	<-l.done
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -310,10 +324,14 @@ func Sweep(ctx context.Context, dir string, now time.Time, period time.Duration)
 		if now.Before(d.Add(24 * time.Hour).Add(period)) {
 			continue
 		}
-		st.Due++
 		path := filepath.Join(dir, de.Name())
 		n, _ := countLines(path)
-		if err := os.Remove(path); err != nil {
+		err = os.Remove(path)
+		if errors.Is(err, os.ErrNotExist) {
+			continue // another sweep was quicker
+		}
+		st.Due++
+		if err != nil {
 			errs = append(errs, err)
 			continue
 		}

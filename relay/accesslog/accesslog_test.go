@@ -136,3 +136,30 @@ func FuzzRead(f *testing.F) {
 		}
 	})
 }
+
+// Requests that end while the relay shuts down write after Close: the
+// entries are dropped and counted, never a panic or a race.
+func TestWriteAfterCloseIsDropped(t *testing.T) {
+	l, err := Open(Options{Dir: t.TempDir(), Key: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 1000 {
+			l.Write(Entry{Time: time.Now(), IP: "127.0.0.1", Path: "/"})
+		}
+	}()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	<-done
+	l.Write(Entry{Time: time.Now(), IP: "127.0.0.1", Path: "/"})
+	if l.Written()+l.Dropped() != 1001 {
+		t.Fatalf("written %d + dropped %d, want 1001", l.Written(), l.Dropped())
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
