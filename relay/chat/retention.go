@@ -100,10 +100,9 @@ func (s *Service) DeleteExpiredSweep(ctx context.Context, now time.Time, rule Co
 		var last []byte
 		err := s.kv.View(ctx, func(tx store.Txn) error {
 			batch, stale, last = batch[:0], stale[:0], nil
-			err := tx.Scan([]byte(prefixExpiry), func(key, _ []byte) error {
-				if after != nil && bytes.Compare(key, after) <= 0 {
-					return nil
-				}
+			// Resume after the last key looked at: seeking, not
+			// stepping over every key (and deleted key) before it.
+			err := store.ScanAfter(tx, []byte(prefixExpiry), after, func(key, _ []byte) error {
 				sent, mid, seq, ok := parseExpiryKey(key)
 				if !ok {
 					stale = append(stale, bytes.Clone(key))

@@ -216,9 +216,17 @@ func (t badgerTxn) SetWithTTL(key, value []byte, ttl time.Duration) error {
 func (t badgerTxn) Delete(key []byte) error { return t.tx.Delete(bytes.Clone(key)) }
 
 func (t badgerTxn) Scan(prefix []byte, fn func(key, value []byte) error) error {
+	return t.ScanFrom(prefix, prefix, fn)
+}
+
+// ScanFrom is Scan starting at start (Seeker).
+func (t badgerTxn) ScanFrom(prefix, start []byte, fn func(key, value []byte) error) error {
+	if bytes.Compare(start, prefix) < 0 {
+		start = prefix
+	}
 	it := t.tx.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: false})
 	defer it.Close()
-	for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
+	for it.Seek(start); it.ValidForPrefix(prefix); it.Next() {
 		item := it.Item()
 		v, err := item.ValueCopy(nil)
 		if err != nil {

@@ -118,14 +118,19 @@ func (t *memTxn) Delete(key []byte) error {
 }
 
 func (t *memTxn) Scan(prefix []byte, fn func(key, value []byte) error) error {
+	return t.ScanFrom(prefix, nil, fn)
+}
+
+// ScanFrom is Scan over the keys at or after start (Seeker).
+func (t *memTxn) ScanFrom(prefix, start []byte, fn func(key, value []byte) error) error {
 	keys := map[string]bool{}
 	for k := range t.m.data {
-		if bytes.HasPrefix([]byte(k), prefix) {
+		if bytes.HasPrefix([]byte(k), prefix) && bytes.Compare([]byte(k), start) >= 0 {
 			keys[k] = true
 		}
 	}
 	for k := range t.pending {
-		if bytes.HasPrefix([]byte(k), prefix) {
+		if bytes.HasPrefix([]byte(k), prefix) && bytes.Compare([]byte(k), start) >= 0 {
 			keys[k] = true
 		}
 	}

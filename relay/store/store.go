@@ -7,6 +7,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"time"
@@ -51,3 +52,33 @@ type KV interface {
 
 // maxAttempts bounds how often Update reruns a conflicting transaction.
 const maxAttempts = 100
+
+// Seeker is a Txn that can start a scan at a key instead of at the
+// prefix (Badger and Memory transactions can): a scan that resumes in a
+// large range — a sweep deleting batch after batch — then does not step
+// again over everything before, deleted keys included.
+type Seeker interface {
+	// ScanFrom is Scan over the keys with prefix that sort at or after
+	// start.
+	ScanFrom(prefix, start []byte, fn func(key, value []byte) error) error
+}
+
+// ScanAfter calls fn for every key with prefix that sorts after `after`
+// (every key when after is nil), in key order, until fn returns an error.
+// It seeks when tx is a Seeker and otherwise scans from the prefix and
+// skips (transactions wrapped by tests).
+func ScanAfter(tx Txn, prefix, after []byte, fn func(key, value []byte) error) error {
+	if after == nil {
+		return tx.Scan(prefix, fn)
+	}
+	if s, ok := tx.(Seeker); ok {
+		start := append(bytes.Clone(after), 0) // the smallest key after `after`
+		return s.ScanFrom(prefix, start, fn)
+	}
+	return tx.Scan(prefix, func(k, v []byte) error {
+		if bytes.Compare(k, after) <= 0 {
+			return nil
+		}
+		return fn(k, v)
+	})
+}

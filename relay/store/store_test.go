@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -290,4 +291,47 @@ func writerChild(dir string) {
 		}
 		fmt.Println(i)
 	}
+}
+
+// plainTxn hides a transaction's ScanFrom (like the tests' wrappers).
+type plainTxn struct{ Txn }
+
+func TestScanAfterSeeksOrSkips(t *testing.T) {
+	kvs(t, func(t *testing.T, kv KV) {
+		ctx := context.Background()
+		if err := kv.Update(ctx, func(tx Txn) error {
+			for _, k := range []string{"x/01", "x/02", "x/02a", "x/03", "y/00", "w/99"} {
+				if err := tx.Set([]byte(k), []byte("v")); err != nil {
+					return err
+				}
+			}
+			return tx.Delete([]byte("x/01"))
+		}); err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range []struct {
+			after string
+			want  string
+		}{{"", "x/02 x/02a x/03"}, {"x/02", "x/02a x/03"}, {"x/00", "x/02 x/02a x/03"}, {"x/03", ""}, {"w", "x/02 x/02a x/03"}} {
+			for _, wrap := range []bool{false, true} {
+				var got []string
+				err := kv.View(ctx, func(tx Txn) error {
+					if wrap {
+						tx = plainTxn{tx}
+					}
+					var after []byte
+					if tc.after != "" {
+						after = []byte(tc.after)
+					}
+					return ScanAfter(tx, []byte("x/"), after, func(k, _ []byte) error {
+						got = append(got, string(k))
+						return nil
+					})
+				})
+				if err != nil || strings.Join(got, " ") != tc.want {
+					t.Errorf("after %q (wrapped %v): %q, %v; want %q", tc.after, wrap, got, err, tc.want)
+				}
+			}
+		}
+	})
 }
