@@ -259,20 +259,11 @@ func (e *typesEditor) submit() {
 		e.status.fail(err.Error())
 		return
 	}
-	u, s, br := e.u, e.s, e.br
-	e.save.set(true)
+	br := e.br
 	e.status.info("Saving …")
-	run(u, s.ctx, func(ctx context.Context) (AppointmentType, error) {
+	runBusy(e.u, e.s, e.save, e.status, func(ctx context.Context) (AppointmentType, error) {
 		return br.SaveAppointmentType(ctx, t)
-	}, func(saved AppointmentType, err error) {
-		if s.ctx.Err() != nil {
-			return
-		}
-		e.save.set(false)
-		if err != nil {
-			e.status.fail(message(err))
-			return
-		}
+	}, func(saved AppointmentType) {
 		e.status.info("")
 		e.load(saved.ID, saved.Name+" saved.")
 	})
@@ -285,19 +276,10 @@ func (e *typesEditor) remove() {
 	}
 	t := e.types[e.selected]
 	confirm(e.u.win, "Delete "+t.Name+"?", "Customers can no longer book it. Appointments already booked stay.", "Delete", func() {
-		u, s, br := e.u, e.s, e.br
-		e.del.set(true)
-		run(u, s.ctx, func(ctx context.Context) (struct{}, error) {
+		br := e.br
+		runBusy(e.u, e.s, e.del, e.status, func(ctx context.Context) (struct{}, error) {
 			return struct{}{}, br.DeleteAppointmentType(ctx, t.ID)
-		}, func(_ struct{}, err error) {
-			if s.ctx.Err() != nil {
-				return
-			}
-			e.del.set(false)
-			if err != nil {
-				e.status.fail(message(err))
-				return
-			}
+		}, func(struct{}) {
 			e.newType()
 			e.load("", t.Name+" deleted.")
 		})

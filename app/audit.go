@@ -70,26 +70,17 @@ func (a *auditPage) load() {
 	if a.refresh.busy {
 		return
 	}
-	u, s := a.u, a.s
+	u := a.u
 	a.loaded = true
-	a.refresh.set(true)
 	a.status.info("Loading …")
-	run(u, s.ctx, func(ctx context.Context) (auditView, error) {
+	runBusy(u, a.s, a.refresh, a.status, func(ctx context.Context) (auditView, error) {
 		entries, err := u.relay.AuditLog(ctx)
 		if err != nil {
 			return auditView{}, err
 		}
 		people, err := u.relay.ListUsers(ctx)
 		return auditView{entries, people}, err
-	}, func(v auditView, err error) {
-		if s.ctx.Err() != nil {
-			return
-		}
-		a.refresh.set(false)
-		if err != nil {
-			a.status.fail(message(err))
-			return
-		}
+	}, func(v auditView) {
 		a.rows = auditRows(v)
 		a.list.Refresh()
 		a.status.info(fmt.Sprintf("%d entries", len(a.rows)))

@@ -297,20 +297,11 @@ func (e *availabilityEditor) submit() {
 		e.status.fail(err.Error())
 		return
 	}
-	u, s, br := e.u, e.s, e.br
-	e.save.set(true)
+	br := e.br
 	e.status.info("Saving …")
-	run(u, s.ctx, func(ctx context.Context) (struct{}, error) {
+	runBusy(e.u, e.s, e.save, e.status, func(ctx context.Context) (struct{}, error) {
 		return struct{}{}, br.SaveAvailability(ctx, a)
-	}, func(_ struct{}, err error) {
-		if s.ctx.Err() != nil {
-			return
-		}
-		e.save.set(false)
-		if err != nil {
-			e.status.fail(message(err))
-			return
-		}
+	}, func(struct{}) {
 		e.status.ok("Availability saved.")
 		if e.saved != nil {
 			e.saved(a.TimeZone)

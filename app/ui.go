@@ -160,6 +160,24 @@ func (u *UI) signOut(b *busyButton) {
 	})
 }
 
+// runBusy is run for a session's form: b shows the call as running; when
+// it ends and the session is still the same, b is cleared and an error
+// goes to st in words, a result to ok.
+func runBusy[T any](u *UI, s *session, b *busyButton, st statusLabel, fn func(context.Context) (T, error), ok func(T)) {
+	b.set(true)
+	run(u, s.ctx, fn, func(v T, err error) {
+		if s.ctx.Err() != nil {
+			return
+		}
+		b.set(false)
+		if err != nil {
+			st.fail(message(err))
+			return
+		}
+		ok(v)
+	})
+}
+
 // run calls fn on its own goroutine with a context derived from parent
 // that times out after callTimeout, and hands the result to done on the UI
 // thread. done runs even when parent was cancelled, with the context's
