@@ -22,6 +22,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/interceptor"
@@ -126,6 +127,9 @@ type Call struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	err    error // set before done closes
+	// closing is set by Close: the relay's answer to our own leave ends
+	// the call without an error.
+	closing atomic.Bool
 
 	audioSink, cameraSink, screenSink sink
 
@@ -287,6 +291,7 @@ func (c *Call) Err() error {
 // Close ends the call: it sends leave if connected, closes the connection
 // and stops capture. It waits for the call to finish.
 func (c *Call) Close() error {
+	c.closing.Store(true)
 	if s := c.session(); s != nil {
 		s.post(func() { s.send(msg.Message{Type: msg.TypeLeave}) })
 	}
@@ -507,6 +512,9 @@ func (c *Call) run() {
 		c.sess = nil
 		c.mu.Unlock()
 		c.stopPipes()
+		if c.closing.Load() {
+			endErr = nil // the relay answered our own leave
+		}
 		c.err = endErr
 		c.events.push(StateChanged{State: StateEnded, Reason: reason, Err: endErr})
 		c.events.close()
