@@ -149,6 +149,11 @@ type Call struct {
 	sess          *session
 	roster        []msg.Peer
 	tracks        map[*RemoteTrack]struct{}
+	// The whiteboard (board.go): the last op seq delivered in order, the
+	// epoch of the state it continues, own ops not yet confirmed.
+	boardSeq     uint64
+	boardEpoch   string
+	boardPending []boardPending
 }
 
 // Start begins the call: it starts capture and connects in the background.

@@ -8,7 +8,8 @@ import (
 
 // Event is something the UI should know about a call. The concrete types
 // are StateChanged, RosterChanged, ChatReceived, FileReceived,
-// WaitingChanged, TrackAdded, TrackRemoved and RelayError.
+// WaitingChanged, TrackAdded, TrackRemoved, RelayError, and the
+// whiteboard's BoardStateReceived, BoardReceived and BoardRefused.
 type Event interface{ isEvent() }
 
 // State is the call's connection state.

@@ -139,7 +139,9 @@ func (s *session) run() (res result) {
 	s.c.mu.Lock()
 	since := s.c.lastSeq
 	s.c.mu.Unlock()
-	s.send(msg.Message{Type: msg.TypeHello, Token: s.c.opts.Token, MeetingID: s.c.opts.MeetingID, Since: since})
+	hello := msg.Message{Type: msg.TypeHello, Token: s.c.opts.Token, MeetingID: s.c.opts.MeetingID, Since: since}
+	s.c.boardHello(&hello)
+	s.send(hello)
 
 	// Wait for welcome.
 	timeout := s.c.after(welcomeTimeout)
@@ -190,6 +192,8 @@ func (s *session) run() (res result) {
 			}
 			if err := s.handle(m); errors.Is(err, errCollision) {
 				s.log.Info("offer collision without rollback; reconnecting", "peer", s.peerID)
+				return result{welcomed: true, retryNow: true, err: err}
+			} else if errors.Is(err, errBoardGap) {
 				return result{welcomed: true, retryNow: true, err: err}
 			} else if err != nil {
 				s.protocolError(m.Type, err)
@@ -302,6 +306,9 @@ func (s *session) welcome(m msg.Message) error {
 	}
 	s.c.events.push(StateChanged{State: StateJoined, PeerID: m.PeerID, Role: m.Role})
 	for _, p := range pending {
+		s.send(p)
+	}
+	for _, p := range s.c.boardResend() {
 		s.send(p)
 	}
 	s.sendMedia()
@@ -420,8 +427,16 @@ func (s *session) handle(m msg.Message) error {
 		}
 	case msg.TypeWaiting:
 		s.c.events.push(WaitingChanged{Waiting: append([]msg.Waiting(nil), m.Waiting...)})
+	case msg.TypeBoard:
+		return s.handleBoard(m)
+	case msg.TypeBoardState:
+		return s.handleBoardState(m)
 	case msg.TypePong:
 	case msg.TypeError:
+		if isBoardError(m) {
+			s.handleBoardError(m)
+			return nil
+		}
 		s.log.Info("relay error", "code", m.Code)
 		s.c.events.push(RelayError{Code: m.Code, Message: m.Message})
 	case msg.TypeWelcome:
