@@ -132,7 +132,7 @@ func (sc *SignalConn) readLines() {
 	defer close(sc.lines)
 	br := bufio.NewReaderSize(sc.body, 4096)
 	for {
-		line, err := readSignalLine(br, msg.MaxMessageBytes*2)
+		line, err := readSignalLine(br, MaxSignalMessageBytes)
 		if err != nil {
 			sc.rerr = err
 			return
@@ -148,6 +148,15 @@ func (sc *SignalConn) readLines() {
 		}
 	}
 }
+
+// MaxSignalMessageBytes bounds one message from the relay. Most are small
+// (msg.MaxMessageBytes bounds what clients send), but a whiteboard
+// board_state carries the whole board: up to the relay's MaxBoardBytes
+// (whiteboard.DefaultMaxBoardBytes, 16 MiB) of objects plus the fields
+// the relay adds to each, and an undo's "show" can carry as much. The
+// limit leaves room for a relay configured with a larger board while
+// still stopping a runaway line.
+const MaxSignalMessageBytes = 64 << 20
 
 // errSignalLine is returned for a line from the relay over the limit.
 var errSignalLine = errors.New("link: signalling message too long")
