@@ -12,10 +12,8 @@ import (
 
 	"parley/relay/signing/pdf"
 	"parley/relay/store"
-	"parley/signpad/browser"
 	"parley/signpad/envelope"
 	"parley/signpad/ink"
-	"parley/signpad/iso19794"
 )
 
 // Channels recorded in the signed PDF.
@@ -34,6 +32,11 @@ type Submission struct {
 	// Pointer is the Pointer Events JSON of the handwritten signature
 	// (signpad/browser format, at most browser.MaxBody bytes).
 	Pointer []byte
+	// ISO19794 is, instead of Pointer, a kiosk's binary ISO/IEC 19794-7
+	// record (kiosk sessions only; see sync.go), sealed as it is.
+	ISO19794 []byte
+	// Device names the kiosk's pen device ("evdev: <name>") with ISO19794.
+	Device string
 }
 
 // Submit signs for a customer's link with a live session: the signature
@@ -54,7 +57,7 @@ func (s *Service) Submit(ctx context.Context, token, session string, in Submissi
 	if !sessionOK(ac, session, now) {
 		return SignerView{}, fmt.Errorf("signing: submit: %w", ErrCodeRequired)
 	}
-	if _, err := s.step(ctx, p.ID, role, ChannelRemote, in, ac.LinkHash); err != nil {
+	if _, err := s.step(ctx, p.ID, role, s.sessionChannel(ctx, p.ID, role, session), in, ac.LinkHash); err != nil {
 		return SignerView{}, fmt.Errorf("signing: submit: %w", err)
 	}
 	return s.ByLink(ctx, token, "")
@@ -107,20 +110,9 @@ func (s *Service) step(ctx context.Context, id, role, channel string, in Submiss
 	if err := s.checkTurn(p, role, now); err != nil {
 		return nil, err
 	}
-	if len(in.Pointer) > browser.MaxBody {
-		return nil, invalid("pointer", fmt.Sprintf("the signature data exceeds %d bytes", browser.MaxBody))
-	}
-	sig, err := browser.Decode(bytes.NewReader(in.Pointer), now)
+	sig, recBytes, device, err := pen(in, channel, now)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", invalid("pointer", "the signature data is not valid Pointer Events JSON"), err)
-	}
-	rec, err := iso19794.FromSignature(sig)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", invalid("pointer", "the signature cannot be recorded"), err)
-	}
-	recBytes, err := rec.MarshalBinary()
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", invalid("pointer", "the signature cannot be recorded"), err)
+		return nil, err
 	}
 	var sigFields []pdf.Field
 	for _, f := range p.Plan.Fields {
@@ -149,7 +141,7 @@ func (s *Service) step(ctx context.Context, id, role, channel string, in Submiss
 		return nil, err
 	}
 	env, err := envelope.Seal(rand.Reader, pub, envelope.Contents{Record: recBytes, DocumentSHA256: sha256.Sum256(cur.Data),
-		Signer: role, Field: sigFields[0].ID, Time: now, Device: sig.Device.Source + " " + sig.Device.Name})
+		Signer: role, Field: sigFields[0].ID, Time: now, Device: device})
 	if err != nil {
 		return nil, fmt.Errorf("sealing the biometric envelope: %w", err)
 	}
