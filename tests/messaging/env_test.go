@@ -226,6 +226,9 @@ func (e *env) call(method, path, token string, body, out any) int {
 	if out != nil {
 		_ = json.NewDecoder(res.Body).Decode(out)
 	}
+	// Read to the end so that the connection is reused (an unread body
+	// closes it, and the next request pays a new TLS handshake).
+	_, _ = io.Copy(io.Discard, res.Body)
 	return res.StatusCode
 }
 
