@@ -53,12 +53,16 @@ const (
 	// participant after every change and on joining: the recording
 	// indicator, and for a customer whether to show the consent dialog.
 	TypeRecording = "recording"
-	TypeWaiting   = "waiting"
-	TypePing      = "ping"
-	TypePong      = "pong"
-	TypeLeave     = "leave"
-	TypeEnded     = "ended"
-	TypeError     = "error"
+	// TypeSignRequest (relay → one customer) asks the customer to sign a
+	// document the advisor presents in the meeting (Sign); clients that do
+	// not know it ignore it.
+	TypeSignRequest = "sign_request"
+	TypeWaiting     = "waiting"
+	TypePing        = "ping"
+	TypePong        = "pong"
+	TypeLeave       = "leave"
+	TypeEnded       = "ended"
+	TypeError       = "error"
 )
 
 // Limits enforced by Decode. A message larger than MaxMessageBytes is
@@ -170,6 +174,9 @@ type Message struct {
 	// Entry is the timeline entry (Chat and File from the relay).
 	Entry *Entry `json:"entry,omitempty"`
 
+	// Sign (SignRequest): the document to sign and the signing page.
+	Sign *SignRequest `json:"sign,omitempty"`
+
 	// Waiting (advisor only): who is in the waiting room now.
 	Waiting []Waiting `json:"waiting,omitempty"`
 
@@ -181,6 +188,18 @@ type Message struct {
 	Code string `json:"code,omitempty"`
 	// Message explains an Error to a person.
 	Message string `json:"message,omitempty"`
+}
+
+// SignRequest asks one customer to sign a process now (the advisor
+// presents it in the meeting; no SMS code is needed).
+type SignRequest struct {
+	// Process is the signature process's id.
+	Process string `json:"process"`
+	// Title is the process's title.
+	Title string `json:"title"`
+	// URL is the relay's signing page with the signer's link and session:
+	// "/s/<psg token>#session=<pss token>" (relative to the relay).
+	URL string `json:"url"`
 }
 
 // RecordingState is a meeting's recording state as one participant sees
