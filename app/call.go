@@ -71,7 +71,9 @@ type VideoSource interface {
 
 // CallEvent is one thing that happened in a call: a [ConnectionEvent],
 // [RosterEvent], [VideoAddedEvent], [VideoRemovedEvent], [EntryEvent],
-// [WaitingEvent], [LocalMediaEvent], [RecordingEvent] or [EndedEvent].
+// [WaitingEvent], [LocalMediaEvent], [RecordingEvent], [EndedEvent], or
+// the whiteboard's [BoardStateEvent], [BoardOpEvent] and
+// [BoardRefusedEvent].
 type CallEvent interface{ callEvent() }
 
 // ConnState is the state of the call's connection to the relay.

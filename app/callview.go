@@ -75,6 +75,11 @@ type callView struct {
 	rec       RecordingEvent
 	recordBtn *widget.Button
 	recLabel  *widget.Label
+	// board is the whiteboard (board.go); nil when the call has none.
+	// boardBox holds its panel over the stage.
+	board    *boardView
+	boardBox *fyne.Container
+	boardBtn *widget.Button
 
 	tabs        *container.AppTabs
 	peopleTab   *container.TabItem
@@ -158,7 +163,8 @@ func (v *callView) build() {
 	v.notice.action.Hide()
 	v.notice.box = container.NewPadded(container.NewBorder(nil, nil, nil, v.notice.action, v.notice.Label))
 	v.notice.box.Hide()
-	withNotice := container.NewBorder(v.notice.box, nil, nil, nil, stage)
+	v.boardBox = container.NewStack()
+	withNotice := container.NewBorder(v.notice.box, nil, nil, nil, container.NewStack(stage, v.boardBox))
 	v.notice.parent = withNotice
 
 	// Controls.
@@ -167,6 +173,7 @@ func (v *callView) build() {
 	v.screenBtn = widget.NewButtonWithIcon("", iconScreen, v.toggleScreen)
 	v.toggleBox = container.NewHBox(v.muteBtn, v.cameraBtn, v.screenBtn)
 	v.buildRecording()
+	v.buildBoard()
 	v.leave = newBusyButton("Leave", iconLeave, v.leaveCall)
 	v.end = newBusyButton("End meeting", theme.MediaStopIcon(), v.endMeeting)
 	v.end.btn.Importance = widget.DangerImportance
@@ -307,6 +314,10 @@ func (v *callView) handle(ev CallEvent) {
 	case RecordingEvent:
 		v.rec = e
 		v.showRecording()
+	case BoardStateEvent, BoardOpEvent, BoardRefusedEvent:
+		if v.board != nil {
+			v.board.handle(ev)
+		}
 	case LocalMediaEvent:
 		v.muted, v.camera, v.screen = e.Muted, e.Camera, e.Screen
 		v.showToggles()
@@ -695,6 +706,9 @@ func (v *callView) addEntry(e CallEntry) {
 	v.entries = slices.Insert(v.entries, i, e)
 	v.chatRows.Objects = slices.Insert(v.chatRows.Objects, i, chatRow(e, func() { v.pickSaveTarget(e) }))
 	v.chatEmpty.Hide()
+	if v.board != nil && e.FileName != "" {
+		v.board.refreshFiles()
+	}
 	v.chatScroll.Refresh()
 	v.chatScroll.ScrollToBottom()
 }
