@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"image"
 	"io"
@@ -20,6 +21,7 @@ import (
 	"parley/mediaengine/playout"
 	"parley/mediaengine/source"
 	"parley/relay/signal/msg"
+	"parley/relay/whiteboard"
 	"parley/sync/link"
 )
 
@@ -86,7 +88,8 @@ func (lc *linkCalls) sources() (source.Video, source.Audio, string) {
 // JoinCall implements app.CallStarter.
 func (lc *linkCalls) JoinCall(ctx context.Context, meetingID string) (app.Call, error) {
 	cam, mic, note := lc.sources()
-	ac := &appCall{c: lc.c, meetingID: meetingID, events: make(chan app.CallEvent, 64), recNote: make(chan struct{}, 1)}
+	ac := &appCall{c: lc.c, meetingID: meetingID, events: make(chan app.CallEvent, 64), recNote: make(chan struct{}, 1),
+		log: lc.log.With("meeting", meetingID)}
 	dial := func(ctx context.Context) (mediaengine.Conn, error) {
 		sc, err := lc.c.Signal(ctx)
 		if err != nil {
@@ -154,6 +157,7 @@ type appCall struct {
 	c         *link.Client
 	meetingID string
 	events    chan app.CallEvent
+	log       *slog.Logger
 
 	mu     sync.Mutex
 	selfID string
@@ -200,6 +204,20 @@ func (a *appCall) SendFile(ctx context.Context, name string, r io.Reader, progre
 func (a *appCall) SaveFile(ctx context.Context, entryID string, w io.Writer, progress func(got, total int64)) error {
 	_, err := a.c.DownloadMeetingFile(ctx, a.meetingID, entryID, w, progress)
 	return forUI(err)
+}
+
+var _ app.CallBoard = (*appCall)(nil)
+
+// SendBoard implements app.CallBoard: the op goes out on the call's
+// signalling connection (the media engine resends unconfirmed strokes,
+// shapes and texts after a reconnect).
+func (a *appCall) SendBoard(op json.RawMessage) error { return forUI(a.call.SendBoard(op)) }
+
+// BoardPage implements app.CallBoard: a page of a file shared in the
+// meeting, rendered by the relay (contract A).
+func (a *appCall) BoardPage(ctx context.Context, fileID string, page, width int) (image.Image, error) {
+	img, _, err := a.c.MeetingFilePage(ctx, a.meetingID, fileID, page, width)
+	return img, forUI(err)
 }
 
 // LocalVideo shows the shared screen while sharing, else the camera.
@@ -287,6 +305,22 @@ func (a *appCall) translate(note string, noMic bool) {
 			a.events <- app.EntryEvent{Entry: toCallEntry(e.Entry, e.Own)}
 		case mediaengine.FileReceived:
 			a.events <- app.EntryEvent{Entry: toCallEntry(e.Entry, false)}
+		case mediaengine.BoardStateReceived:
+			var st whiteboard.State
+			if err := json.Unmarshal(e.State, &st); err != nil {
+				a.log.Warn("whiteboard state unreadable", "err", err)
+				continue
+			}
+			a.events <- app.BoardStateEvent{State: st}
+		case mediaengine.BoardReceived:
+			var op whiteboard.Op
+			if err := json.Unmarshal(e.Op, &op); err != nil {
+				a.log.Warn("whiteboard op unreadable", "err", err)
+				continue
+			}
+			a.events <- app.BoardOpEvent{Op: op}
+		case mediaengine.BoardRefused:
+			a.events <- app.BoardRefusedEvent{Code: e.Code, Ref: e.Ref}
 		case mediaengine.WaitingChanged:
 			gs := make([]app.Guest, 0, len(e.Waiting))
 			for _, w := range e.Waiting {
