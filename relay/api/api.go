@@ -120,6 +120,10 @@ type Options struct {
 	Feedback Feedback
 	// Recordings serves the session archives; nil answers 404.
 	Recordings Recordings
+	// Kiosks is synchronous signing (present in a meeting, queue at a
+	// kiosk), kiosk devices and their calls; nil answers 404 on its
+	// routes.
+	Kiosks Kiosks
 }
 
 //go:embed openapi.json
@@ -154,6 +158,7 @@ type handler struct {
 	feedback  Feedback
 
 	recordings Recordings
+	kiosks     Kiosks
 }
 
 // route is one entry of the API's routing table. The OpenAPI test walks
@@ -296,6 +301,25 @@ var routes = []route{
 	{"PUT", "/api/v1/signing/trustee-key", adminOnly, (*handler).putTrusteeKey},
 	{"GET", "/api/v1/signing/trustee-key", adminOnly, (*handler).getTrusteeKey},
 	{"GET", "/api/v1/signing/seal-ca", adminOnly, (*handler).getSealCA},
+	// Synchronous signing: present in a meeting, queue at a kiosk; the
+	// kiosks (admin), the kiosk device's own routes (Bearer pkd_…; the
+	// read budget per address, since several kiosks of a branch share one
+	// address and codes and PINs have their own limit per kiosk) and the
+	// advisors' side of kiosk calls.
+	{"POST", "/api/v1/signing/processes/{id}/present", active, (*handler).presentSigning},
+	{"POST", "/api/v1/signing/processes/{id}/kiosk", active, (*handler).queueAtKiosk},
+	{"POST", "/api/v1/kiosks", adminOnly, (*handler).createKiosk},
+	{"GET", "/api/v1/kiosks", active, (*handler).listKiosks},
+	{"DELETE", "/api/v1/kiosks/{id}", adminOnly, (*handler).deleteKiosk},
+	{"GET", "/api/v1/kiosk/me", public, limited(rateRead, kioskRoute((*handler).kioskMe))},
+	{"GET", "/api/v1/kiosk/queue", public, limited(rateRead, kioskRoute((*handler).kioskQueue))},
+	{"POST", "/api/v1/kiosk/open", public, limited(rateRead, kioskRoute((*handler).kioskOpen))},
+	{"POST", "/api/v1/kiosk/unlock", public, limited(rateRead, kioskRoute((*handler).kioskUnlock))},
+	{"POST", "/api/v1/kiosk/calls", public, limited(rateRead, kioskRoute((*handler).kioskCreateCall))},
+	{"GET", "/api/v1/kiosk/calls/{id}", public, limited(rateRead, kioskRoute((*handler).kioskGetCall))},
+	{"DELETE", "/api/v1/kiosk/calls/{id}", public, limited(rateRead, kioskRoute((*handler).kioskCancelCall))},
+	{"GET", "/api/v1/kiosk-calls", active, (*handler).listKioskCalls},
+	{"POST", "/api/v1/kiosk-calls/{id}/accept", active, (*handler).acceptKioskCall},
 	// Feedback questionnaire: the advisor's consent record and answers,
 	// the admin's counters, the customer's link (public, rate-limited).
 	{"POST", "/api/v1/meetings/{id}/feedback", active, (*handler).feedbackConsent},
@@ -323,6 +347,7 @@ func New(opts Options) http.Handler {
 	h.signing = opts.Signing
 	h.feedback = opts.Feedback
 	h.recordings = opts.Recordings
+	h.kiosks = opts.Kiosks
 
 	mux := http.NewServeMux()
 	byPattern := map[string]map[string]route{}

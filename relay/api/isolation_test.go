@@ -501,6 +501,9 @@ func isolationCases() map[string]isoCase {
 	for k, c := range recordingCases() {
 		cases[k] = c
 	}
+	for k, c := range kioskCases() {
+		cases[k] = c
+	}
 	return cases
 }
 

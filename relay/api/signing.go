@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -65,6 +64,8 @@ func signingError(err error) error {
 		}
 		secs := max(1, int(math.Ceil(wait.Wait.Seconds())))
 		return &Error{Status: http.StatusTooManyRequests, Code: "throttled", Message: fmt.Sprintf("A new code can be sent in %d s.", secs), RetryAfter: secs}
+	case errors.Is(err, signing.ErrSignatureRecord), errors.Is(err, signing.ErrNotCustomersTurn):
+		return kioskError(err)
 	case errors.Is(err, signing.ErrNotFound):
 		return errNotFound
 	case errors.Is(err, signing.ErrForbidden):
@@ -241,11 +242,6 @@ func writePDF(w http.ResponseWriter, d signing.Document, disposition string) {
 	_, _ = w.Write(d.Data)
 }
 
-type submitRequest struct {
-	Texts   map[string]string `json:"texts"`
-	Pointer json.RawMessage   `json:"pointer"`
-}
-
 // readSubmission reads a signature submission (up to maxSubmission bytes).
 func readSubmission(w http.ResponseWriter, r *http.Request) (signing.Submission, bool) {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
@@ -273,16 +269,10 @@ func readSubmission(w http.ResponseWriter, r *http.Request) (signing.Submission,
 	return req, true
 }
 
-// decodeSubmission parses {"texts": {...}, "pointer": {...}}.
+// decodeSubmission parses {"texts": {...}, "pointer": {...}}, or a
+// kiosk's {"texts", "iso19794", "device"} (kiosk.go).
 func decodeSubmission(body []byte) (signing.Submission, error) {
-	var req submitRequest
-	if err := decodeStrict(body, &req); err != nil {
-		return signing.Submission{}, err
-	}
-	if len(req.Pointer) == 0 || string(req.Pointer) == "null" {
-		return signing.Submission{}, badRequest("Field \"pointer\" (the signature's Pointer Events JSON) is required.")
-	}
-	return signing.Submission{Texts: req.Texts, Pointer: req.Pointer}, nil
+	return decodeSignerSubmission(body)
 }
 
 func (h *handler) advisorSign(w http.ResponseWriter, r *http.Request, s auth.Session) {

@@ -140,6 +140,7 @@ type Server struct {
 	messaging  *messaging.Service
 	inbox      *inbox
 	recordings *recordings
+	kiosks     *kiosks
 
 	closeOnce sync.Once
 	closeErr  error
@@ -270,6 +271,9 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if err := s.startSigning(opts); err != nil {
 		return fail(err)
 	}
+	if err := s.startKiosks(opts, meetings); err != nil {
+		return fail(err)
+	}
 	if err := s.startRecordings(opts.DataDir, storeKey, meetings); err != nil {
 		return fail(err)
 	}
@@ -290,7 +294,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	}
 	s.hub = signal.New(signal.Options{SFU: s.media.sfu, Meetings: meetings, Sessions: s.auth, Timeline: timeline{s.chat}, Boards: s.whiteboard, Recordings: s.recordings, ICE: s.media.ice, Logger: log.With("component", "signal"), Clock: clk})
 	handler := api.New(api.Options{Auth: s.auth, Audit: s.audit, Meetings: meetings, Signal: s.hub, Chat: s.chat, Announcer: s.hub, Retention: s.retention,
-		Booking: s.booking, Customers: s.customers, Privacy: s.privacy, AccessLog: s.access, Calendars: s.calendars, Signing: s.signing, Messaging: s.messaging, Inbox: s.inbox, Feedback: s.feedback, Recordings: s.recordings, PublicURL: opts.PublicURL, Logger: log, Clock: clk, Registry: reg, Web: assets.Web()})
+		Booking: s.booking, Customers: s.customers, Privacy: s.privacy, AccessLog: s.access, Calendars: s.calendars, Signing: s.signing, Messaging: s.messaging, Inbox: s.inbox, Feedback: s.feedback, Recordings: s.recordings, Kiosks: s.kiosks, PublicURL: opts.PublicURL, Logger: log, Clock: clk, Registry: reg, Web: assets.Web()})
 	altSvc := `h3=":` + strconv.Itoa(port) + `"; ma=86400`
 	withAltSvc := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ProtoMajor < 3 {
