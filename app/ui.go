@@ -133,6 +133,7 @@ func (u *UI) showWorkspace() {
 	s.password = ""
 	s.work = newWorkspace(u, s)
 	u.setContent(s.work.content, nil)
+	u.watchKioskCalls(s)
 }
 
 // signOut tells the relay (off the UI thread) and returns to the sign-in
