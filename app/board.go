@@ -503,20 +503,51 @@ func (b *boardView) render(w, h int) image.Image {
 		}
 		b.cache, b.cacheKey = img, key
 	}
-	page := b.cache
+	draw.Draw(out, r, b.cache, image.Point{}, draw.Src)
 	if d := b.drawing; d != nil && d.Ref() == ref {
-		// The object being drawn, over a copy of the page.
+		// The object being drawn: rendered alone on white and multiplied
+		// into the page within its bounds (a preview; the relay's echo
+		// is drawn properly).
 		st := whiteboard.State{Pages: []whiteboard.PageState{{Doc: ref.Doc, Page: ref.Page, Objects: []whiteboard.Op{*d}}}}
-		if img, err := whiteboard.Render(st, ref, r.Dx(), r.Dy(), page); err == nil {
-			page = img
+		if ov, err := whiteboard.Render(st, ref, r.Dx(), r.Dy(), nil); err == nil {
+			multiply(out, r.Min, ov, opBounds(*d, r.Dx(), r.Dy()))
 		}
 	}
-	draw.Draw(out, r, page, image.Point{}, draw.Src)
 	rad := max(4, float64(r.Dx())*0.006)
 	for _, p := range b.model.livePointers(ref, b.now()) {
 		dot(out, float64(r.Min.X)+p.x*float64(r.Dx()), float64(r.Min.Y)+p.y*float64(r.Dy()), rad, boardPointerColor)
 	}
 	return out
+}
+
+// opBounds is the pixel rectangle an object can paint on a w×h page.
+func opBounds(o whiteboard.Op, w, h int) image.Rectangle {
+	if len(o.Points) < 2 {
+		return image.Rectangle{}
+	}
+	minX, minY, maxX, maxY := 1.0, 1.0, 0.0, 0.0
+	for i := 0; i+1 < len(o.Points); i += 2 {
+		minX, maxX = math.Min(minX, o.Points[i]), math.Max(maxX, o.Points[i])
+		minY, maxY = math.Min(minY, o.Points[i+1]), math.Max(maxY, o.Points[i+1])
+	}
+	pad := (o.Width+0.02)*float64(w) + 4 // line width and arrow heads
+	return image.Rect(int(minX*float64(w)-pad), int(minY*float64(h)-pad), int(maxX*float64(w)+pad)+1, int(maxY*float64(h)+pad)+1).
+		Intersect(image.Rect(0, 0, w, h))
+}
+
+// multiply darkens dst (at offset at) by src within rect of src.
+func multiply(dst *image.RGBA, at image.Point, src *image.RGBA, rect image.Rectangle) {
+	for y := rect.Min.Y; y < rect.Max.Y; y++ {
+		si := src.PixOffset(rect.Min.X, y)
+		di := dst.PixOffset(rect.Min.X+at.X, y+at.Y)
+		for x := rect.Min.X; x < rect.Max.X; x++ {
+			for k := 0; k < 3; k++ {
+				dst.Pix[di+k] = uint8(uint16(dst.Pix[di+k]) * uint16(src.Pix[si+k]) / 255)
+			}
+			si += 4
+			di += 4
+		}
+	}
 }
 
 // dot paints a filled circle.

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"image"
 	"image/color"
 	"slices"
@@ -197,7 +198,9 @@ func TestBoardDrawingSendsOps(t *testing.T) {
 		t.Errorf("undo, clear, erase sent as %+v", ops[2:])
 	}
 	// A text placed from the dialog's answer.
-	fyne.DoAndWait(func() { b.view.board.placeText(whiteboard.PageRef{Page: 1}, 0.1, 0.1, "#000000", "Zins 3,1 %\x07\nLaufzeit") })
+	fyne.DoAndWait(func() {
+		b.view.board.placeText(whiteboard.PageRef{Page: 1}, 0.1, 0.1, "#000000", "Zins 3,1 %\x07\nLaufzeit")
+	})
 	ops = b.waitSent(t, 6)
 	if tx := ops[5]; tx.Kind != whiteboard.KindText || tx.Text != "Zins 3,1 %\nLaufzeit" {
 		t.Errorf("text sent: %+v", tx)
@@ -278,4 +281,33 @@ func TestBoardHitTest(t *testing.T) {
 			t.Errorf("case %d (%s %s at %v,%v): hit %v, want %v", i, c.o.Kind, c.o.Shape, c.x, c.y, got, c.hit)
 		}
 	}
+}
+
+// BenchmarkBoardRender draws a 1600×900 board with 200 strokes: the page
+// from the cache (only the pointer layer changes) and with a stroke being
+// drawn over it.
+func BenchmarkBoardRender(b *testing.B) {
+	bv := &boardView{model: newBoardModel(), now: time.Now, pageImgs: map[whiteboard.PageRef]image.Image{}}
+	st := whiteboard.State{Seq: 200, Background: whiteboard.Background{Page: 1}}
+	var objs []whiteboard.Op
+	for i := range 200 {
+		y := 0.05 + 0.9*float64(i)/200
+		objs = append(objs, whiteboard.Op{Kind: whiteboard.KindStroke, ID: fmt.Sprintf("%032x", i+1), Page: 1, Tool: whiteboard.ToolPen,
+			Color: "#1f4e79", Width: 0.004, Points: []float64{0.1, y, 0.5, y + 0.01, 0.9, y}, Seq: uint64(i + 1)})
+	}
+	st.Pages = []whiteboard.PageState{{Page: 1, Objects: objs}}
+	bv.model.setState(st)
+	bv.render(1600, 900)
+	b.Run("cached", func(b *testing.B) {
+		for range b.N {
+			bv.render(1600, 900)
+		}
+	})
+	bv.drawing = &whiteboard.Op{Kind: whiteboard.KindStroke, ID: fmt.Sprintf("%032x", 999), Page: 1, Tool: whiteboard.ToolPen,
+		Color: "#c00000", Width: 0.004, Points: []float64{0.1, 0.5, 0.2, 0.55, 0.3, 0.5}}
+	b.Run("drawing", func(b *testing.B) {
+		for range b.N {
+			bv.render(1600, 900)
+		}
+	})
 }
