@@ -30,6 +30,13 @@ func main() {
 	}
 	a := fyneapp.NewWithID(appID)
 	a.SetIcon(fyne.NewStaticResource("icon.png", assets.Icon))
+	if *kiosk {
+		if err := runKiosk(a, *relay); err != nil {
+			fmt.Fprintln(os.Stderr, "parley:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	w, err := wire(a, *relay, *kiosk)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "parley:", err)
