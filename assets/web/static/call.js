@@ -556,6 +556,9 @@
         case 'recording':
           onRecording(m.recording);
           break;
+        case 'sign_request':
+          if (env.signRequest && m.sign) env.signRequest(m.sign);
+          break;
         case 'ended':
           finish(m.reason || 'meeting_ended');
           break;

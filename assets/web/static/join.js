@@ -560,6 +560,86 @@
     }
   }
 
+  // ---- signing in the meeting (docs/signing.md, "Synchronous signing") ----
+
+  // The advisor presents a document: the relay sends this participant a
+  // sign_request with the signing page's URL (/s/<link>#session=<pss>).
+  // The dialog offers to open it in a new tab (an overlay inside the call
+  // needs /s/ to allow framing by this page: a follow-up). Closing is decided by polling the link's
+  // public state every 3 s (the signing page sends no message): once this
+  // signer has signed, the overlay closes by itself.
+  var SIGN_TEXTS = {
+    en: { ask: function (title) { return 'Your advisor asks you to sign “' + title + '”.'; }, open: 'Open', later: 'Not now',
+      close: 'Close', done: 'Thank you, your signature has been recorded.' },
+    de: { ask: function (title) { return 'Ihr Berater bittet Sie, „' + title + '“ zu unterschreiben.'; }, open: 'Öffnen', later: 'Jetzt nicht',
+      close: 'Schließen', done: 'Vielen Dank, Ihre Unterschrift wurde erfasst.' }
+  };
+  var signing = { box: null, timer: null, url: '' };
+
+  function signText(key) { return (SIGN_TEXTS[state.lang] || SIGN_TEXTS.en)[key]; }
+
+  function closeSigning(message) {
+    clearInterval(signing.timer);
+    signing.timer = null;
+    if (signing.box) signing.box.remove();
+    signing.box = null;
+    if (message) {
+      var note = document.createElement('p');
+      note.className = 'sign-note';
+      note.setAttribute('role', 'status');
+      note.textContent = message;
+      document.body.appendChild(note);
+      setTimeout(function () { note.remove(); }, 6000);
+    }
+  }
+
+  function watchSigning(token) {
+    clearInterval(signing.timer);
+    signing.timer = setInterval(function () {
+      api('GET', '/api/v1/sign/' + encodeURIComponent(token)).then(function (r) {
+        var v = r.body && r.body.signer;
+        if (r.status === 200 && v && (v.state === 'signed' || v.status === 'completed')) closeSigning(signText('done'));
+        else if (r.status === 404 || r.status === 410) closeSigning('');
+      }, function () { /* try again */ });
+    }, 3000);
+  }
+
+  function onSignRequest(sign) {
+    if (typeof sign.url !== 'string' || sign.url.indexOf('/s/') !== 0) return;
+    var token = sign.url.slice(3).split('#')[0];
+    closeSigning('');
+    signing.url = sign.url;
+    var box = document.createElement('section');
+    box.className = 'sign-request';
+    box.setAttribute('role', 'alertdialog');
+    box.setAttribute('aria-modal', 'false');
+    var text = document.createElement('p');
+    text.id = 'sign-request-text';
+    text.textContent = signText('ask')(String(sign.title || ''));
+    box.setAttribute('aria-labelledby', text.id);
+    var open = document.createElement('button');
+    open.type = 'button';
+    open.className = 'primary';
+    open.textContent = signText('open');
+    var later = document.createElement('button');
+    later.type = 'button';
+    later.textContent = signText('later');
+    later.addEventListener('click', function () { closeSigning(''); });
+    open.addEventListener('click', function () {
+      // A new tab: /s/ is served with frame-ancestors 'none', so it
+      // cannot be framed by this page (see docs/signing.md).
+      window.open(signing.url, '_blank', 'noopener');
+      box.replaceChildren(text, later);
+      later.textContent = signText('close');
+      later.focus();
+    });
+    box.append(text, open, later);
+    document.body.appendChild(box);
+    signing.box = box;
+    open.focus();
+    watchSigning(token);
+  }
+
   // ---- start ----
 
   var call = CALL.create({
@@ -567,7 +647,8 @@
     lang: function () { return state.lang; },
     secret: function () { return state.secret; },
     participantId: function () { return state.participantId; },
-    ended: onCallEnded
+    ended: onCallEnded,
+    signRequest: onSignRequest
   });
 
   document.querySelectorAll('.lang-switch button').forEach(function (b) {
