@@ -1,0 +1,4 @@
+package pdfrender
+
+// CacheStats returns the number of cached entries and their bytes.
+func CacheStats(r *Renderer) (int, int64) { return r.cache.stats() }
