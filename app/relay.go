@@ -250,6 +250,9 @@ type Options struct {
 	// Calls joins meetings' video calls; nil hides "Join call" (the
 	// Meetings page then manages links and the waiting room only).
 	Calls CallStarter
+	// Signing serves the Signatures page (e-signature processes); nil
+	// shows it as a placeholder.
+	Signing SigningRelay
 	// Kiosk is reserved for the full-screen kiosk shell; it is only stored
 	// for now.
 	Kiosk bool

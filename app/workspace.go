@@ -38,7 +38,9 @@ type workspace struct {
 	// cal, cust and book are the booking pages; nil without
 	// Options.Booking.
 	// inbox is the Inbox page; nil without Options.Inbox.
-	inbox   *inboxPage
+	inbox *inboxPage
+	// docs is the Signatures page; nil without Options.Signing.
+	docs    *documentsPage
 	cal     *calendarPage
 	cust    *customersPage
 	book    *bookingPage
@@ -60,10 +62,7 @@ func newWorkspace(u *UI, s *session) *workspace {
 		w.calendarPage(),
 		w.inboxPage(),
 		w.customersPage(),
-		{title: "Signatures", icon: theme.DocumentCreateIcon(), build: func() fyne.CanvasObject {
-			return titled("Signatures", emptyState(theme.DocumentCreateIcon(), "No documents to sign",
-				"Documents you prepare for e-signature, in a meeting, at the kiosk or by link, will appear here with their status."))
-		}},
+		w.signaturesPage(),
 		{title: "Settings", icon: theme.SettingsIcon(), build: func() fyne.CanvasObject {
 			return titled("Settings", newSettingsPage(u, s))
 		}},
@@ -158,6 +157,23 @@ func (w *workspace) inboxPage() *page {
 	w.inbox.isShown = func() bool { return w.current == p }
 	w.inbox.start()
 	return p
+}
+
+// signaturesPage is the Signatures entry: the advisor's documents for
+// e-signature, or a placeholder without Options.Signing.
+func (w *workspace) signaturesPage() *page {
+	sr := w.u.opts.Signing
+	if sr == nil {
+		return &page{title: "Signatures", icon: theme.DocumentCreateIcon(), build: func() fyne.CanvasObject {
+			return titled("Signatures", emptyState(theme.DocumentCreateIcon(), "No documents to sign",
+				"Documents you prepare for e-signature, in a meeting, at the kiosk or by link, will appear here with their status."))
+		}}
+	}
+	w.docs = newDocumentsPage(w.u, w.s, sr, w.u.opts.Booking)
+	return &page{title: "Signatures", icon: theme.DocumentCreateIcon(),
+		build: func() fyne.CanvasObject { return titled("Documents for signature", w.docs.content) },
+		shown: w.docs.shown,
+	}
 }
 
 // customersPage is the Customers entry: the customer list and profiles, or
