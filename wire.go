@@ -52,6 +52,7 @@ func wire(a fyne.App, relayURL string, kiosk bool) (*wiring, error) {
 	// The Inbox reads from an encrypted cache on this computer (one per
 	// relay and account), kept in step with the relay while signed in.
 	w.opts.Inbox = &linkInbox{c: w.link, log: log}
+	w.opts.Signing = linkSigning{c: w.link}
 
 	if relayURL != "" {
 		// Launched by run.sh (or a deployment) with the relay's fingerprint:
