@@ -29,6 +29,7 @@ import (
 	"parley/app"
 	"parley/app/kiosk"
 	"parley/mediaengine"
+	"parley/relay/sfu"
 	"parley/signpad"
 	"parley/signpad/evdev"
 	"parley/sync/link"
@@ -204,6 +205,8 @@ type linkKiosk struct {
 	c         *link.Client
 	log       *slog.Logger
 	synthetic bool
+	// loopbackOnly keeps the call's ICE on loopback (tests).
+	loopbackOnly bool
 }
 
 var _ kiosk.Relay = (*linkKiosk)(nil)
@@ -312,7 +315,10 @@ func (r *linkKiosk) JoinCall(ctx context.Context, meetingID, secret string) (kio
 	lc := &linkCalls{c: r.c, log: r.log, synthetic: r.synthetic}
 	cam, mic, _ := lc.sources()
 	var se webrtc.SettingEngine
-	if relayOnThisMachine(r.c.BaseURL()) {
+	switch {
+	case r.loopbackOnly:
+		sfu.LoopbackOnly(&se)
+	case relayOnThisMachine(r.c.BaseURL()):
 		se.SetIncludeLoopbackCandidate(true)
 	}
 	call, err := mediaengine.Start(context.Background(), mediaengine.Options{
