@@ -235,6 +235,29 @@ func TestSigningAgainstRealRelay(t *testing.T) {
 	if _, err := adv.AdvisorSign(ctx, p.ID, nil, mouseSignature()); !errors.Is(err, link.ErrNotYourTurn) {
 		t.Fatalf("advisor before the customer: %v", err)
 	}
+
+	// Contract B: kiosks (made by the admin) and queueing the customer.
+	raw := newRawRelay(t, s, dir)
+	raw.token = adminToken(t, s, dir)
+	if st := raw.call("POST", "/api/v1/kiosks", map[string]string{"name": "Filiale Mitte", "pin": "246810"}, nil); st != http.StatusCreated {
+		t.Fatalf("create kiosk: %d", st)
+	}
+	ks, err := adv.Kiosks(ctx)
+	if err != nil || len(ks) != 1 || ks[0].Name != "Filiale Mitte" {
+		t.Fatalf("kiosks: %+v %v", ks, err)
+	}
+	tk, err := adv.QueueAtKiosk(ctx, p.ID, ks[0].ID)
+	if err != nil || len(tk.PickupCode) != 6 || !tk.Expires.After(p.Sent) {
+		t.Fatalf("queue at kiosk: %+v %v", tk, err)
+	}
+	// Presenting needs a live meeting with that participant.
+	m, _, err := adv.CreateMeeting(ctx, "Beratung")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := adv.PresentSigning(ctx, p.ID, m.ID, "nobody"); !errors.Is(err, link.ErrParticipantNotFound) && !errors.Is(err, link.ErrMeetingNotLive) {
+		t.Errorf("present to nobody: %v", err)
+	}
 	if _, err := adv.SetSigningFields(ctx, p.ID, []link.SignerInput{{Role: link.RoleAdvisor}}, nil); !errors.Is(err, link.ErrSigningState) && apiCode(err) != "invalid_input" {
 		t.Fatalf("fields of a sent process: %v", err)
 	}
@@ -296,4 +319,30 @@ func adminToken(t *testing.T, s *server.Server, dir string) string {
 		t.Fatalf("raw login: %d", st)
 	}
 	return login.Token
+}
+
+// TestSigningPagesAgainstRealRelay checks contract A's page images of a
+// process's current revision. It skips, saying so, while the relay in
+// this tree does not serve the route yet.
+func TestSigningPagesAgainstRealRelay(t *testing.T) {
+	_, _, adv, _ := signingRelay(t)
+	ctx := realCtx(t)
+	doc := signingDoc(2)
+	p, err := adv.CreateSigningProcess(ctx, "Vertrag", "de", bytes.NewReader(doc), int64(len(doc)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := adv.SigningPage(ctx, p.ID, 2, 300)
+	if apiCode(err) == link.CodeNotFound && !errors.Is(err, link.ErrPageNotFound) {
+		t.Skip("contract A: GET /api/v1/signing/processes/{id}/pages/{n} is not served by this relay yet")
+	}
+	if err != nil {
+		t.Fatalf("page image: %v", err)
+	}
+	if b := img.Bounds(); b.Dx() != 300 || b.Dy() < 420 || b.Dy() > 426 {
+		t.Errorf("page image %v, want 300 wide in A4's aspect", b)
+	}
+	if _, err := adv.SigningPage(ctx, p.ID, 3, 0); !errors.Is(err, link.ErrPageNotFound) {
+		t.Errorf("page 3 of 2: %v", err)
+	}
 }
