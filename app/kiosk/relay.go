@@ -80,8 +80,9 @@ type Document struct {
 
 // Field is one of the signer's fields.
 type Field struct {
-	// ID is the field's id; Page its 1-based page.
-	ID   string
+	// ID is the field's id.
+	ID string
+	// Page is the field's 1-based page.
 	Page int
 	// Signature is set for a signature field, clear for a text field.
 	Signature bool

@@ -122,10 +122,11 @@ func (d KioskDocument) LogValue() slog.Value {
 type KioskCall struct {
 	ID     string `json:"id"`     // the call request
 	Status string `json:"status"` // one of the KioskCall… statuses
-	// MeetingID and ParticipantSecret are set once accepted: the kiosk is
-	// an admitted participant of that meeting and opens the signalling
-	// connection with the secret, as a browser guest would.
-	MeetingID         string `json:"meeting_id,omitempty"`
+	// MeetingID is set once accepted: the kiosk is an admitted
+	// participant of that meeting.
+	MeetingID string `json:"meeting_id,omitempty"`
+	// ParticipantSecret is set once accepted: the kiosk opens the
+	// signalling connection with it, as a browser guest would.
 	ParticipantSecret string `json:"participant_secret,omitempty"`
 }
 
