@@ -124,6 +124,9 @@ type Options struct {
 	// kiosk), kiosk devices and their calls; nil answers 404 on its
 	// routes.
 	Kiosks Kiosks
+	// Pages renders document pages as images (signing documents, files
+	// shared in meetings); nil answers 404 on the page routes.
+	Pages Pages
 }
 
 //go:embed openapi.json
@@ -159,6 +162,7 @@ type handler struct {
 
 	recordings Recordings
 	kiosks     Kiosks
+	pages      Pages
 }
 
 // route is one entry of the API's routing table. The OpenAPI test walks
@@ -211,9 +215,11 @@ var routes = []route{
 	{"POST", "/api/v1/participant/leave", public, (*handler).leaveMeeting},
 	{"POST", "/api/v1/participant/files", public, (*handler).participantUpload},
 	{"GET", "/api/v1/participant/files/{file}", public, (*handler).participantDownload},
+	{"GET", "/api/v1/participant/files/{file}/pages/{n}", public, limited(rateRead, (*handler).participantFilePage)},
 	{"GET", "/api/v1/participant/timeline", public, (*handler).participantTimeline},
 	{"POST", "/api/v1/meetings/{id}/files", active, (*handler).meetingUpload},
 	{"GET", "/api/v1/meetings/{id}/files/{file}", active, (*handler).meetingDownload},
+	{"GET", "/api/v1/meetings/{id}/files/{file}/pages/{n}", active, (*handler).meetingFilePage},
 	{"GET", "/api/v1/meetings/{id}/timeline", active, (*handler).meetingTimeline},
 	{"GET", "/api/v1/meetings/{id}/archive", active, (*handler).meetingArchive},
 	{"GET", "/api/v1/signal", public, (*handler).signalWebSocket},
@@ -292,11 +298,13 @@ var routes = []route{
 	{"POST", "/api/v1/signing/processes/{id}/send", active, signingAction(Signing.Send)},
 	{"POST", "/api/v1/signing/processes/{id}/cancel", active, signingAction(Signing.Cancel)},
 	{"GET", "/api/v1/signing/processes/{id}/document", active, (*handler).signingDocument},
+	{"GET", "/api/v1/signing/processes/{id}/pages/{n}", active, (*handler).signingPage},
 	{"POST", "/api/v1/signing/processes/{id}/sign", active, (*handler).advisorSign},
 	{"GET", "/api/v1/sign/{token}", public, limited(rateRead, (*handler).signerView)},
 	{"POST", "/api/v1/sign/{token}/code", public, limited(rateWrite, (*handler).signerCode)},
 	{"POST", "/api/v1/sign/{token}/verify", public, limited(rateWrite, (*handler).signerVerify)},
 	{"GET", "/api/v1/sign/{token}/document", public, limited(rateRead, (*handler).signerDocument)},
+	{"GET", "/api/v1/sign/{token}/pages/{n}", public, limited(rateRead, (*handler).signerPage)},
 	{"POST", "/api/v1/sign/{token}/submit", public, limited(rateWrite, (*handler).signerSubmit)},
 	{"PUT", "/api/v1/signing/trustee-key", adminOnly, (*handler).putTrusteeKey},
 	{"GET", "/api/v1/signing/trustee-key", adminOnly, (*handler).getTrusteeKey},
@@ -348,6 +356,7 @@ func New(opts Options) http.Handler {
 	h.feedback = opts.Feedback
 	h.recordings = opts.Recordings
 	h.kiosks = opts.Kiosks
+	h.pages = opts.Pages
 
 	mux := http.NewServeMux()
 	byPattern := map[string]map[string]route{}
@@ -407,15 +416,15 @@ func New(opts Options) http.Handler {
 				http.ServeFileFS(w, r, opts.Web, file)
 			})
 		}
-		// The signing page shows the PDF (fetched with the signer's
-		// session) from a blob: URL in an <object>, which 'self' does not
-		// cover.
+		// The signing page shows the pages as images fetched with the
+		// signer's session (Authorization header) and shown from blob:
+		// URLs, which 'self' does not cover.
 		handle("/s/{token}", func(w http.ResponseWriter, r *http.Request) {
 			if r.Method != http.MethodGet && r.Method != http.MethodHead {
 				writeError(w, errMethod)
 				return
 			}
-			w.Header().Set("Content-Security-Policy", "default-src 'self'; object-src 'self' blob:; frame-src 'self' blob:; frame-ancestors 'none'; base-uri 'none'")
+			w.Header().Set("Content-Security-Policy", "default-src 'self'; img-src 'self' blob:; frame-ancestors 'none'; base-uri 'none'")
 			http.ServeFileFS(w, r, opts.Web, "sign.html")
 		})
 	}

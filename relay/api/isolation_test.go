@@ -89,7 +89,8 @@ func newIsolationFixture(t *testing.T) (*fixture, *chat.Service, *httptest.Serve
 	ics := isoICSServer(t)
 	msgs, inbox := isoMessaging(t, kv, clk, cust)
 	srv := httptest.NewServer(New(Options{Auth: svc, Audit: al, Meetings: ms, Clock: clk, Messaging: msgs, Inbox: inbox,
-		Chat: cs, Announcer: hub, Signal: hub, Retention: rp, Booking: bk, Customers: cust, Calendars: cal, Privacy: pv}))
+		Chat: cs, Announcer: hub, Signal: hub, Retention: rp, Booking: bk, Customers: cust, Calendars: cal, Privacy: pv,
+		Pages: isoPages(t)}))
 	// Cleanups run last-in first-out: the server closes its connections
 	// before the hub waits for its clients.
 	t.Cleanup(hub.Close)
@@ -502,6 +503,9 @@ func isolationCases() map[string]isoCase {
 		cases[k] = c
 	}
 	for k, c := range kioskCases() {
+		cases[k] = c
+	}
+	for k, c := range pagesCases() {
 		cases[k] = c
 	}
 	return cases

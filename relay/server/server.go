@@ -37,6 +37,7 @@ import (
 	"parley/relay/meeting"
 	"parley/relay/messaging"
 	"parley/relay/outbox"
+	"parley/relay/pdfrender"
 	"parley/relay/privacy"
 	"parley/relay/retention"
 	"parley/relay/signal"
@@ -106,6 +107,12 @@ type Options struct {
 	CalendarAllowPrivate bool
 	// Channels configures the messenger channels' provider APIs.
 	Channels ChannelOptions
+	// RenderPool is the number of PDFium instances rendering page images
+	// at the same time; 0 means 1.
+	RenderPool int
+	// RenderCacheDir keeps the compiled PDFium module between starts;
+	// empty means DataDir/pdfrender-cache.
+	RenderCacheDir string
 }
 
 // Server is a running relay.
@@ -141,6 +148,7 @@ type Server struct {
 	inbox      *inbox
 	recordings *recordings
 	kiosks     *kiosks
+	pages      *pdfrender.Renderer
 
 	closeOnce sync.Once
 	closeErr  error
@@ -277,6 +285,9 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if err := s.startRecordings(opts.DataDir, storeKey, meetings); err != nil {
 		return fail(err)
 	}
+	if err := s.startPages(opts); err != nil {
+		return fail(err)
+	}
 	if err := s.startPrivacy(ctx, opts.DataDir, meetings); err != nil {
 		return fail(fmt.Errorf("server: privacy: %w", err))
 	}
@@ -294,7 +305,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	}
 	s.hub = signal.New(signal.Options{SFU: s.media.sfu, Meetings: meetings, Sessions: s.auth, Timeline: timeline{s.chat}, Boards: s.whiteboard, Recordings: s.recordings, ICE: s.media.ice, Logger: log.With("component", "signal"), Clock: clk})
 	handler := api.New(api.Options{Auth: s.auth, Audit: s.audit, Meetings: meetings, Signal: s.hub, Chat: s.chat, Announcer: s.hub, Retention: s.retention,
-		Booking: s.booking, Customers: s.customers, Privacy: s.privacy, AccessLog: s.access, Calendars: s.calendars, Signing: s.signing, Messaging: s.messaging, Inbox: s.inbox, Feedback: s.feedback, Recordings: s.recordings, Kiosks: s.kiosks, PublicURL: opts.PublicURL, Logger: log, Clock: clk, Registry: reg, Web: assets.Web()})
+		Booking: s.booking, Customers: s.customers, Privacy: s.privacy, AccessLog: s.access, Calendars: s.calendars, Signing: s.signing, Messaging: s.messaging, Inbox: s.inbox, Feedback: s.feedback, Recordings: s.recordings, Kiosks: s.kiosks, Pages: s.pages, PublicURL: opts.PublicURL, Logger: log, Clock: clk, Registry: reg, Web: assets.Web()})
 	altSvc := `h3=":` + strconv.Itoa(port) + `"; ma=86400`
 	withAltSvc := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ProtoMajor < 3 {
@@ -463,6 +474,9 @@ func (s *Server) Close() error {
 			s.udp.Close()
 		}
 		s.wg.Wait()
+		if err := s.closePages(); err != nil {
+			errs = append(errs, err)
+		}
 		if s.audit != nil {
 			// A last checkpoint covers what requests appended while
 			// shutting down (none when nothing was).
