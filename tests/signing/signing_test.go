@@ -29,6 +29,7 @@ import (
 
 	"parley/relay/channels/fake"
 	"parley/relay/notify"
+	"parley/relay/pdfrender/pdfrendertest"
 	"parley/relay/server"
 	"parley/relay/signing/pdf"
 	"parley/signpad"
@@ -54,8 +55,6 @@ const (
 	twilioToken     = "twilio-test-token"
 	docTitle        = "Kreditvertrag Familie Quellmann"
 	placeText       = "Kiel, 23.11.2026"
-	// pdfViewer is Chromium's built-in PDF viewer extension.
-	pdfViewer = "chrome-extension://mhjfbmdgcfjbbpaeojofohoefgiehjai/"
 )
 
 var (
@@ -89,7 +88,7 @@ func TestCustomersSignInChromium(t *testing.T) {
 	twSrv := httptest.NewServer(tw)
 	t.Cleanup(twSrv.Close)
 	dir := t.TempDir()
-	s := testenv.StartRelayServer(t, server.Options{DataDir: dir, TenantSlug: "bank", TenantName: "Musterbank",
+	s := testenv.StartRelayServer(t, server.Options{DataDir: dir, TenantSlug: "bank", TenantName: "Musterbank", RenderCacheDir: pdfrendertest.CacheDir(),
 		AdminPassword: adminPassword, Mail: server.MailOptions{SMTPAddr: mails.addr, TLS: "none", From: "parley@bank.test",
 			SMS: &notify.Twilio{BaseURL: twSrv.URL, AccountSID: twilioSID, AuthToken: twilioToken, From: "+4915100000001", Client: twSrv.Client()}}})
 	api := &testenv.API{Base: s.URL(), HTTP: testenv.RelayClient(t, dir)}
@@ -269,14 +268,14 @@ func TestCustomersSignInChromium(t *testing.T) {
 		}
 	}
 
-	// The page may show blob: objects (the PDF), nothing else is loosened.
+	// The page may show blob: images (the pages), nothing else is loosened.
 	res, err := api.HTTP.Get(s.URL() + "/s/sign")
 	if err != nil {
 		t.Fatal(err)
 	}
 	res.Body.Close()
 	if csp := res.Header.Get("Content-Security-Policy"); res.StatusCode != http.StatusOK ||
-		csp != "default-src 'self'; object-src 'self' blob:; frame-src 'self' blob:; frame-ancestors 'none'; base-uri 'none'" {
+		csp != "default-src 'self'; img-src 'self' blob:; frame-ancestors 'none'; base-uri 'none'" {
 		t.Errorf("signing page: %d, CSP %q", res.StatusCode, csp)
 	}
 
@@ -288,12 +287,18 @@ func TestCustomersSignInChromium(t *testing.T) {
 		t.Errorf("forged link heading %q", h)
 	}
 	do(t, tab3, "malformed link", chromedp.Navigate(s.URL()+"/s/nonsense"), chromedp.WaitVisible(`#sign[data-view="missing"]`))
+	// A session handed over in the fragment (in-meeting and kiosk
+	// signing) leaves the address bar at once; a forged one gets nowhere.
+	do(t, tab3, "forged session", chromedp.Navigate(s.URL()+"/s/psg_"+strings.Repeat("B", 43)+"#session=pss_"+strings.Repeat("C", 43)),
+		chromedp.WaitVisible(`#sign[data-view="missing"]`))
+	if h := eval[string](t, tab3, `location.hash + '|' + location.pathname`); h != "|/s/sign" {
+		t.Errorf("the handed-over session stays in the address bar: %q", h)
+	}
 	for _, l := range logs {
 		if out := l.Outside(s.URL()); len(out) > 0 {
 			for _, u := range out {
-				// The document's blob URL, and Chromium's own PDF viewer
-				// (a component extension inside the browser) showing it.
-				if !strings.HasPrefix(u, "blob:"+s.URL()+"/") && !strings.HasPrefix(u, pdfViewer) {
+				// The page images' and the download's blob URLs.
+				if !strings.HasPrefix(u, "blob:"+s.URL()+"/") {
 					t.Errorf("the page loaded from outside the relay: %s", u)
 				}
 			}
@@ -341,15 +346,40 @@ func signInBrowser(t *testing.T, s *server.Server, tab context.Context, mails *m
 		chromedp.SendKeys(`#code`, code, chromedp.NodeVisible),
 		chromedp.Click(`#verify`, chromedp.NodeVisible),
 		chromedp.WaitVisible(`#sign[data-view="sign"]`),
-		chromedp.WaitReady(`.pdf-frame[data-loaded="true"]`))
-	// The document is the PDF the relay serves (for the second signer the
-	// first one's revision, which starts with the original), shown by the
-	// browser's viewer from a blob URL.
-	if src := eval[string](t, tab, `document.getElementById('pdf').getAttribute('data')`); !strings.HasPrefix(src, "blob:"+s.URL()+"/") {
-		t.Errorf("document object shows %q", src)
+		// The signer's fields are on page 2, scrolled into view: its image
+		// loads (lazily, as it comes into view).
+		chromedp.WaitReady(`#pages figure.page[data-page="2"][data-loaded="true"]`),
+		chromedp.WaitReady(`#pdf-open[data-bytes]`))
+	// The document shows as page images the relay rendered (for the
+	// second signer from the first one's revision), from blob: URLs.
+	type pageImg struct {
+		Src, Alt      string
+		Width, Height int
+		Pages         int
 	}
-	if n := atoi(eval[string](t, tab, `document.querySelector('.pdf-frame').getAttribute('data-bytes')`)); n < minDoc {
-		t.Errorf("document shown has %d bytes, the original %d", n, minDoc)
+	pg := eval[pageImg](t, tab, `(() => { const i = document.querySelector('#pages figure.page[data-page="2"] img');
+		return {Src: i.src, Alt: i.alt, Width: i.naturalWidth, Height: i.naturalHeight, Pages: document.querySelectorAll('#pages figure.page').length}; })()`)
+	if !strings.HasPrefix(pg.Src, "blob:"+s.URL()+"/") || pg.Width < 200 || pg.Height*595 < pg.Width*842-595*2 || pg.Pages != 2 || pg.Alt == "" {
+		t.Errorf("page 2 image: %+v", pg)
+	}
+	// The signer's signature field is outlined where the advisor put it
+	// (x 300..540 of 595 pt) and visible in the page list.
+	type outline struct {
+		Left, Width float64 // percent of the page's width
+		N           int
+		Visible     bool
+		Tag         string
+	}
+	o := eval[outline](t, tab, `(() => { const o = document.querySelector('#pages .field-outline.sig'); const b = document.getElementById('pages').getBoundingClientRect();
+		const r = o.getBoundingClientRect();
+		return {Left: parseFloat(o.style.left), Width: parseFloat(o.style.width), N: document.querySelectorAll('#pages .field-outline').length,
+			Visible: r.top >= b.top && r.bottom <= b.bottom && r.height > 0, Tag: o.textContent}; })()`)
+	if math.Abs(o.Left-100*300.0/595) > 0.01 || math.Abs(o.Width-100*240.0/595) > 0.01 || !o.Visible || o.Tag == "" || o.N != len(texts)+1 {
+		t.Errorf("field outline: %+v", o)
+	}
+	// The PDF itself can be downloaded (the revision the signer signs).
+	if n := atoi(eval[string](t, tab, `document.getElementById('pdf-open').getAttribute('data-bytes')`)); n < minDoc {
+		t.Errorf("the download has %d bytes, the original %d", n, minDoc)
 	}
 	browser.Screenshot(t, tab, "signing-"+lang+".png")
 	for fid, v := range texts {

@@ -1,14 +1,19 @@
 // The customer's signing page (/s/{token}, the link from the invitation
 // mail; docs/signing.md). Steps: ask for a one-time code by SMS, enter it,
-// read the document (the PDF the relay serves, shown by the browser's own
-// viewer from a blob URL), fill the signer's text fields, sign on a canvas
-// and submit the Pointer Events JSON of signpad/browser (docs/signpad.md).
+// read the document (page images the relay renders, fetched with the
+// session and shown from blob: URLs, lazily as they scroll into view, with
+// the signer's fields outlined on them; the PDF itself can be downloaded),
+// fill the signer's text fields, sign on a canvas and submit the Pointer
+// Events JSON of signpad/browser (docs/signpad.md).
 //
 // The link token is a secret: right after loading, the page moves it from
 // the address bar into sessionStorage (this tab only) and shows /s/sign
 // instead. The session from the verified code stays in memory only (no
-// cookie, no storage): a reload asks for a new code. Every request goes to
-// this relay; every text from the relay is inserted with textContent.
+// cookie, no storage): a reload asks for a new code. In a meeting or at a
+// kiosk the relay hands the page a session in the URL fragment
+// (#session=pss_…): the page takes it, removes the fragment from the
+// address bar at once and skips the SMS step. Every request goes to this
+// relay; every text from the relay is inserted with textContent.
 (function () {
   'use strict';
 
@@ -28,12 +33,14 @@
       resendIn: function (p) { return 'Neuen Code senden (in ' + p.s + ' s)'; },
       codeFormat: 'Bitte geben Sie die 6 Ziffern aus der SMS ein.',
       docHeading: 'Das Dokument',
-      docHint: 'Bitte lesen Sie das Dokument. Ihre Felder sind darunter aufgeführt.',
-      docLabel: 'Das zu unterschreibende Dokument (PDF)',
-      noViewer: 'Ihr Browser zeigt PDF-Dateien hier nicht an. Öffnen Sie das Dokument über den Link darunter.',
-      openDoc: 'Dokument in neuem Fenster öffnen',
+      docHint: 'Bitte lesen Sie das Dokument. Ihre Felder sind darin markiert und darunter aufgeführt.',
+      docLabel: 'Das zu unterschreibende Dokument, Seite für Seite',
+      openDoc: 'Dokument als PDF herunterladen',
       docLoading: 'Das Dokument wird geladen…',
       docFailed: 'Das Dokument konnte nicht geladen werden. Bitte laden Sie die Seite neu.',
+      pageAlt: function (p) { return 'Seite ' + p.n + ' von ' + p.of + ' des Dokuments'; },
+      pageFailed: function (p) { return 'Seite ' + p.n + ' konnte nicht geladen werden.'; },
+      fieldHere: function (p) { return p.name + ' (hier ' + (p.sig ? 'unterschreiben' : 'ausfüllen') + ')'; },
       fieldsHeading: 'Ihre Felder',
       page: function (p) { return 'Seite ' + p.n; },
       sigField: 'Unterschrift',
@@ -92,12 +99,14 @@
       resendIn: function (p) { return 'Send a new code (in ' + p.s + ' s)'; },
       codeFormat: 'Please enter the 6 digits from the SMS.',
       docHeading: 'The document',
-      docHint: 'Please read the document. Your fields are listed below it.',
-      docLabel: 'The document to sign (PDF)',
-      noViewer: 'Your browser does not show PDF files here. Open the document with the link below.',
-      openDoc: 'Open the document in a new window',
+      docHint: 'Please read the document. Your fields are marked in it and listed below it.',
+      docLabel: 'The document to sign, page by page',
+      openDoc: 'Download the document as PDF',
       docLoading: 'Loading the document…',
       docFailed: 'The document could not be loaded. Please reload the page.',
+      pageAlt: function (p) { return 'Page ' + p.n + ' of ' + p.of + ' of the document'; },
+      pageFailed: function (p) { return 'Page ' + p.n + ' could not be loaded.'; },
+      fieldHere: function (p) { return p.name + ' (' + (p.sig ? 'sign' : 'fill in') + ' here)'; },
       fieldsHeading: 'Your fields',
       page: function (p) { return 'page ' + p.n; },
       sigField: 'Signature',
@@ -146,6 +155,16 @@
 
   var TOKEN_KEY = 'parley.sign.token';
   var PLACEHOLDER = 'sign';
+  // A session handed over in the fragment (#session=pss_…, in-meeting and
+  // kiosk signing) is taken into memory and removed from the address bar
+  // before anything else happens.
+  var handedSession = (function () {
+    var m = /(?:^#|&)session=(pss_[A-Za-z0-9_-]{16,128})(?:&|$)/.exec(location.hash || '');
+    if (location.hash) {
+      try { history.replaceState(null, '', location.pathname + location.search); } catch (e) { /* none */ }
+    }
+    return m ? m[1] : '';
+  })();
   var token = (function () {
     var m = /^\/s\/([^/]+)\/?$/.exec(location.pathname);
     var fromPath = m ? decodeURIComponent(m[1]) : '';
@@ -166,7 +185,7 @@
     (/^de\b/i.test(navigator.language || '') ? 'de' : 'en');
 
   var info = null;       // the relay's signer view
-  var session = '';      // the verified session (memory only)
+  var session = handedSession; // the verified session (memory only)
   var view = 'loading';
   var docURL = '';       // blob URL of the document shown
   var resendAt = 0;      // Date.now() when a new code may be asked for
@@ -413,14 +432,16 @@
     fields = info.fields || [];
     sigFields = fields.filter(function (f) { return f.kind === 'signature'; });
     buildTextFields();
+    buildPages();
     renderFields();
     pad.layout();
     if (!docURL) { loadDocument(); }
   }
 
+  // loadDocument fetches the PDF (with the session) for the download link.
   function loadDocument() {
-    var frame = document.querySelector('.pdf-frame');
-    frame.setAttribute('aria-busy', 'true');
+    var link = $('pdf-open');
+    link.setAttribute('aria-disabled', 'true');
     $('form-error').hidden = true;
     var opts = { headers: { Authorization: 'Bearer ' + session } };
     fetch(base + '/document', opts).then(function (res) {
@@ -428,18 +449,167 @@
       return res.blob();
     }).then(function (blob) {
       docURL = URL.createObjectURL(new Blob([blob], { type: 'application/pdf' }));
-      var old = $('pdf');
-      var obj = old.cloneNode(true);
-      obj.setAttribute('data', docURL);
-      old.parentNode.replaceChild(obj, old);
-      $('pdf-open').href = docURL;
-      frame.removeAttribute('aria-busy');
-      frame.setAttribute('data-bytes', String(blob.size));
-      frame.setAttribute('data-loaded', 'true');
+      link.href = docURL;
+      link.removeAttribute('aria-disabled');
+      link.setAttribute('data-bytes', String(blob.size));
     }).catch(function () {
-      frame.removeAttribute('aria-busy');
       fail($('form-error'), t('docFailed'));
     });
+  }
+
+  // ---- the pages: images the relay renders, fields outlined on them ----
+
+  var pageURLs = [];     // blob URLs of the page images shown
+  var pageObserver = null;
+
+  function rect(r) {
+    return { x0: Math.min(r.LLX, r.URX), y0: Math.min(r.LLY, r.URY), x1: Math.max(r.LLX, r.URX), y1: Math.max(r.LLY, r.URY) };
+  }
+
+  // view is what a viewer shows of page p: its crop box (within the media
+  // box) turned by /Rotate, as the relay renders it.
+  function pageView(p) {
+    var m = rect(p.MediaBox || {});
+    var c = p.CropBox ? rect(p.CropBox) : m;
+    c = { x0: Math.max(c.x0, m.x0), y0: Math.max(c.y0, m.y0), x1: Math.min(c.x1, m.x1), y1: Math.min(c.y1, m.y1) };
+    if (!(c.x1 > c.x0 && c.y1 > c.y0)) { c = m; }
+    var rot = (((p.Rotate || 0) % 360) + 360) % 360;
+    var w = c.x1 - c.x0, h = c.y1 - c.y0;
+    var turned = rot === 90 || rot === 270;
+    return { crop: c, rot: rot, w: w, h: h, dw: turned ? h : w, dh: turned ? w : h };
+  }
+
+  // toView maps a point of the page's user space to fractions (0..1) of
+  // the shown page, from its top left corner.
+  function toView(v, x, y) {
+    var u = x - v.crop.x0, d = v.crop.y1 - y; // from the crop box's top left, unrotated
+    var px, py;
+    if (v.rot === 90) { px = v.h - d; py = u; } else if (v.rot === 180) { px = v.w - u; py = v.h - d; } else if (v.rot === 270) { px = d; py = v.w - u; } else { px = u; py = d; }
+    return { x: px / v.dw, y: py / v.dh };
+  }
+
+  function pct(v) { return (Math.max(0, Math.min(1, v)) * 100).toFixed(3) + '%'; }
+
+  function buildPages() {
+    var box = $('pages');
+    pageURLs.forEach(function (u) { URL.revokeObjectURL(u); });
+    pageURLs = [];
+    if (pageObserver) { pageObserver.disconnect(); }
+    box.textContent = '';
+    var pages = info.pages || [];
+    var first = null;
+    pages.forEach(function (p) {
+      var v = pageView(p);
+      var fig = document.createElement('figure');
+      fig.className = 'page';
+      fig.setAttribute('data-page', String(p.Number));
+      var sheet = document.createElement('div');
+      sheet.className = 'sheet';
+      sheet.style.aspectRatio = v.dw.toFixed(3) + ' / ' + v.dh.toFixed(3);
+      var img = document.createElement('img');
+      img.className = 'page-img';
+      img.decoding = 'async';
+      img.setAttribute('data-page', String(p.Number));
+      sheet.appendChild(img);
+      fields.forEach(function (f) {
+        if (f.page !== p.Number || !f.rect) { return; }
+        var r = rect(f.rect);
+        var a = toView(v, r.x0, r.y0), b = toView(v, r.x1, r.y1);
+        var o = document.createElement('div');
+        o.className = 'field-outline ' + (f.kind === 'signature' ? 'sig' : 'text');
+        o.setAttribute('data-field', f.id);
+        o.style.left = pct(Math.min(a.x, b.x));
+        o.style.top = pct(Math.min(a.y, b.y));
+        o.style.width = pct(Math.abs(b.x - a.x));
+        o.style.height = pct(Math.abs(b.y - a.y));
+        var tag = document.createElement('span');
+        tag.className = 'field-tag';
+        o.appendChild(tag);
+        sheet.appendChild(o);
+        if (!first) { first = o; }
+      });
+      var cap = document.createElement('figcaption');
+      cap.className = 'page-note';
+      fig.appendChild(sheet);
+      fig.appendChild(cap);
+      box.appendChild(fig);
+    });
+    renderPages();
+    if ('IntersectionObserver' in window) {
+      pageObserver = new IntersectionObserver(function (entries) {
+        entries.forEach(function (e) {
+          if (e.isIntersecting) {
+            pageObserver.unobserve(e.target);
+            loadPage(e.target);
+          }
+        });
+      }, { root: box, rootMargin: '600px 0px' });
+      box.querySelectorAll('figure.page').forEach(function (fig) { pageObserver.observe(fig); });
+    } else {
+      box.querySelectorAll('figure.page').forEach(loadPage);
+    }
+    if (first) { showField(first, false); }
+  }
+
+  // pageWidth is the pixel width to ask the relay for: the shown width at
+  // the screen's density, in steps of 200 (fewer distinct renders).
+  function pageWidth() {
+    var css = $('pages').clientWidth || 600;
+    var px = Math.ceil(css * (window.devicePixelRatio || 1) / 200) * 200;
+    return Math.max(200, Math.min(2000, px));
+  }
+
+  function loadPage(fig) {
+    var n = fig.getAttribute('data-page');
+    var img = fig.querySelector('img');
+    fig.setAttribute('aria-busy', 'true');
+    fetch(base + '/pages/' + encodeURIComponent(n) + '?width=' + pageWidth(), { headers: { Authorization: 'Bearer ' + session } }).then(function (res) {
+      if (!res.ok) { throw new Error('page ' + res.status); }
+      return res.blob();
+    }).then(function (blob) {
+      var u = URL.createObjectURL(blob);
+      pageURLs.push(u);
+      img.onload = function () {
+        fig.removeAttribute('aria-busy');
+        fig.setAttribute('data-loaded', 'true');
+      };
+      img.onerror = function () { pageFailed(fig); };
+      img.src = u;
+    }).catch(function () { pageFailed(fig); });
+  }
+
+  function pageFailed(fig) {
+    fig.removeAttribute('aria-busy');
+    fig.classList.add('failed');
+    fig.querySelector('.page-note').textContent = t('pageFailed', { n: Number(fig.getAttribute('data-page')) });
+  }
+
+  // renderPages sets the texts of the pages (alt texts, field tags) in
+  // the page's language.
+  function renderPages() {
+    var figs = $('pages').querySelectorAll('figure.page');
+    figs.forEach(function (fig) {
+      var n = Number(fig.getAttribute('data-page'));
+      fig.querySelector('img').alt = t('pageAlt', { n: n, of: figs.length });
+      if (fig.classList.contains('failed')) { fig.querySelector('.page-note').textContent = t('pageFailed', { n: n }); }
+    });
+    fields.forEach(function (f) {
+      var o = $('pages').querySelector('.field-outline[data-field="' + f.id + '"]');
+      if (o) { o.querySelector('.field-tag').textContent = t('fieldHere', { name: fieldName(f), sig: f.kind === 'signature' }); }
+    });
+  }
+
+  // showField scrolls the page list (not the whole page) to a field's
+  // outline; with flash it is highlighted for a moment.
+  function showField(o, flash) {
+    var box = $('pages');
+    var top = o.getBoundingClientRect().top - box.getBoundingClientRect().top + box.scrollTop;
+    box.scrollTop = Math.max(0, top - box.clientHeight / 3);
+    if (flash) {
+      o.classList.remove('flash');
+      void o.offsetWidth; // restart the animation
+      o.classList.add('flash');
+    }
   }
 
   function fieldName(f) {
@@ -475,7 +645,16 @@
     list.textContent = '';
     fields.forEach(function (f) {
       var li = document.createElement('li');
-      li.textContent = fieldName(f) + ' – ' + t('page', { n: f.page });
+      var btn = document.createElement('button');
+      btn.type = 'button';
+      btn.className = 'link-button';
+      btn.setAttribute('data-show-field', f.id);
+      btn.textContent = fieldName(f) + ' – ' + t('page', { n: f.page });
+      btn.addEventListener('click', function () {
+        var o = $('pages').querySelector('.field-outline[data-field="' + f.id + '"]');
+        if (o) { showField(o, true); }
+      });
+      li.appendChild(btn);
       list.appendChild(li);
     });
     fields.forEach(function (f) {
@@ -483,6 +662,7 @@
       if (label) { label.textContent = fieldName(f) + ' (' + t('page', { n: f.page }) + ')'; }
     });
     $('pad-hint').textContent = t('padHint', { n: sigFields.length });
+    renderPages();
   }
 
   // ---- the signature pad: Pointer Events → signpad/browser JSON ----
@@ -713,6 +893,8 @@
       if (r.status === 200 && r.body.signer) {
         info = r.body.signer;
         if (docURL) { URL.revokeObjectURL(docURL); docURL = ''; }
+        pageURLs.forEach(function (u) { URL.revokeObjectURL(u); });
+        pageURLs = [];
         route();
         return;
       }
