@@ -99,6 +99,9 @@
   //   resync()         starts the signalling afresh (the relay then sends
   //                    the missing ops or the whole board)
   //   participantId()  this participant's id (the author of own ops)
+  //   secret()         the participant secret (pmp_…) for the page images
+  //                    of a presented document; without it the board
+  //                    shows a label instead
   function create(env) {
     var $ = function (id) { return document.getElementById(id); };
     var el = {
@@ -459,14 +462,25 @@
       c.globalAlpha = 1;
       c.fillStyle = '#ffffff';
       c.fillRect(0, 0, s.w, s.h);
-      if (model.bg.doc) {
-        // No page images yet: a label stands in for the document's page.
+      var bgImg = model.bg.doc ? backgroundImage(model.bg.doc, model.bg.page, s.w) : null;
+      if (bgImg && bgImg.state === 'ok') {
+        // The page image fills the board, as whiteboard.Render draws it
+        // for the desktop and the archive: coordinates agree everywhere.
+        c.imageSmoothingQuality = 'high';
+        c.drawImage(bgImg.img, 0, 0, s.w, s.h);
+        el.canvas.dataset.background = 'image';
+      } else if (model.bg.doc) {
+        // While the page image loads, or if it cannot be had, a label
+        // stands in for the document's page.
+        el.canvas.dataset.background = bgImg ? bgImg.state : 'label';
         c.fillStyle = '#8a99a3';
         c.font = Math.round(s.w * 0.022) + 'px system-ui, sans-serif';
         c.textAlign = 'center';
         c.textBaseline = 'middle';
         c.fillText(env.t('boardDocPlaceholder', { page: model.bg.page, pages: model.bg.pages }), s.w / 2, s.h / 2);
         c.textAlign = 'start';
+      } else {
+        delete el.canvas.dataset.background;
       }
       var key = pageKey(model.bg.doc, model.bg.page);
       (model.pages[key] || []).forEach(function (o) { drawObject(c, o, s); });
@@ -484,6 +498,61 @@
         c.fill();
         c.globalAlpha = 1;
       });
+    }
+
+    // ---- page images of a presented document (docs/pdfrender.md) ----
+
+    // The relay renders a page of a PDF or image shared in the meeting
+    // (GET /api/v1/participant/files/{doc}/pages/{n}). Images are asked
+    // for in widths of 400 px steps, kept as ImageBitmaps in memory only
+    // (at most MAX_BG of them), and the next page is fetched ahead.
+    var MAX_BG = 8;
+    var BG_RETRY_MS = 10000;
+    var bgCache = {};   // doc|page|width -> {state: loading|ok|error, img, at}
+    var bgOrder = [];   // keys, oldest first
+
+    function bgWidth(w) { return Math.max(400, Math.min(2000, Math.ceil(w / 400) * 400)); }
+
+    function backgroundImage(doc, page, w) {
+      var e = fetchPage(doc, page, bgWidth(w));
+      if (e.state === 'ok' && page < model.bg.pages) fetchPage(doc, page + 1, bgWidth(w));
+      return e;
+    }
+
+    function fetchPage(doc, page, width) {
+      var key = doc + '|' + page + '|' + width;
+      var e = bgCache[key];
+      if (e && !(e.state === 'error' && Date.now() - e.at > BG_RETRY_MS)) return e;
+      e = bgCache[key] = { state: 'loading', img: null, at: Date.now() };
+      bgOrder = bgOrder.filter(function (k) { return k !== key; });
+      bgOrder.push(key);
+      while (bgOrder.length > MAX_BG) {
+        var old = bgCache[bgOrder[0]];
+        if (old && old.img && old.img.close) old.img.close();
+        delete bgCache[bgOrder.shift()];
+      }
+      var secret = env.secret ? env.secret() : '';
+      if (!secret || !window.fetch || !window.createImageBitmap) {
+        e.state = 'error';
+        return e;
+      }
+      fetch('/api/v1/participant/files/' + encodeURIComponent(doc) + '/pages/' + page + '?width=' + width,
+        { headers: { 'Authorization': 'Bearer ' + secret } }).then(function (res) {
+        if (!res.ok) throw new Error('page ' + res.status);
+        return res.blob();
+      }).then(function (b) {
+        return createImageBitmap(b);
+      }).then(function (bmp) {
+        if (bgCache[key] !== e) { if (bmp.close) bmp.close(); return; }
+        e.state = 'ok';
+        e.img = bmp;
+        draw();
+      }).catch(function () {
+        e.state = 'error';
+        e.at = Date.now();
+        draw();
+      });
+      return e;
     }
 
     function drawObject(c, o, s) {
@@ -639,7 +708,14 @@
         ready: function () { return model.epoch !== ''; },
         pending: function () { return model.pending.length; },
         seq: function () { return model.seq; },
-        background: function () { return model.bg; }
+        background: function () { return model.bg; },
+        // backgroundImage is '' (no document), loading, ok or error.
+        backgroundImage: function () {
+          if (!model.bg.doc) return '';
+          var s = size();
+          var e = bgCache[model.bg.doc + '|' + model.bg.page + '|' + bgWidth(s.w)];
+          return e ? e.state : 'loading';
+        }
       };
     }
     return api;

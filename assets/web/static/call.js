@@ -229,7 +229,8 @@
       t: env.t,
       send: function (m) { return send(m); },
       resync: function () { if (sig.ws) sig.ws.close(); },
-      participantId: env.participantId
+      participantId: env.participantId,
+      secret: env.secret
     }) : null;
 
     // ---- local media ----
