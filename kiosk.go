@@ -257,9 +257,29 @@ func (r *linkKiosk) Open(ctx context.Context, code string) (kiosk.Document, erro
 	}
 	doc := kiosk.Document{Token: d.Token, Session: d.Session, Signer: d.Signer, Title: d.Title, Pages: len(d.Pages)}
 	for _, f := range d.Fields {
-		doc.Fields = append(doc.Fields, kiosk.Field{ID: f.ID, Page: f.Page, Signature: f.Kind == "signature", Label: f.Label})
+		kf := kiosk.Field{ID: f.ID, Page: f.Page, Signature: f.Kind == "signature", Label: f.Label}
+		if f.Page >= 1 && f.Page <= len(d.Pages) {
+			kf.Box = fieldBox(d.Pages[f.Page-1], f.Rect)
+		}
+		doc.Fields = append(doc.Fields, kf)
 	}
 	return doc, nil
+}
+
+// fieldBox places a field's rectangle (PDF points, lower-left origin) on
+// the shown page as fractions from the top-left corner; zero for rotated
+// pages and impossible boxes.
+func fieldBox(p link.SignPage, r link.SignRect) [4]float32 {
+	crop := p.CropBox
+	if crop.URX-crop.LLX <= 0 || crop.URY-crop.LLY <= 0 {
+		crop = p.MediaBox
+	}
+	w, h := crop.URX-crop.LLX, crop.URY-crop.LLY
+	if p.Rotate%360 != 0 || w <= 0 || h <= 0 {
+		return [4]float32{}
+	}
+	clamp := func(v float64) float32 { return float32(min(max(v, 0), 1)) }
+	return [4]float32{clamp((r.LLX - crop.LLX) / w), clamp((crop.URY - r.URY) / h), clamp((r.URX - crop.LLX) / w), clamp((crop.URY - r.LLY) / h)}
 }
 
 // maxPageSide bounds a decoded page image's side.

@@ -88,6 +88,10 @@ type Field struct {
 	Signature bool
 	// Label is the field's caption (may be empty).
 	Label string
+	// Box is where the field lies on its page: left, top, right, bottom
+	// as fractions of the page's shown width and height; all zero when
+	// unknown (then the page is shown without the field marked).
+	Box [4]float32
 }
 
 // Submission is a captured signature.

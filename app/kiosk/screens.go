@@ -19,8 +19,12 @@ import (
 	"parley/signpad/iso19794"
 )
 
-// pageWidth is the width in pixels page images are fetched at.
-const pageWidth = 900
+// pageWidth is the width in pixels page images are fetched at, pageShown
+// the width in UI units they are shown at.
+const (
+	pageWidth = 900
+	pageShown = 560
+)
 
 // Lengths of what is typed on the keypad.
 const (
@@ -351,8 +355,9 @@ func (k *Kiosk) showSign(s *session) {
 		wrapped(strings.Join(fieldLines, "\n")),
 	)
 	pages := container.NewVBox(fallback)
+	scroll := container.NewVScroll(pages)
 	if doc.Pages > 0 {
-		k.loadPage(s, pages, 1)
+		k.loadPage(s, pages, scroll, 1)
 	}
 
 	texts := map[string]*widget.Entry{}
@@ -397,35 +402,94 @@ func (k *Kiosk) showSign(s *session) {
 		k.button("Cancel", theme.CancelIcon(), widget.LowImportance, k.EndSession),
 		clearBtn, confirm), 96)
 	body := container.NewBorder(nil, container.NewPadded(bottom), nil, nil,
-		container.NewGridWithColumns(2, container.NewVScroll(pages), container.NewPadded(right)))
+		container.NewGridWithColumns(2, scroll, container.NewPadded(right)))
 	k.setScreen("sign", body)
 	k.setPenTarget(p)
 }
 
 // loadPage fetches page n and the ones after it in the background and
-// adds them to pages; the first failure keeps the fallback text.
-func (k *Kiosk) loadPage(s *session, pages *fyne.Container, n int) {
+// adds them to pages; the first failure keeps the fallback text. The
+// page with the first signature field is scrolled into view.
+func (k *Kiosk) loadPage(s *session, pages *fyne.Container, scroll *container.Scroll, n int) {
 	doc := *s.doc
 	run(k, s.ctx, func(ctx context.Context) (image.Image, error) {
 		return k.relay.Page(ctx, doc, n, pageWidth)
 	}, func(img image.Image, err error) {
 		if err != nil {
-			k.log.Debug("kiosk: page image", "page", n, "err", err)
+			k.log.Info("kiosk: no page image", "page", n, "err", err)
 			return
 		}
 		if n == 1 {
 			pages.RemoveAll()
 		}
-		ci := canvas.NewImageFromImage(img)
-		ci.FillMode = canvas.ImageFillContain
-		b := img.Bounds()
-		w := float32(560)
-		ci.SetMinSize(fyne.NewSize(w, w*float32(b.Dy())/float32(max(b.Dx(), 1))))
-		pages.Add(ci)
+		pv := pageView(img, doc.Fields, n)
+		pages.Add(pv)
+		k.log.Info("kiosk: page shown", "page", n)
+		for _, f := range doc.Fields {
+			if f.Signature && f.Page == n && f.Box != [4]float32{} {
+				top := pages.MinSize().Height - pv.MinSize().Height + f.Box[1]*pv.MinSize().Height
+				pages.Resize(fyne.NewSize(max(scroll.Size().Width, pages.MinSize().Width), pages.MinSize().Height))
+				scroll.ScrollToOffset(fyne.NewPos(0, max(top-120, 0)))
+				break
+			}
+		}
 		if n < doc.Pages {
-			k.loadPage(s, pages, n+1)
+			k.loadPage(s, pages, scroll, n+1)
 		}
 	})
+}
+
+// pageView shows a page image with a border, the signer's fields on it
+// marked.
+func pageView(img image.Image, fields []Field, n int) fyne.CanvasObject {
+	b := img.Bounds()
+	l := &pageLayout{aspect: float32(b.Dx()) / float32(max(b.Dy(), 1))}
+	ci := canvas.NewImageFromImage(img)
+	ci.FillMode = canvas.ImageFillStretch
+	border := canvas.NewRectangle(color.Transparent)
+	border.StrokeColor = lineColor
+	border.StrokeWidth = 1
+	objs := []fyne.CanvasObject{ci, border}
+	for _, f := range fields {
+		if f.Page != n || f.Box == [4]float32{} {
+			continue
+		}
+		mark := canvas.NewRectangle(color.NRGBA{R: 0xff, G: 0xd5, B: 0x4f, A: 0x70})
+		mark.StrokeColor = color.NRGBA{R: 0xf5, G: 0x9e, B: 0x0b, A: 0xff}
+		mark.StrokeWidth = 2
+		l.boxes = append(l.boxes, f.Box)
+		objs = append(objs, mark)
+	}
+	return container.New(l, objs...)
+}
+
+// pageLayout sizes a page to the column's width (aspect kept): the image
+// and its border fill it, each further object is placed at its box.
+type pageLayout struct {
+	aspect float32
+	boxes  [][4]float32
+}
+
+// MinSize implements fyne.Layout.
+func (l *pageLayout) MinSize([]fyne.CanvasObject) fyne.Size {
+	return fyne.NewSize(pageShown, pageShown/l.aspect)
+}
+
+// Layout implements fyne.Layout.
+func (l *pageLayout) Layout(objs []fyne.CanvasObject, s fyne.Size) {
+	w := min(s.Width, s.Height*l.aspect)
+	h := w / l.aspect
+	x := (s.Width - w) / 2
+	for i, o := range objs {
+		if i < 2 {
+			o.Move(fyne.NewPos(x, 0))
+			o.Resize(fyne.NewSize(w, h))
+			continue
+		}
+		b := l.boxes[i-2]
+		o.Move(fyne.NewPos(x+b[0]*w, b[1]*h))
+		o.Resize(fyne.NewSize((b[2]-b[0])*w, (b[3]-b[1])*h))
+	}
 }
 
 // submit sends the signature as an ISO/IEC 19794-7 record.

@@ -303,6 +303,24 @@ func signPath(token, rest string) string {
 	return "/api/v1/sign/" + url.PathEscape(token) + rest
 }
 
+// redacted hides a secret (a signer link token in a route's path) in an
+// error's text; errors.Is and errors.As see the error it wraps.
+type redacted struct {
+	err    error
+	secret string
+}
+
+func (r redacted) Error() string { return strings.ReplaceAll(r.err.Error(), r.secret, "[token]") }
+func (r redacted) Unwrap() error { return r.err }
+
+// redact hides secret in err's text; nil stays nil.
+func redact(err error, secret string) error {
+	if err == nil || secret == "" {
+		return err
+	}
+	return redacted{err, secret}
+}
+
 // doBearer sends one JSON request with bearer as its token (a signer
 // session) instead of the client's own.
 func (c *Client) doBearer(ctx context.Context, method, path, bearer string, in, out any) error {
@@ -370,7 +388,7 @@ func (c *Client) SignerPage(ctx context.Context, token, session string, n, width
 	path := signPath(token, "/pages/"+strconv.Itoa(n)+"?width="+strconv.Itoa(width))
 	resp, err := c.rawBearer(ctx, path, session)
 	if err != nil {
-		return nil, err
+		return nil, redact(err, token)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, maxSignerPage+1))
@@ -390,7 +408,7 @@ func (c *Client) SignerSubmit(ctx context.Context, token, session string, sub Ki
 		sub.Texts = map[string]string{}
 	}
 	var out json.RawMessage
-	return c.doBearer(ctx, http.MethodPost, signPath(token, "/submit"), session, sub, &out)
+	return redact(c.doBearer(ctx, http.MethodPost, signPath(token, "/submit"), session, sub, &out), token)
 }
 
 // GuestConn is a signalling connection of a meeting's guest (a kiosk in

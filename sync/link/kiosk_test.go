@@ -228,8 +228,11 @@ func TestKioskDeviceRoutes(t *testing.T) {
 	if _, err := c.SignerPage(ctx, doc.Token, doc.Session, 9, 800); apiCode(err) != "page_not_found" {
 		t.Fatalf("page out of range: %v", err)
 	}
-	if _, err := c.SignerPage(ctx, doc.Token, "pss_other", 2, 800); apiCode(err) != "code_required" {
+	if _, err := c.SignerPage(ctx, doc.Token, "pss_other", 2, 800); apiCode(err) != "code_required" || strings.Contains(err.Error(), doc.Token) {
 		t.Fatalf("page with another session: %v", err)
+	}
+	if err := c.SignerSubmit(ctx, doc.Token, "pss_other", KioskSubmission{}); apiCode(err) != "code_required" || strings.Contains(err.Error(), doc.Token) {
+		t.Fatalf("submit with another session: %v", err)
 	}
 	rec := []byte{'S', 'D', 'I', 0, 0xff, 0x00}
 	if err := c.SignerSubmit(ctx, doc.Token, doc.Session, KioskSubmission{ISO19794: rec, Device: "evdev: Test Pen"}); err != nil {

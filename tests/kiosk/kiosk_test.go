@@ -159,6 +159,8 @@ func TestKioskSignsWithReplayedPen(t *testing.T) {
 	app.waitScreen(t, "code", 1)
 	in.typeText(t, code+"\r")
 	app.waitScreen(t, "sign", 1)
+	// The page as the relay renders it (contract A).
+	app.waitLog(t, `"msg":"kiosk: page shown","page":1`)
 
 	// The customer writes: the stream goes through the pipe.
 	w, err := os.OpenFile(fifo, os.O_WRONLY, 0)
