@@ -31,6 +31,19 @@ func BenchmarkRenderTextPage(b *testing.B) {
 	}
 }
 
+// BenchmarkRenderTextPageImage is the same page without the PNG encoding.
+func BenchmarkRenderTextPageImage(b *testing.B) {
+	r := renderer(b)
+	doc := makePDF(page{content: textContent()})
+	ctx := context.Background()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := r.Render(ctx, doc, 1, 1000); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 // BenchmarkRenderCachedPNG is a cache hit (digest + lookup).
 func BenchmarkRenderCachedPNG(b *testing.B) {
 	r := renderer(b)

@@ -8,6 +8,7 @@ import (
 	"image/color"
 	"image/jpeg"
 	"image/png"
+	"log/slog"
 	"os"
 	"strings"
 	"sync"
@@ -190,6 +191,7 @@ func cacheDirFor(t testing.TB) string {
 }
 
 func TestMain(m *testing.M) {
+	slog.SetDefault(slog.New(slog.DiscardHandler)) // the renderer logs starts and kills
 	code := m.Run()
 	if shared != nil {
 		_ = shared.Close()
