@@ -199,7 +199,15 @@ func (t badgerTxn) Get(key []byte) ([]byte, error) {
 }
 
 func (t badgerTxn) Set(key, value []byte) error {
-	return t.tx.Set(bytes.Clone(key), bytes.Clone(value))
+	return tooBig(t.tx.Set(bytes.Clone(key), bytes.Clone(value)))
+}
+
+// tooBig maps badger's transaction size limit to ErrTooBig.
+func tooBig(err error) error {
+	if errors.Is(err, badger.ErrTxnTooBig) {
+		return fmt.Errorf("%w: %w", ErrTooBig, err)
+	}
+	return err
 }
 
 func (t badgerTxn) SetWithTTL(key, value []byte, ttl time.Duration) error {
@@ -210,10 +218,10 @@ func (t badgerTxn) SetWithTTL(key, value []byte, ttl time.Duration) error {
 		}
 		e = e.WithTTL(ttl)
 	}
-	return t.tx.SetEntry(e)
+	return tooBig(t.tx.SetEntry(e))
 }
 
-func (t badgerTxn) Delete(key []byte) error { return t.tx.Delete(bytes.Clone(key)) }
+func (t badgerTxn) Delete(key []byte) error { return tooBig(t.tx.Delete(bytes.Clone(key))) }
 
 func (t badgerTxn) Scan(prefix []byte, fn func(key, value []byte) error) error {
 	return t.ScanFrom(prefix, prefix, fn)
