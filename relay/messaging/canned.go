@@ -78,7 +78,7 @@ func (s *Service) PutCanned(ctx context.Context, a Actor, in CannedInput) (Canne
 		return CannedResponse{}, wrap("put canned response", ErrNotFound)
 	}
 	var out CannedResponse
-	err = s.kv.Update(ctx, func(tx store.Txn) error {
+	err = s.group.Do(ctx, func(tx store.Txn) error {
 		now := s.clock.Now().UTC()
 		out = CannedResponse{ID: in.ID, AdvisorID: owner, Title: title, Text: in.Text, Created: now, Updated: now}
 		key := append(cannedPrefix(a.TenantID, owner), in.ID...)
@@ -147,7 +147,7 @@ func (s *Service) DeleteCanned(ctx context.Context, a Actor, id string, tenantWi
 	if !ids.Valid(id) {
 		return wrap("delete canned response", ErrNotFound)
 	}
-	err = s.kv.Update(ctx, func(tx store.Txn) error {
+	err = s.group.Do(ctx, func(tx store.Txn) error {
 		key := append(cannedPrefix(a.TenantID, owner), id...)
 		if _, err := tx.Get(key); errors.Is(err, store.ErrNotFound) {
 			return ErrNotFound

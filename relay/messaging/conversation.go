@@ -264,7 +264,7 @@ func (s *Service) Open(ctx context.Context, a Actor, req OpenRequest) (Conversat
 	}
 	var c Conversation
 	var created bool
-	err := s.update(ctx, []string{feedName(a.TenantID, req.AdvisorID)}, func(o *op) error {
+	err := s.update(ctx, func(o *op) error {
 		r, cr, err := s.findOrCreate(o, a.TenantID, req.Channel, req.CustomerID, req.AdvisorID, req.Address)
 		if err != nil {
 			return err
@@ -377,59 +377,40 @@ func (s *Service) Assign(ctx context.Context, a Actor, id, advisorID string) (Co
 		return Conversation{}, wrap("assign", ErrNotFound)
 	}
 	var c Conversation
-	for range 10 {
-		var old string
-		err := s.kv.View(ctx, func(tx store.Txn) error {
-			r, err := s.liveConv(tx, a, id, s.clock.Now())
-			if err != nil {
-				return err
-			}
-			old = r.AdvisorID
-			return nil
-		})
+	var old string
+	err := s.update(ctx, func(o *op) error {
+		r, err := s.liveConv(o.tx, a, id, o.now)
 		if err != nil {
-			return Conversation{}, wrap("assign", err)
-		}
-		err = s.update(ctx, []string{feedName(a.TenantID, old), feedName(a.TenantID, advisorID)}, func(o *op) error {
-			r, err := s.liveConv(o.tx, a, id, o.now)
-			if err != nil {
-				return err
-			}
-			if r.AdvisorID != old {
-				return errMoved
-			}
-			if old != advisorID {
-				r.AdvisorID = advisorID
-				r.Updated = o.now
-				if err := o.tx.Delete(advKey(r.TenantID, old, r.ID)); err != nil {
-					return err
-				}
-				if err := o.tx.Set(advKey(r.TenantID, advisorID, r.ID), nil); err != nil {
-					return err
-				}
-				if err := putJSON(o.tx, convKey(r.ID), r); err != nil {
-					return err
-				}
-				if err := o.emit(r.TenantID, old, ChangeRemoved, r.ID, 0); err != nil {
-					return err
-				}
-				if err := o.emit(r.TenantID, advisorID, ChangeConversation, r.ID, 0); err != nil {
-					return err
-				}
-			}
-			c, err = s.conversation(o.tx, r, o.now, true)
 			return err
-		})
-		if errors.Is(err, errMoved) {
-			continue
 		}
-		if err != nil {
-			return Conversation{}, wrap("assign", err)
+		old = r.AdvisorID
+		if old != advisorID {
+			r.AdvisorID = advisorID
+			r.Updated = o.now
+			if err := o.tx.Delete(advKey(r.TenantID, old, r.ID)); err != nil {
+				return err
+			}
+			if err := o.tx.Set(advKey(r.TenantID, advisorID, r.ID), nil); err != nil {
+				return err
+			}
+			if err := putJSON(o.tx, convKey(r.ID), r); err != nil {
+				return err
+			}
+			if err := o.emit(r.TenantID, old, ChangeRemoved, r.ID, 0); err != nil {
+				return err
+			}
+			if err := o.emit(r.TenantID, advisorID, ChangeConversation, r.ID, 0); err != nil {
+				return err
+			}
 		}
-		s.log.Info("conversation assigned", "tenant_id", a.TenantID, "conversation_id", id, "from", old, "to", advisorID, "by", a.UserID)
-		return c, nil
+		c, err = s.conversation(o.tx, r, o.now, true)
+		return err
+	})
+	if err != nil {
+		return Conversation{}, wrap("assign", err)
 	}
-	return Conversation{}, wrap("assign", store.ErrConflict)
+	s.log.Info("conversation assigned", "tenant_id", a.TenantID, "conversation_id", id, "from", old, "to", advisorID, "by", a.UserID)
+	return c, nil
 }
 
 // SetStatus sets a conversation's status (advisors and admins). Closing

@@ -3,8 +3,6 @@ package messaging
 import (
 	"context"
 	"errors"
-	"hash/fnv"
-	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -106,16 +104,15 @@ func (o *op) emit(tenant, advisor string, kind ChangeKind, conv string, msg uint
 
 func feedName(tenant, advisor string) string { return tenant + "/" + advisor }
 
-// update runs fn in a write transaction while holding the locks of the
-// named feeds (so that writers of one feed queue up instead of
-// conflicting on its head), then wakes the feeds' waiters. The waiters
+// update runs fn in a write transaction and then wakes the waiters of
+// the feeds it wrote to. Writes go through the group committer: the
+// transactions of concurrent callers are committed together, in one
+// synced commit, and update returns once its own is durable. The waiters
 // are woken after a failed commit too: a commit that failed after
 // applying (an ambiguous acknowledgement) must not leave them asleep.
-func (s *Service) update(ctx context.Context, lockFeeds []string, fn func(o *op) error) error {
-	unlock := s.locks.lock(lockFeeds)
-	defer unlock()
+func (s *Service) update(ctx context.Context, fn func(o *op) error) error {
 	var last *op
-	err := s.kv.Update(ctx, func(tx store.Txn) error {
+	err := s.group.Do(ctx, func(tx store.Txn) error {
 		last = &op{s: s, tx: tx, now: s.clock.Now().UTC()}
 		return fn(last)
 	})
@@ -125,67 +122,19 @@ func (s *Service) update(ctx context.Context, lockFeeds []string, fn func(o *op)
 	return err
 }
 
-// errMoved: the conversation was reassigned between reading its advisor
-// and locking their feed.
-var errMoved = errors.New("conversation reassigned meanwhile")
-
-// onConv runs fn on a conversation record in a write transaction that
-// holds the lock of the conversation's advisor's feed. fn checks
-// visibility itself.
+// onConv runs fn on a conversation record in a write transaction. fn
+// checks visibility itself.
 func (s *Service) onConv(ctx context.Context, conv string, fn func(o *op, r *convRecord) error) error {
 	if !ids.Valid(conv) {
 		return ErrNotFound
 	}
-	for range 10 {
-		var tenant, advisor string
-		err := s.kv.View(ctx, func(tx store.Txn) error {
-			r, err := getConv(tx, conv)
-			if err != nil {
-				return err
-			}
-			tenant, advisor = r.TenantID, r.AdvisorID
-			return nil
-		})
+	return s.update(ctx, func(o *op) error {
+		r, err := getConv(o.tx, conv)
 		if err != nil {
 			return err
 		}
-		err = s.update(ctx, []string{feedName(tenant, advisor)}, func(o *op) error {
-			r, err := getConv(o.tx, conv)
-			if err != nil {
-				return err
-			}
-			if r.AdvisorID != advisor {
-				return errMoved
-			}
-			return fn(o, r)
-		})
-		if !errors.Is(err, errMoved) {
-			return err
-		}
-	}
-	return store.ErrConflict
-}
-
-// stripes are in-process locks by feed name.
-type stripes struct{ mu [64]sync.Mutex }
-
-func (st *stripes) lock(names []string) func() {
-	idx := make([]int, 0, len(names))
-	for _, n := range names {
-		h := fnv.New32a()
-		h.Write([]byte(n))
-		idx = append(idx, int(h.Sum32()%uint32(len(st.mu))))
-	}
-	slices.Sort(idx)
-	idx = slices.Compact(idx)
-	for _, i := range idx {
-		st.mu[i].Lock()
-	}
-	return func() {
-		for _, i := range slices.Backward(idx) {
-			st.mu[i].Unlock()
-		}
-	}
+		return fn(o, r)
+	})
 }
 
 // notifier wakes waiters of a feed.

@@ -391,89 +391,56 @@ func (s *Service) Receive(ctx context.Context, in Inbound) (Message, bool, error
 	if err != nil {
 		return Message{}, false, wrap("receive", err)
 	}
-	// The conversation's advisor decides the feed lock; find it first.
-	for range 10 {
-		advisor := in.AdvisorID
-		err := s.kv.View(ctx, func(tx store.Txn) error {
-			pep, err := tx.Get(pepperKey(in.TenantID))
-			if errors.Is(err, store.ErrNotFound) {
-				return nil
-			}
+	var out Message
+	var dup bool
+	err = s.update(ctx, func(o *op) error {
+		dup = false
+		pk := pidKey(in.TenantID, in.Channel, in.ProviderID)
+		var ref msgRef
+		err := getJSON(o.tx, pk, &ref)
+		if err == nil {
+			r, err := getConv(o.tx, ref.Conv)
 			if err != nil {
 				return err
 			}
-			id, err := tx.Get(byTKey(in.TenantID, in.Channel, threadMAC(pep, in.Address)))
-			if errors.Is(err, store.ErrNotFound) {
-				return nil
-			}
+			mr, err := getMsg(o.tx, ref.Conv, ref.Seq)
 			if err != nil {
 				return err
 			}
-			r, err := getConv(tx, string(id))
-			if err == nil {
-				advisor = r.AdvisorID
-			}
-			return nil
-		})
-		if err != nil {
-			return Message{}, false, wrap("receive", err)
-		}
-		var out Message
-		var dup bool
-		err = s.update(ctx, []string{feedName(in.TenantID, advisor)}, func(o *op) error {
-			dup = false
-			pk := pidKey(in.TenantID, in.Channel, in.ProviderID)
-			var ref msgRef
-			err := getJSON(o.tx, pk, &ref)
-			if err == nil {
-				r, err := getConv(o.tx, ref.Conv)
-				if err != nil {
-					return err
-				}
-				mr, err := getMsg(o.tx, ref.Conv, ref.Seq)
-				if err != nil {
-					return err
-				}
-				dup = true
-				out, err = s.message(o.tx, r, mr)
-				return err
-			}
-			if !errors.Is(err, store.ErrNotFound) {
-				return err
-			}
-			r, _, err := s.findOrCreate(o, in.TenantID, in.Channel, in.CustomerID, advisor, in.Address)
-			if err != nil {
-				return err
-			}
-			if r.AdvisorID != advisor {
-				return errMoved
-			}
-			at := in.At
-			if at.IsZero() || at.After(o.now) {
-				at = o.now
-			}
-			if at.After(r.LastInbound) {
-				r.LastInbound = at.UTC()
-			}
-			mr, err := s.storeMessage(o, r, SideCustomer, r.CustomerID, p, "", string(pk))
-			if err != nil {
-				return err
-			}
-			if err := putJSON(o.tx, pk, msgRef{Conv: r.ID, Seq: mr.Seq}); err != nil {
-				return err
-			}
+			dup = true
 			out, err = s.message(o.tx, r, mr)
 			return err
-		})
-		if errors.Is(err, errMoved) {
-			continue
 		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		// An existing conversation keeps its advisor; a new one is
+		// assigned to in.AdvisorID.
+		r, _, err := s.findOrCreate(o, in.TenantID, in.Channel, in.CustomerID, in.AdvisorID, in.Address)
 		if err != nil {
-			return Message{}, false, wrap("receive", err)
+			return err
 		}
-		return out, dup, nil
+		at := in.At
+		if at.IsZero() || at.After(o.now) {
+			at = o.now
+		}
+		if at.After(r.LastInbound) {
+			r.LastInbound = at.UTC()
+		}
+		mr, err := s.storeMessage(o, r, SideCustomer, r.CustomerID, p, "", string(pk))
+		if err != nil {
+			return err
+		}
+		if err := putJSON(o.tx, pk, msgRef{Conv: r.ID, Seq: mr.Seq}); err != nil {
+			return err
+		}
+		out, err = s.message(o.tx, r, mr)
+		return err
+	})
+	if err != nil {
+		return Message{}, false, wrap("receive", err)
 	}
-	return Message{}, false, wrap("receive", store.ErrConflict)
+	return out, dup, nil
 }
 
 // message turns a record into a Message, opening its body.

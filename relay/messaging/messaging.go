@@ -269,6 +269,15 @@ type Options struct {
 	// conversations (retention.ClassMessengerMessages); nil, or a result
 	// of zero or less, means DefaultRetention.
 	Retention func(tenantID string) time.Duration
+	// MaxBatch bounds how many concurrent writes (sends, receipts,
+	// conversation changes) share one synced commit (group commit, see
+	// store.Group); zero means store.DefaultMaxBatch (256), 1 commits
+	// every write alone.
+	MaxBatch int
+	// BatchWait is how long a batch waits for more writes before it is
+	// committed; zero means no waiting (a batch is what queued while the
+	// previous one was committing).
+	BatchWait time.Duration
 }
 
 // Service keeps conversations and messages. It is safe for concurrent use.
@@ -281,7 +290,7 @@ type Service struct {
 	period   func(string) time.Duration
 	touch    func(tx store.Txn, tenantID, customerID string, at time.Time) error
 
-	locks stripes
+	group *store.Group
 	feeds notifier
 }
 
@@ -298,7 +307,8 @@ func New(opts Options) (*Service, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Service{kv: opts.Store, clock: clock.Or(opts.Clock), log: log.With("component", "messaging"),
-		sealer: opts.Sealer, outbound: opts.Outbound, period: opts.Retention, touch: opts.Touch}, nil
+		sealer: opts.Sealer, outbound: opts.Outbound, period: opts.Retention, touch: opts.Touch,
+		group: store.NewGroup(store.GroupOptions{KV: opts.Store, MaxBatch: opts.MaxBatch, MaxWait: opts.BatchWait})}, nil
 }
 
 // retentionPeriod is the tenant's period for closed conversations.

@@ -150,7 +150,7 @@ func (s *Service) deleteConversation(ctx context.Context, id string, due func(r 
 	// Messages, with their attachments and indexes.
 	for {
 		n := 0
-		err := s.kv.Update(ctx, func(tx store.Txn) error {
+		err := s.group.Do(ctx, func(tx store.Txn) error {
 			n = 0
 			var recs []messageRecord
 			err := tx.Scan(msgPrefix(id), func(k, v []byte) error {
@@ -197,7 +197,7 @@ func (s *Service) deleteConversation(ctx context.Context, id string, due func(r 
 	// never exist: they are written with their message).
 	for {
 		n := 0
-		err := s.kv.Update(ctx, func(tx store.Txn) error {
+		err := s.group.Do(ctx, func(tx store.Txn) error {
 			n = 0
 			var keys [][]byte
 			err := tx.Scan(fiPrefix(id), func(k, _ []byte) error {
@@ -236,7 +236,7 @@ func (s *Service) deleteConversation(ctx context.Context, id string, due func(r 
 			break
 		}
 	}
-	return s.kv.Update(ctx, func(tx store.Txn) error {
+	return s.group.Do(ctx, func(tx store.Txn) error {
 		for _, p := range [][]byte{cidPrefix(id), attPrefix(id)} {
 			var keys [][]byte
 			if err := tx.Scan(p, func(k, _ []byte) error { keys = append(keys, k); return nil }); err != nil {

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"parley/relay/store"
 )
 
 // keysOf returns the store keys that mention the conversation.
@@ -127,9 +129,9 @@ func TestSweepResumesInterruptedDeletion(t *testing.T) {
 	// A cancelled context interrupts after the first step.
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	f.svc.kv = &cancelAfter{KV: f.mem, cancel: cancel, n: 1}
+	f.svc.group = store.NewGroup(store.GroupOptions{KV: &cancelAfter{KV: f.mem, cancel: cancel, n: 1}})
 	_ = f.svc.deleteConversation(cctx, c.ID, func(*convRecord) bool { return true })
-	f.svc.kv = f.mem
+	f.svc.group = store.NewGroup(store.GroupOptions{KV: f.mem})
 	if _, err := f.svc.Get(ctx, adminA, c.ID); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("half-deleted conversation served: %v", err)
 	}
