@@ -23,8 +23,12 @@ const (
 	DefaultIdleWarning = 15 * time.Second
 	DefaultResultDelay = 10 * time.Second
 	DefaultCallPoll    = 2 * time.Second
-	// callTimeout bounds every Relay call but JoinCall's media setup.
+	// callTimeout bounds every Relay call but JoinCall's media setup and
+	// page images.
 	callTimeout = 20 * time.Second
+	// pageTimeout bounds fetching a page image: a relay renders the first
+	// page after a start slowly (it compiles its PDF renderer).
+	pageTimeout = 90 * time.Second
 	// cornerTaps taps in the top-left corner within cornerWindow open the
 	// PIN screen.
 	cornerTaps   = 5
@@ -436,8 +440,13 @@ func (k *Kiosk) showResult(title, text string) {
 // and hands the result to done on the UI thread, unless parent ended
 // meanwhile (a session that ended drops its results).
 func run[T any](k *Kiosk, parent context.Context, fn func(context.Context) (T, error), done func(T, error)) {
+	runFor(k, parent, callTimeout, fn, done)
+}
+
+// runFor is run with its own timeout.
+func runFor[T any](k *Kiosk, parent context.Context, timeout time.Duration, fn func(context.Context) (T, error), done func(T, error)) {
 	go func() {
-		ctx, cancel := context.WithTimeout(parent, callTimeout)
+		ctx, cancel := context.WithTimeout(parent, timeout)
 		defer cancel()
 		v, err := fn(ctx)
 		k.do(func() {

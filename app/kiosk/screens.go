@@ -412,7 +412,7 @@ func (k *Kiosk) showSign(s *session) {
 // page with the first signature field is scrolled into view.
 func (k *Kiosk) loadPage(s *session, pages *fyne.Container, scroll *container.Scroll, n int) {
 	doc := *s.doc
-	run(k, s.ctx, func(ctx context.Context) (image.Image, error) {
+	runFor(k, s.ctx, pageTimeout, func(ctx context.Context) (image.Image, error) {
 		return k.relay.Page(ctx, doc, n, pageWidth)
 	}, func(img image.Image, err error) {
 		if err != nil {
