@@ -42,6 +42,9 @@ go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 step "compile tests"
 go test -race -count=1 -run '^$' ./... >/dev/null
 
+step "warm the PDF renderer's compilation cache (minutes under -race when cold)"
+go test -count=1 -run '^TestRenderDrawsTheRectangleWhereThePDFPutsIt$' ./relay/pdfrender >/dev/null
+
 step "tests (race detector, loopback-only network namespace)"
 inner="ip link set lo up && GOPROXY=off go test -race -count=1 -timeout 25m $short ./..."
 if unshare --net true 2>/dev/null; then

@@ -18,6 +18,7 @@ import (
 
 	"parley/relay/auth"
 	"parley/relay/certs"
+	"parley/relay/pdfrender/pdfrendertest"
 	"parley/relay/server"
 )
 
@@ -87,6 +88,11 @@ func StartRelayServer(t testing.TB, opts server.Options) *server.Server {
 	}
 	if opts.Hash == (auth.HashParams{}) {
 		opts.Hash = auth.TestHashParams
+	}
+	if opts.RenderCacheDir == "" {
+		// Compiling PDFium takes minutes under the race detector; every
+		// test relay shares the machine's compiled module (test.sh warms it).
+		opts.RenderCacheDir = pdfrendertest.CacheDir()
 	}
 	s, err := server.Start(context.Background(), opts)
 	if err != nil {
