@@ -75,6 +75,12 @@ func runKiosk(a fyne.App, relayURL string) error {
 	rel := &linkKiosk{c: c, log: log, synthetic: os.Getenv("PARLEY_SYNTHETIC_MEDIA") != ""}
 	opts := kiosk.Options{Relay: rel, Pairing: pairing, SessionDir: session, Logger: log,
 		Windowed: os.Getenv("PARLEY_KIOSK_WINDOWED") != ""}
+	// Leaving with the admin PIN also ends the Settings choice, so the next
+	// start is the advisor app (unless --kiosk is given again).
+	opts.OnExit = func() {
+		app.SetStartAsKiosk(prefs, false)
+		a.Quit()
+	}
 	if pen := findPen(os.Getenv("PARLEY_KIOSK_PEN"), log); pen != nil {
 		opts.Pen = pen
 	}

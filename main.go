@@ -20,7 +20,7 @@ import (
 )
 
 func main() {
-	kiosk := flag.Bool("kiosk", false, "run full-screen as a branch kiosk")
+	kiosk := flag.Bool("kiosk", false, "run full-screen as a branch kiosk (also when an admin chose it under Settings)")
 	relay := flag.String("relay", os.Getenv("PARLEY_RELAY"), "relay URL, e.g. https://relay.example:8443 (empty: remembered one, else local mode)")
 	flag.Parse()
 
@@ -30,7 +30,8 @@ func main() {
 	}
 	a := fyneapp.NewWithID(appID)
 	a.SetIcon(fyne.NewStaticResource("icon.png", assets.Icon))
-	if *kiosk {
+	// Kiosk mode: the flag, or the setting an admin turned on under Settings.
+	if *kiosk || app.StartAsKiosk(a.Preferences()) {
 		if err := runKiosk(a, *relay); err != nil {
 			fmt.Fprintln(os.Stderr, "parley:", err)
 			os.Exit(1)

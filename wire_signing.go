@@ -126,3 +126,15 @@ func (l linkSigning) QueueAtKiosk(ctx context.Context, id, kioskID string) (app.
 	}
 	return app.KioskTicket{PickupCode: t.PickupCode, Expires: t.Expires}, nil
 }
+
+func (l linkSigning) CreateKiosk(ctx context.Context, name, pin string) (app.KioskInfo, string, error) {
+	k, err := l.c.CreateKiosk(ctx, name, pin)
+	if err != nil {
+		return app.KioskInfo{}, "", forUI(err)
+	}
+	return app.KioskInfo{ID: k.Kiosk.ID, Name: k.Kiosk.Name}, k.Token, nil
+}
+
+func (l linkSigning) DeleteKiosk(ctx context.Context, id string) error {
+	return forUI(l.c.DeleteKiosk(ctx, id))
+}

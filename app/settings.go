@@ -8,7 +8,8 @@ import (
 )
 
 // newSettingsPage shows the connection and the account, signs out, turns
-// two-factor sign-in on and off, and deletes the account.
+// two-factor sign-in on and off, registers branch kiosks (admins) and
+// deletes the account.
 func newSettingsPage(u *UI, s *session) fyne.CanvasObject {
 	value := func(text string) *widget.Label {
 		l := widget.NewLabel(text)
@@ -27,7 +28,13 @@ func newSettingsPage(u *UI, s *session) fyne.CanvasObject {
 	note.Wrapping = fyne.TextWrapWord
 	var signOut *busyButton
 	signOut = newBusyButton("Sign out", theme.LogoutIcon(), func() { u.signOut(signOut) })
-	return container.NewVBox(form, note, container.NewHBox(signOut.row()),
-		widget.NewSeparator(), newSecondFactorSection(u, s).box,
-		widget.NewSeparator(), newDeleteAccountSection(u, s))
+	box := container.NewVBox(form, note, container.NewHBox(signOut.row()),
+		widget.NewSeparator(), newSecondFactorSection(u, s).box)
+	if k := newKioskSection(u, s); k != nil {
+		box.Add(widget.NewSeparator())
+		box.Add(k)
+	}
+	box.Add(widget.NewSeparator())
+	box.Add(newDeleteAccountSection(u, s))
+	return box
 }

@@ -91,8 +91,9 @@ func newUI(a fyne.App, opts Options, do func(func())) *UI {
 // Window returns the UI's window.
 func (u *UI) Window() fyne.Window { return u.win }
 
-// Kiosk reports whether the UI was started in kiosk mode (reserved: the
-// kiosk shell is not built yet).
+// Kiosk reports whether the UI was started for a kiosk computer (then it
+// does not offer kiosk calls to accept); the kiosk shell itself is
+// app/kiosk.
 func (u *UI) Kiosk() bool { return u.opts.Kiosk }
 
 // Show shows the window without running the event loop.

@@ -549,3 +549,37 @@ func (c *Client) QueueAtKiosk(ctx context.Context, id, kioskID string) (KioskTic
 	}
 	return k, nil
 }
+
+// NewKiosk is a kiosk just registered: the device token is shown once.
+type NewKiosk struct {
+	Kiosk Kiosk  `json:"kiosk"` // the registered kiosk
+	Token string `json:"token"` // pkd_…, typed into the kiosk's setup screen
+}
+
+// LogValue keeps the device token out of logs.
+func (k NewKiosk) LogValue() slog.Value { return slog.StringValue(k.Kiosk.ID) }
+
+// CreateKiosk registers a branch kiosk (admins only). The PIN (6–12
+// digits) is what leaves kiosk mode; the relay stores it hashed.
+func (c *Client) CreateKiosk(ctx context.Context, name, pin string) (NewKiosk, error) {
+	const path = "/api/v1/kiosks"
+	body := struct {
+		Name string `json:"name"`
+		PIN  string `json:"pin"`
+	}{name, pin}
+	var k NewKiosk
+	if _, _, err := c.do(ctx, http.MethodPost, path, true, body, &k); err != nil {
+		return NewKiosk{}, signingErr(err)
+	}
+	if k.Kiosk.ID == "" || !strings.HasPrefix(k.Token, "pkd_") {
+		return NewKiosk{}, badResponse(path, "kiosk id or token missing")
+	}
+	return k, nil
+}
+
+// DeleteKiosk removes a kiosk (admins only); its token stops working at once.
+func (c *Client) DeleteKiosk(ctx context.Context, id string) error {
+	path := "/api/v1/kiosks/" + url.PathEscape(id)
+	_, _, err := c.do(ctx, http.MethodDelete, path, true, nil, nil)
+	return signingErr(err)
+}
