@@ -275,7 +275,7 @@ func (r *linkKiosk) Open(ctx context.Context, code string) (kiosk.Document, erro
 // fieldBox places a field's rectangle (PDF points, lower-left origin) on
 // the shown page as fractions from the top-left corner; zero for rotated
 // pages and impossible boxes.
-func fieldBox(p link.SignPage, r link.SignRect) [4]float32 {
+func fieldBox(p link.SigningPageInfo, r link.SigningRect) [4]float32 {
 	crop := p.CropBox
 	if crop.URX-crop.LLX <= 0 || crop.URY-crop.LLY <= 0 {
 		crop = p.MediaBox

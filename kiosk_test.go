@@ -123,21 +123,21 @@ func TestReplayPenPlaysARecordedStream(t *testing.T) {
 }
 
 func TestFieldBoxOnThePage(t *testing.T) {
-	a4 := link.SignRect{URX: 595, URY: 842}
-	got := fieldBox(link.SignPage{Number: 1, MediaBox: a4, CropBox: a4}, link.SignRect{LLX: 297.5, LLY: 0, URX: 595, URY: 421})
+	a4 := link.SigningRect{URX: 595, URY: 842}
+	got := fieldBox(link.SigningPageInfo{Number: 1, MediaBox: a4, CropBox: a4}, link.SigningRect{LLX: 297.5, LLY: 0, URX: 595, URY: 421})
 	if got != [4]float32{0.5, 0.5, 1, 1} {
 		t.Errorf("box %v", got)
 	}
 	// A crop box moves the origin; no crop box means the media box.
-	crop := link.SignRect{LLX: 100, LLY: 100, URX: 300, URY: 500}
-	if got := fieldBox(link.SignPage{MediaBox: a4, CropBox: crop}, link.SignRect{LLX: 100, LLY: 400, URX: 200, URY: 500}); got != [4]float32{0, 0, 0.5, 0.25} {
+	crop := link.SigningRect{LLX: 100, LLY: 100, URX: 300, URY: 500}
+	if got := fieldBox(link.SigningPageInfo{MediaBox: a4, CropBox: crop}, link.SigningRect{LLX: 100, LLY: 400, URX: 200, URY: 500}); got != [4]float32{0, 0, 0.5, 0.25} {
 		t.Errorf("cropped box %v", got)
 	}
-	if got := fieldBox(link.SignPage{MediaBox: a4}, link.SignRect{LLX: -50, LLY: 0, URX: 2000, URY: 842}); got != [4]float32{0, 0, 1, 1} {
+	if got := fieldBox(link.SigningPageInfo{MediaBox: a4}, link.SigningRect{LLX: -50, LLY: 0, URX: 2000, URY: 842}); got != [4]float32{0, 0, 1, 1} {
 		t.Errorf("clamped box %v", got)
 	}
 	// Rotated pages are shown without the mark.
-	if got := fieldBox(link.SignPage{MediaBox: a4, Rotate: 90}, link.SignRect{URX: 10, URY: 10}); got != [4]float32{} {
+	if got := fieldBox(link.SigningPageInfo{MediaBox: a4, Rotate: 90}, link.SigningRect{URX: 10, URY: 10}); got != [4]float32{} {
 		t.Errorf("rotated page box %v", got)
 	}
 }

@@ -75,42 +75,15 @@ type KioskEntry struct {
 	QueuedAt    time.Time `json:"queued_at"`    // when
 }
 
-// SignRect is a rectangle in a PDF page's user space (points), lower-left
-// origin.
-type SignRect struct {
-	LLX float64 `json:"LLX"` // lower-left x
-	LLY float64 `json:"LLY"` // lower-left y
-	URX float64 `json:"URX"` // upper-right x
-	URY float64 `json:"URY"` // upper-right y
-}
-
-// SignPage describes one page of a document to sign.
-type SignPage struct {
-	Number   int      `json:"Number"`   // 1-based page number
-	MediaBox SignRect `json:"MediaBox"` // the page's media box
-	CropBox  SignRect `json:"CropBox"`  // the visible region
-	Rotate   int      `json:"Rotate"`   // clockwise rotation in degrees
-}
-
-// SignField is one of the signer's fields.
-type SignField struct {
-	ID     string   `json:"id"`              // field id within the process
-	Page   int      `json:"page"`            // 1-based page
-	Rect   SignRect `json:"rect"`            // position on the page (points)
-	Kind   string   `json:"kind"`            // "signature" or "text"
-	Signer string   `json:"signer"`          // the signer's role
-	Label  string   `json:"label,omitempty"` // caption for the UI
-}
-
 // KioskDocument is a document opened at the kiosk with a pickup code: the
 // signer's link token and live session, and what the signer fills in.
 type KioskDocument struct {
-	Token   string      `json:"token"`   // the signer's link token (psg_…)
-	Session string      `json:"session"` // the signer session (pss_…)
-	Signer  string      `json:"signer"`  // the signer's role, e.g. "customer1"
-	Title   string      `json:"title"`   // the process's title
-	Pages   []SignPage  `json:"pages"`   // the document's pages
-	Fields  []SignField `json:"fields"`  // this signer's fields
+	Token   string            `json:"token"`   // the signer's link token (psg_…)
+	Session string            `json:"session"` // the signer session (pss_…)
+	Signer  string            `json:"signer"`  // the signer's role, e.g. "customer1"
+	Title   string            `json:"title"`   // the process's title
+	Pages   []SigningPageInfo `json:"pages"`   // the document's pages
+	Fields  []SigningField    `json:"fields"`  // this signer's fields
 }
 
 // LogValue keeps the tokens out of logs.

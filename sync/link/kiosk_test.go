@@ -136,8 +136,8 @@ func (k *kioskRelay) serve(w http.ResponseWriter, req *http.Request) {
 			return
 		}
 		writeJSON(w, http.StatusOK, KioskDocument{Token: linkTok, Session: signerSes, Signer: "customer1", Title: "Kreditvertrag",
-			Pages:  []SignPage{{Number: 1, MediaBox: SignRect{URX: 595, URY: 842}, CropBox: SignRect{URX: 595, URY: 842}}},
-			Fields: []SignField{{ID: "sig1", Page: 1, Rect: SignRect{LLX: 50, LLY: 50, URX: 250, URY: 110}, Kind: "signature", Signer: "customer1"}}})
+			Pages:  []SigningPageInfo{{Number: 1, MediaBox: SigningRect{URX: 595, URY: 842}, CropBox: SigningRect{URX: 595, URY: 842}}},
+			Fields: []SigningField{{ID: "sig1", Page: 1, Rect: SigningRect{LLX: 50, LLY: 50, URX: 250, URY: 110}, Kind: "signature", Signer: "customer1"}}})
 	case "POST /api/v1/kiosk/unlock":
 		var body struct {
 			PIN string `json:"pin"`
