@@ -134,3 +134,87 @@ func TestErasureWithCustomerService(t *testing.T) {
 		t.Fatalf("erase again: %d %v", n, err)
 	}
 }
+
+// TestErasureDeletedHookRemovesAdapterRecords: Options.Deleted runs in
+// the transaction that deletes each erased conversation, with the
+// conversation and its address, so an adapter's own records of it go
+// too; afterwards no key anywhere in the store names the erased
+// customer's conversations, while the other customer's stay.
+func TestErasureDeletedHookRemovesAdapterRecords(t *testing.T) {
+	var seen []Conversation
+	f := newFixture(t, func(o *Options) {
+		o.Deleted = func(tx store.Txn, c Conversation) error {
+			seen = append(seen, c)
+			return tx.Delete([]byte("wire/cf/" + c.ID))
+		}
+	})
+	chat := f.open(t, advisorA, cust1)
+	wa, _, err := f.svc.Receive(ctx, Inbound{TenantID: tenantA, Channel: ChannelWhatsApp, ProviderID: "wamid.1",
+		Address: "491711234567", CustomerID: cust1, AdvisorID: advA, Text: "Hallo"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keep := f.open(t, advisorA, cust2)
+	for _, id := range []string{chat.ID, wa.ConversationID, keep.ID} {
+		f.send(t, advisorA, id, "c-"+id, "Antwort")
+		if err := f.mem.Update(ctx, func(tx store.Txn) error { return tx.Set([]byte("wire/cf/"+id), []byte("page")) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := f.svc.EraseCustomer(ctx, tenantA, cust1)
+	if err != nil || n != 2 {
+		t.Fatalf("erase: %d %v", n, err)
+	}
+	if len(seen) != 2 {
+		t.Fatalf("hook called %d times, want 2", len(seen))
+	}
+	for _, c := range seen {
+		if c.CustomerID != cust1 || (c.Channel == ChannelWhatsApp && c.Address != "491711234567") {
+			t.Fatalf("hook saw %+v", c)
+		}
+	}
+	left := map[string]bool{}
+	if err := f.mem.View(ctx, func(tx store.Txn) error {
+		return tx.Scan(nil, func(k, v []byte) error {
+			for _, id := range []string{chat.ID, wa.ConversationID, keep.ID} {
+				if strings.Contains(string(k), id) {
+					left[id] = left[id] || !strings.HasPrefix(string(k), "messaging/f/") // tombstones are feed entries
+				}
+			}
+			return nil
+		})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if left[chat.ID] || left[wa.ConversationID] {
+		t.Fatalf("keys of erased conversations remain: %v", left)
+	}
+	if !left[keep.ID] {
+		t.Fatal("the other customer's conversation was touched")
+	}
+}
+
+func TestDeletedHookErrorAbortsTheStep(t *testing.T) {
+	fail := true
+	f := newFixture(t, func(o *Options) {
+		o.Deleted = func(store.Txn, Conversation) error {
+			if fail {
+				return errors.New("adapter down")
+			}
+			return nil
+		}
+	})
+	c := f.open(t, advisorA, cust1)
+	f.send(t, advisorA, c.ID, "1", "x")
+	if _, err := f.svc.EraseCustomer(ctx, tenantA, cust1); err == nil {
+		t.Fatal("hook error ignored")
+	}
+	if _, err := f.svc.Get(ctx, adminA, c.ID); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("half-erased conversation served: %v", err)
+	}
+	fail = false
+	st, err := f.svc.SweepExpired(ctx, f.clock.Now(), func(Conversation) bool { return false })
+	if err != nil || st.Deleted != 1 {
+		t.Fatalf("the sweep finishes the deletion: %+v %v", st, err)
+	}
+}

@@ -269,6 +269,13 @@ type Options struct {
 	// conversations (retention.ClassMessengerMessages); nil, or a result
 	// of zero or less, means DefaultRetention.
 	Retention func(tenantID string) time.Duration
+	// Deleted, when set, is called inside the transaction that deletes a
+	// conversation's record (retention sweep or erasure), with the
+	// conversation as it was (Address opened while the customer's key
+	// still opens it), so that adapters delete their own records of it
+	// (relay/server: the contact-form record msgwire/cf/<conversation>).
+	// An error aborts that step; the next sweep finishes the deletion.
+	Deleted func(tx store.Txn, c Conversation) error
 	// MaxBatch bounds how many concurrent writes (sends, receipts,
 	// conversation changes) share one synced commit (group commit, see
 	// store.Group); zero means store.DefaultMaxBatch (256), 1 commits
@@ -289,6 +296,7 @@ type Service struct {
 	outbound func(tx store.Txn, c Conversation, m Message) error
 	period   func(string) time.Duration
 	touch    func(tx store.Txn, tenantID, customerID string, at time.Time) error
+	deleted  func(tx store.Txn, c Conversation) error
 
 	group *store.Group
 	feeds notifier
@@ -307,7 +315,7 @@ func New(opts Options) (*Service, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Service{kv: opts.Store, clock: clock.Or(opts.Clock), log: log.With("component", "messaging"),
-		sealer: opts.Sealer, outbound: opts.Outbound, period: opts.Retention, touch: opts.Touch,
+		sealer: opts.Sealer, outbound: opts.Outbound, period: opts.Retention, touch: opts.Touch, deleted: opts.Deleted,
 		group: store.NewGroup(store.GroupOptions{KV: opts.Store, MaxBatch: opts.MaxBatch, MaxWait: opts.BatchWait})}, nil
 }
 

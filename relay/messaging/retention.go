@@ -237,6 +237,19 @@ func (s *Service) deleteConversation(ctx context.Context, id string, due func(r 
 		}
 	}
 	return s.group.Do(ctx, func(tx store.Txn) error {
+		if s.deleted != nil {
+			r, err := getConv(tx, id)
+			if err != nil {
+				return err
+			}
+			c, err := s.conversation(tx, r, s.clock.Now(), true)
+			if err != nil {
+				return err
+			}
+			if err := s.deleted(tx, c); err != nil {
+				return fmt.Errorf("deleted hook: %w", err)
+			}
+		}
 		for _, p := range [][]byte{cidPrefix(id), attPrefix(id)} {
 			var keys [][]byte
 			if err := tx.Scan(p, func(k, _ []byte) error { keys = append(keys, k); return nil }); err != nil {
