@@ -59,11 +59,13 @@ const messagingActor = "messaging-relay"
 //	msgwire/cht/<tenant>/<channel id>              index of a tenant's channels
 //	msgwire/route/<tenant>/<kind>/<address mac>    routeRecord: which channel a customer address came through
 //	msgwire/cf/<conversation id>                   contactRecord: a contact-form conversation's page and language
+//	msgwire/rc/<tenant>/<customer>/<kind>/<mac>    (empty) the routes of a customer, to delete them with the conversations
 const (
 	prefixChannel      = "msgwire/ch/"
 	prefixTenantChans  = "msgwire/cht/"
 	prefixRoute        = "msgwire/route/"
 	prefixContactForm  = "msgwire/cf/"
+	prefixRouteOf      = "msgwire/rc/"
 	maxCredentialBytes = 1024
 )
 
@@ -172,7 +174,7 @@ func (s *Server) startMessaging(opts Options, storeKey []byte) error {
 		outbox: s.outbox, mailer: mailer, from: from, base: base, opts: opts.Channels, aead: aead,
 		macKey: subKey(storeKey, "address-mac/v1"), quit: s.quit}
 	s.messaging, err = messaging.New(messaging.Options{Store: s.store, Clock: s.clock, Logger: log, Sealer: s.customers,
-		Outbound: n.outbound, Touch: s.customers.TouchTx,
+		Outbound: n.outbound, Touch: s.customers.TouchTx, Deleted: n.conversationDeleted,
 		Retention: periodOf(s.retention, retention.ClassMessengerMessages, messaging.DefaultRetention)})
 	if err != nil {
 		return fmt.Errorf("server: messaging: %w", err)
@@ -495,6 +497,41 @@ func (n *inbox) markFailed(ctx context.Context, j outbox.Job) {
 	}
 }
 
+// conversationDeleted is messaging.Options.Deleted: when a conversation
+// goes (retention sweep or erasure), its contact-form record goes with it,
+// and so do the routes of its customer's addresses (which provider channel
+// an address wrote through), found through the customer's route index
+// because after an erasure's crypto-shredding the address itself can no
+// longer be read. Without the route a later reply on another conversation
+// of that customer falls back to the tenant's first channel of the kind,
+// and the next inbound message records the route again.
+func (n *inbox) conversationDeleted(tx store.Txn, c messaging.Conversation) error {
+	if err := tx.Delete([]byte(prefixContactForm + c.ID)); err != nil {
+		return fmt.Errorf("server: delete contact-form record of %s: %w", c.ID, err)
+	}
+	if c.Channel == messaging.ChannelContactForm || c.CustomerID == "" {
+		return nil
+	}
+	idx := prefixRouteOf + c.TenantID + "/" + c.CustomerID + "/"
+	var keys []string
+	err := tx.Scan([]byte(idx), func(k, _ []byte) error {
+		keys = append(keys, string(k))
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("server: routes of %s: %w", c.ID, err)
+	}
+	for _, k := range keys {
+		if err := tx.Delete([]byte(prefixRoute + c.TenantID + "/" + strings.TrimPrefix(k, idx))); err != nil {
+			return fmt.Errorf("server: delete route of %s: %w", c.ID, err)
+		}
+		if err := tx.Delete([]byte(k)); err != nil {
+			return fmt.Errorf("server: delete route index of %s: %w", c.ID, err)
+		}
+	}
+	return nil
+}
+
 // outbound is messaging.Options.Outbound: it queues the provider send of
 // an advisor's message on an external channel, or the mail with an
 // answer on a contact-form conversation, in the message's transaction.
@@ -636,6 +673,9 @@ func (n *inbox) customerFor(ctx context.Context, r channelRecord, ev channels.Ev
 		return n.kv.Update(ctx, func(tx store.Txn) error {
 			var err error
 			if id, err = n.customers.UpsertTx(tx, r.TenantID, c, n.clock.Now()); err != nil {
+				return err
+			}
+			if err := tx.Set([]byte(prefixRouteOf+r.TenantID+"/"+id+"/"+r.Kind+"/"+mac), nil); err != nil {
 				return err
 			}
 			return putJSONKey(tx, prefixRoute+r.TenantID+"/"+r.Kind+"/"+mac, routeRecord{ChannelID: r.ID})

@@ -18,6 +18,7 @@ import (
 	"parley/relay/channels/fake"
 	"parley/relay/clock"
 	"parley/relay/notify"
+	"parley/relay/store"
 )
 
 // inboxMail is a notify.Mailer that keeps what it is given.
@@ -303,6 +304,36 @@ func TestInboxWhatsAppThroughTheRelay(t *testing.T) {
 	if st := a.call("PATCH", "/api/v1/conversations/"+conv, e.advisor, map[string]string{"advisor_id": "nobody-here"}, &eo); st != 400 {
 		t.Fatalf("assign to an unknown user: %d", st)
 	}
+
+	// Erasing the customer also removes the route of their WhatsApp
+	// address (which channel it wrote through).
+	if keys := e.keysWith(prefixRoute, "/whatsapp/"); len(keys) != 1 {
+		t.Fatalf("route records before erasure: %q", keys)
+	}
+	if st := a.call("POST", "/api/v1/customers/"+cs[0].CustomerID+"/erasure", e.admin, nil, nil); st != 200 {
+		t.Fatalf("erasure: %d", st)
+	}
+	if keys := append(e.keysWith(prefixRoute, "/whatsapp/"), e.keysWith(prefixRouteOf, "")...); len(keys) != 0 {
+		t.Fatalf("route records left after erasure: %q", keys)
+	}
+}
+
+// keysWith lists the store's keys under prefix that contain part.
+func (e *inboxEnv) keysWith(prefix, part string) []string {
+	e.t.Helper()
+	var keys []string
+	err := e.s.store.View(context.Background(), func(tx store.Txn) error {
+		return tx.Scan([]byte(prefix), func(k, _ []byte) error {
+			if strings.Contains(string(k), part) {
+				keys = append(keys, string(k))
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return keys
 }
 
 // testPDFBytes is a small valid PDF.
@@ -547,11 +578,20 @@ func TestInboxContactFormMailPrivacyAndSweep(t *testing.T) {
 	if st := a.call("GET", "/api/v1/conversations/"+emil.ID, e.advisor, nil, nil); st != 404 {
 		t.Fatalf("swept conversation: %d", st)
 	}
+	if keys := e.keysWith(prefixContactForm, emil.ID); len(keys) != 0 {
+		t.Fatalf("contact-form record left after the sweep: %q", keys)
+	}
+	if keys := e.keysWith(prefixContactForm, conv.ID); len(keys) != 1 {
+		t.Fatalf("contact-form record of the live conversation: %q", keys)
+	}
 	var rc struct{ State string }
 	if st := a.call("POST", "/api/v1/customers/"+conv.CustomerID+"/erasure", e.admin, nil, &rc); st != 200 {
 		t.Fatalf("erasure: %d", st)
 	}
 	if st := a.call("GET", "/api/v1/conversations/"+conv.ID, e.advisor, nil, nil); st != 404 {
 		t.Fatalf("erased conversation: %d", st)
+	}
+	if keys := e.keysWith(prefixContactForm, ""); len(keys) != 0 {
+		t.Fatalf("contact-form records left after erasure: %q", keys)
 	}
 }
