@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"parley/relay/auth"
+	"parley/relay/pdfrender/pdfrendertest"
 	"parley/relay/server"
 	"parley/signpad/envelope"
 	"parley/sync/link"
@@ -76,7 +77,7 @@ func signingRelay(t *testing.T) (s *server.Server, dir string, adv, admin *link.
 	s, err := server.Start(context.Background(), server.Options{
 		DataDir: dir, Listen: "127.0.0.1:0", MediaListen: "127.0.0.1:0", TenantSlug: "bank",
 		AdminPassword: realAdminPassword, Hash: auth.TestHashParams, PublicURL: "https://beratung.bank.test",
-		Mail: server.MailOptions{Mailer: &capturedMails{}},
+		Mail: server.MailOptions{Mailer: &capturedMails{}}, RenderCacheDir: pdfrendertest.CacheDir(),
 	})
 	if err != nil {
 		t.Fatal(err)
