@@ -418,13 +418,17 @@ func New(opts Options) http.Handler {
 		}
 		// The signing page shows the pages as images fetched with the
 		// signer's session (Authorization header) and shown from blob:
-		// URLs, which 'self' does not cover.
+		// URLs, which 'self' does not cover. It is the one page that may
+		// be framed, and only by this relay's own pages: the join page
+		// shows it in an overlay over the call (signing in a meeting,
+		// docs/signing.md).
 		handle("/s/{token}", func(w http.ResponseWriter, r *http.Request) {
 			if r.Method != http.MethodGet && r.Method != http.MethodHead {
 				writeError(w, errMethod)
 				return
 			}
-			w.Header().Set("Content-Security-Policy", "default-src 'self'; img-src 'self' blob:; frame-ancestors 'none'; base-uri 'none'")
+			w.Header().Set("X-Frame-Options", "SAMEORIGIN")
+			w.Header().Set("Content-Security-Policy", "default-src 'self'; img-src 'self' blob:; frame-ancestors 'self'; base-uri 'none'")
 			http.ServeFileFS(w, r, opts.Web, "sign.html")
 		})
 	}

@@ -268,15 +268,28 @@ func TestCustomersSignInChromium(t *testing.T) {
 		}
 	}
 
-	// The page may show blob: images (the pages), nothing else is loosened.
+	// The page may show blob: images (the pages) and be framed by the
+	// relay's own pages (the join page's overlay), nothing else is
+	// loosened; every other page stays unframeable.
 	res, err := api.HTTP.Get(s.URL() + "/s/sign")
 	if err != nil {
 		t.Fatal(err)
 	}
 	res.Body.Close()
 	if csp := res.Header.Get("Content-Security-Policy"); res.StatusCode != http.StatusOK ||
-		csp != "default-src 'self'; img-src 'self' blob:; frame-ancestors 'none'; base-uri 'none'" {
-		t.Errorf("signing page: %d, CSP %q", res.StatusCode, csp)
+		csp != "default-src 'self'; img-src 'self' blob:; frame-ancestors 'self'; base-uri 'none'" ||
+		res.Header.Get("X-Frame-Options") != "SAMEORIGIN" {
+		t.Errorf("signing page: %d, CSP %q, X-Frame-Options %q", res.StatusCode, csp, res.Header.Get("X-Frame-Options"))
+	}
+	for _, page := range []string{"/j/x", "/b/x", "/"} {
+		res, err := api.HTTP.Get(s.URL() + page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if csp := res.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors 'none'") || res.Header.Get("X-Frame-Options") != "DENY" {
+			t.Errorf("%s: CSP %q, X-Frame-Options %q: framing must stay refused", page, csp, res.Header.Get("X-Frame-Options"))
+		}
 	}
 
 	// A forged link shows a clear error page.
