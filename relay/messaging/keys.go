@@ -217,6 +217,9 @@ type messageRecord struct {
 	ClientKey string    `json:"client_key,omitempty"`
 	Created   time.Time `json:"created"`
 	Updated   time.Time `json:"updated"`
+	// Sent is when the provider accepted an advisor's message (the first
+	// state past queued); provider watermarks compare with it.
+	Sent time.Time `json:"sent,omitzero"`
 }
 
 // msgRef points at a message.

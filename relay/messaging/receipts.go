@@ -15,6 +15,9 @@ func applyDelivery(o *op, r *convRecord, mr *messageRecord, st DeliveryState) (b
 	if mr.Side != SideAdvisor || mr.Delivery == "" || !mr.Delivery.advance(st) {
 		return false, nil
 	}
+	if mr.Delivery == DeliveryQueued && st != DeliveryFailed {
+		mr.Sent = o.now
+	}
 	mr.Delivery = st
 	mr.Updated = o.now
 	if err := putJSON(o.tx, msgKey(r.ID, mr.Seq), mr); err != nil {
@@ -97,6 +100,83 @@ func (s *Service) UpdateDelivery(ctx context.Context, tenantID string, ch Channe
 	}
 	m, err := s.delivery(ctx, tenantID, ref, st, nil)
 	return m, wrap("update delivery", err)
+}
+
+// ApplyWatermark applies a provider's watermark status (Messenger's
+// message_deliveries and message_reads: "everything sent to this
+// address up to then has reached st") to the live conversation of
+// (tenant, channel, address): every advisor message the provider had
+// accepted at or before watermark (by the relay's record of when the
+// send was accepted) moves forward to st, and the customer's receipts
+// with it. Messages still queued, failed ones and ones accepted after
+// the watermark are left alone; states never move back. It returns how
+// many messages moved; an address without a live conversation moves
+// none. The cost is one read of each message of the conversation.
+func (s *Service) ApplyWatermark(ctx context.Context, tenantID string, ch Channel, address string, watermark time.Time, st DeliveryState) (int, error) {
+	if !ids.ValidRef(tenantID) || !ch.External() || !validProviderString(address) {
+		return 0, wrap("apply watermark", ErrNotFound)
+	}
+	if st != DeliveryDelivered && st != DeliveryRead {
+		return 0, wrap("apply watermark", invalid("state", "delivered or read only"))
+	}
+	if watermark.IsZero() {
+		return 0, wrap("apply watermark", invalid("watermark", "missing"))
+	}
+	moved := 0
+	err := s.update(ctx, func(o *op) error {
+		moved = 0
+		pep, err := pepper(o.tx, tenantID)
+		if err != nil {
+			return err
+		}
+		id, err := o.tx.Get(byTKey(tenantID, ch, threadMAC(pep, address)))
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		r, err := getConv(o.tx, string(id))
+		if errors.Is(err, ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if r.TenantID != tenantID || !s.servable(r, o.now) {
+			return nil
+		}
+		var due []*messageRecord
+		err = scanFrom(o.tx, msgPrefix(r.ID), 1, r.LastSeq, func(k, v []byte) error {
+			var mr messageRecord
+			if err := decode(k, v, &mr); err != nil {
+				return err
+			}
+			if mr.Side != SideAdvisor || mr.Delivery == DeliveryQueued || mr.Sent.IsZero() ||
+				mr.Sent.After(watermark) || !mr.Delivery.advance(st) {
+				return nil
+			}
+			due = append(due, &mr)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, mr := range due {
+			ok, err := applyDelivery(o, r, mr, st)
+			if err != nil {
+				return err
+			}
+			if ok {
+				moved++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, wrap("apply watermark", err)
+	}
+	return moved, nil
 }
 
 func (s *Service) delivery(ctx context.Context, tenantID string, ref msgRef, st DeliveryState,

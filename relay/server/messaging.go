@@ -624,8 +624,11 @@ var deliveryOf = map[channels.Status]messaging.DeliveryState{
 }
 
 // store is a channel's sink: messages are deduplicated by the inbox on
-// the provider's id, statuses move delivery states forward.
+// the provider's id, statuses move delivery states forward (by the
+// provider's message id, and for Messenger's watermarks every message
+// the provider accepted up to the watermark).
 func (n *inbox) store(ctx context.Context, r channelRecord, c credentials, evs []channels.Event) error {
+	var marks map[string]bool
 	for _, ev := range evs {
 		switch ev.Kind {
 		case channels.KindMessage:
@@ -634,10 +637,30 @@ func (n *inbox) store(ctx context.Context, r channelRecord, c credentials, evs [
 			}
 		case channels.KindStatus:
 			st, ok := deliveryOf[ev.Status]
-			if !ok || ev.MessageID == "" {
-				continue // Messenger watermarks: no per-message id to move
+			if !ok {
+				continue
 			}
-			_, err := n.msgs.UpdateDelivery(ctx, r.TenantID, messaging.Channel(r.Kind), ev.MessageID, st)
+			if ev.MessageID != "" {
+				_, err := n.msgs.UpdateDelivery(ctx, r.TenantID, messaging.Channel(r.Kind), ev.MessageID, st)
+				if err != nil && !errors.Is(err, messaging.ErrNotFound) && !errors.Is(err, messaging.ErrInvalidInput) {
+					return err
+				}
+			}
+			if ev.Watermark.IsZero() || (st != messaging.DeliveryDelivered && st != messaging.DeliveryRead) {
+				continue
+			}
+			// Messenger: everything sent to the address up to the
+			// watermark has this status (once per batch; a delivery's
+			// mids share one watermark).
+			key := ev.Address + "\x00" + string(st) + "\x00" + ev.Watermark.String()
+			if marks[key] {
+				continue
+			}
+			if marks == nil {
+				marks = map[string]bool{}
+			}
+			marks[key] = true
+			_, err := n.msgs.ApplyWatermark(ctx, r.TenantID, messaging.Channel(r.Kind), ev.Address, ev.Watermark, st)
 			if err != nil && !errors.Is(err, messaging.ErrNotFound) && !errors.Is(err, messaging.ErrInvalidInput) {
 				return err
 			}

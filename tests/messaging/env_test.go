@@ -64,6 +64,11 @@ type env struct {
 	hooks    map[string]string // kind → webhook URL
 	fakeSrvs map[string]*httptest.Server
 	dir      string // the relay's data folder
+	// The fakes themselves, for tests that look at more than texts.
+	wa *fake.WhatsApp
+	ms *fake.Messenger
+	tg *fake.Telegram
+	tw *fake.Twilio
 }
 
 func startEnv(t testing.TB) *env {
@@ -98,6 +103,7 @@ func startEnv(t testing.TB) *env {
 	pool.AppendCertsFromPEM(pem)
 	e.http = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}, MaxIdleConnsPerHost: 64}, Timeout: 60 * time.Second}
 	wa.Client, ms.Client, tg.Client, tw.Client = e.http, e.http, e.http, e.http
+	e.wa, e.ms, e.tg, e.tw = wa, ms, tg, tw
 	e.setUpUsers()
 
 	e.provs["whatsapp"] = &provider{kind: "whatsapp", address: "4915150000001",
