@@ -468,6 +468,7 @@
 
   function finish(view) {
     stopPolling();
+    closeSigning(''); // the meeting is over: so is signing in it
     call.stop();
     clearSecret();
     state.reconnecting = false;
@@ -564,25 +565,60 @@
 
   // The advisor presents a document: the relay sends this participant a
   // sign_request with the signing page's URL (/s/<link>#session=<pss>).
-  // The dialog offers to open it in a new tab (an overlay inside the call
-  // needs /s/ to allow framing by this page: a follow-up). Closing is decided by polling the link's
-  // public state every 3 s (the signing page sends no message): once this
-  // signer has signed, the overlay closes by itself.
+  // The dialog offers to open it in an overlay over the call (the call's
+  // audio and video keep running underneath; the own camera stays visible
+  // as a small tile); a link opens it in a new tab instead. The framed
+  // page (sign.js, embedded mode) tells this page by postMessage when the
+  // signer is done ('signed') or it cannot go on ('closed'); as a
+  // fallback (the new tab sends no message) the link's public state is
+  // polled every 3 s until this signer has signed.
   var SIGN_TEXTS = {
     en: { ask: function (title) { return 'Your advisor asks you to sign “' + title + '”.'; }, open: 'Open', later: 'Not now',
-      close: 'Close', done: 'Thank you, your signature has been recorded.' },
+      close: 'Close', done: 'Thank you, your signature has been recorded.', heading: 'Sign the document',
+      callGoesOn: 'Your call continues in the background.', newTab: 'Open in a new tab', frame: 'Signing page',
+      closeLabel: 'Close the signing page (Escape)', you: 'You', notPossible: 'This document cannot be signed here right now. Please talk to your advisor.' },
     de: { ask: function (title) { return 'Ihr Berater bittet Sie, „' + title + '“ zu unterschreiben.'; }, open: 'Öffnen', later: 'Jetzt nicht',
-      close: 'Schließen', done: 'Vielen Dank, Ihre Unterschrift wurde erfasst.' }
+      close: 'Schließen', done: 'Vielen Dank, Ihre Unterschrift wurde erfasst.', heading: 'Dokument unterschreiben',
+      callGoesOn: 'Ihr Gespräch läuft im Hintergrund weiter.', newTab: 'In neuem Tab öffnen', frame: 'Unterschriftsseite',
+      closeLabel: 'Unterschriftsseite schließen (Escape)', you: 'Sie', notPossible: 'Dieses Dokument kann hier gerade nicht unterschrieben werden. Bitte sprechen Sie mit Ihrem Berater.' }
   };
-  var signing = { box: null, timer: null, url: '' };
+  // box: the request dialog; overlay: the framed signing page; back: where
+  // focus returns when everything is closed.
+  var signing = { box: null, open: null, overlay: null, frame: null, timer: null, url: '', back: null, inerted: [] };
 
   function signText(key) { return (SIGN_TEXTS[state.lang] || SIGN_TEXTS.en)[key]; }
 
+  // signURL is the signing page's URL with this page's language added to
+  // the fragment (sign.js reads it when embedded).
+  function signURL() {
+    return signing.url + (signing.url.indexOf('#') >= 0 ? '&' : '#') + 'lang=' + state.lang;
+  }
+
+  function closeOverlay() {
+    if (!signing.overlay) return;
+    signing.overlay.remove();
+    signing.overlay = null;
+    signing.frame = null;
+    signing.inerted.forEach(function (n) { n.inert = false; });
+    signing.inerted = [];
+  }
+
+  function restoreFocus() {
+    var back = signing.back;
+    signing.back = null;
+    if (back && back !== document.body && back.isConnected && !back.closest('[hidden]')) back.focus();
+    else el.heading.focus({ preventScroll: true });
+  }
+
+  // closeSigning ends the whole request: overlay, dialog and polling.
   function closeSigning(message) {
     clearInterval(signing.timer);
     signing.timer = null;
+    var had = !!(signing.box || signing.overlay);
+    closeOverlay();
     if (signing.box) signing.box.remove();
     signing.box = null;
+    signing.open = null;
     if (message) {
       var note = document.createElement('p');
       note.className = 'sign-note';
@@ -591,12 +627,23 @@
       document.body.appendChild(note);
       setTimeout(function () { note.remove(); }, 6000);
     }
+    if (had) restoreFocus();
+  }
+
+  // backToDialog closes the overlay only (Escape, the close button): the
+  // dialog offers to open it again.
+  function backToDialog() {
+    closeOverlay();
+    if (!signing.box) { restoreFocus(); return; }
+    signing.box.hidden = false;
+    signing.open.focus();
   }
 
   function watchSigning(token) {
     clearInterval(signing.timer);
     signing.timer = setInterval(function () {
       api('GET', '/api/v1/sign/' + encodeURIComponent(token)).then(function (r) {
+        if (!signing.timer) return; // closed meanwhile
         var v = r.body && r.body.signer;
         if (r.status === 200 && v && (v.state === 'signed' || v.status === 'completed')) closeSigning(signText('done'));
         else if (r.status === 404 || r.status === 410) closeSigning('');
@@ -604,10 +651,109 @@
     }, 3000);
   }
 
+  // onSignMessage takes the framed signing page's word: only from this
+  // relay's origin and from the frame shown.
+  function onSignMessage(ev) {
+    if (ev.origin !== location.origin || !signing.frame || ev.source !== signing.frame.contentWindow) return;
+    var d = ev.data;
+    if (!d || d.type !== 'parley-sign') return;
+    if (d.state === 'signed') closeSigning(signText('done'));
+    else if (d.state === 'closed' && d.reason === 'escape') backToDialog();
+    else if (d.state === 'closed') closeSigning(signText('notPossible'));
+  }
+
+  // selfTile is a small copy of the own camera (the same stream, a second
+  // video element: the call's own tile stays where it is).
+  function selfTile() {
+    var src = document.getElementById('self-video');
+    var stream = src && src.srcObject;
+    var fig = document.createElement('figure');
+    fig.className = 'sign-self';
+    var v = document.createElement('video');
+    v.autoplay = true;
+    v.muted = true;
+    v.playsInline = true;
+    v.setAttribute('aria-hidden', 'true');
+    var cap = document.createElement('figcaption');
+    cap.textContent = signText('you');
+    fig.append(v, cap);
+    if (stream && stream.getVideoTracks().some(function (tr) { return tr.readyState === 'live'; })) {
+      v.srcObject = stream;
+      var p = v.play();
+      if (p && p.catch) p.catch(function () { /* autoplay refused: a still tile */ });
+    } else {
+      fig.hidden = true;
+    }
+    return fig;
+  }
+
+  function openOverlay() {
+    if (signing.overlay) return;
+    var ov = document.createElement('div');
+    ov.className = 'sign-overlay';
+    var panel = document.createElement('section');
+    panel.className = 'sign-panel';
+    panel.setAttribute('role', 'dialog');
+    panel.setAttribute('aria-modal', 'true');
+    panel.setAttribute('aria-labelledby', 'sign-overlay-heading');
+    panel.setAttribute('aria-describedby', 'sign-overlay-note');
+    var bar = document.createElement('div');
+    bar.className = 'sign-bar';
+    var titles = document.createElement('div');
+    titles.className = 'sign-titles';
+    var h = document.createElement('h2');
+    h.id = 'sign-overlay-heading';
+    h.textContent = signText('heading');
+    var note = document.createElement('p');
+    note.id = 'sign-overlay-note';
+    note.className = 'hint';
+    note.textContent = signText('callGoesOn');
+    titles.append(h, note);
+    var tab = document.createElement('a');
+    tab.className = 'sign-newtab';
+    tab.href = signing.url;
+    tab.target = '_blank';
+    tab.rel = 'noopener noreferrer';
+    tab.textContent = signText('newTab');
+    var close = document.createElement('button');
+    close.type = 'button';
+    close.className = 'sign-close';
+    close.setAttribute('aria-label', signText('closeLabel'));
+    close.title = signText('closeLabel');
+    close.textContent = '×';
+    close.addEventListener('click', backToDialog);
+    bar.append(selfTile(), titles, tab, close);
+    var frame = document.createElement('iframe');
+    frame.className = 'sign-frame';
+    frame.title = signText('frame');
+    frame.setAttribute('referrerpolicy', 'no-referrer');
+    frame.src = signURL();
+    frame.addEventListener('load', function () {
+      if (signing.frame === frame && panel.contains(document.activeElement)) frame.focus();
+    });
+    panel.append(bar, frame);
+    ov.appendChild(panel);
+    ov.addEventListener('keydown', function (e) {
+      if (e.key === 'Escape') { e.preventDefault(); backToDialog(); }
+    });
+    // Everything else on the page is inert while the overlay is open:
+    // focus stays in it (the call keeps playing).
+    Array.prototype.forEach.call(document.body.children, function (n) {
+      if (!n.inert && n.tagName !== 'SCRIPT') { n.inert = true; signing.inerted.push(n); }
+    });
+    document.body.appendChild(ov);
+    signing.overlay = ov;
+    signing.frame = frame;
+    if (signing.box) signing.box.hidden = true;
+    close.focus();
+  }
+
   function onSignRequest(sign) {
     if (typeof sign.url !== 'string' || sign.url.indexOf('/s/') !== 0) return;
     var token = sign.url.slice(3).split('#')[0];
+    var back = signing.back;
     closeSigning('');
+    signing.back = back && back.isConnected ? back : document.activeElement;
     signing.url = sign.url;
     var box = document.createElement('section');
     box.className = 'sign-request';
@@ -625,17 +771,20 @@
     later.type = 'button';
     later.textContent = signText('later');
     later.addEventListener('click', function () { closeSigning(''); });
-    open.addEventListener('click', function () {
-      // A new tab: /s/ is served with frame-ancestors 'none', so it
-      // cannot be framed by this page (see docs/signing.md).
-      window.open(signing.url, '_blank', 'noopener');
-      box.replaceChildren(text, later);
-      later.textContent = signText('close');
-      later.focus();
+    open.addEventListener('click', openOverlay);
+    var tab = document.createElement('a');
+    tab.className = 'sign-newtab';
+    tab.href = sign.url;
+    tab.target = '_blank';
+    tab.rel = 'noopener noreferrer';
+    tab.textContent = signText('newTab');
+    box.append(text, open, later, tab);
+    box.addEventListener('keydown', function (e) {
+      if (e.key === 'Escape') { e.preventDefault(); closeSigning(''); }
     });
-    box.append(text, open, later);
     document.body.appendChild(box);
     signing.box = box;
+    signing.open = open;
     open.focus();
     watchSigning(token);
   }
@@ -658,6 +807,7 @@
       render();
     });
   });
+  window.addEventListener('message', onSignMessage);
   el.form.addEventListener('submit', onSubmit);
   el.leave.addEventListener('click', onLeave);
   el.callLeave.addEventListener('click', onLeave);

@@ -14,6 +14,16 @@
 // (#session=pss_…): the page takes it, removes the fragment from the
 // address bar at once and skips the SMS step. Every request goes to this
 // relay; every text from the relay is inserted with textContent.
+//
+// Embedded (in the join page's overlay during a call, window.top !==
+// window): the page hides its own bar (brand, language switch: the call
+// page's language is handed over as #…&lang=de|en),
+// keeps the link token in memory only (the tab's sessionStorage belongs
+// to the call page), and tells the parent — with postMessage to its own
+// origin only — {type: 'parley-sign', state: 'signed'} once the signer's
+// step is done, or {type: 'parley-sign', state: 'closed', reason} when it
+// cannot go on (expired, cancelled, not this signer's turn) or Escape
+// asks to close.
 (function () {
   'use strict';
 
@@ -155,6 +165,15 @@
 
   var TOKEN_KEY = 'parley.sign.token';
   var PLACEHOLDER = 'sign';
+  var embedded = (function () {
+    try { return window.top !== window; } catch (e) { return true; }
+  })();
+  if (embedded) { document.documentElement.classList.add('embedded'); }
+  // The language the call page hands over in the fragment (embedded only).
+  var handedLang = (function () {
+    var m = /(?:^#|&)lang=(de|en)(?:&|$)/.exec(location.hash || '');
+    return embedded && m ? m[1] : '';
+  })();
   // A session handed over in the fragment (#session=pss_…, in-meeting and
   // kiosk signing) is taken into memory and removed from the address bar
   // before anything else happens.
@@ -169,6 +188,7 @@
     var m = /^\/s\/([^/]+)\/?$/.exec(location.pathname);
     var fromPath = m ? decodeURIComponent(m[1]) : '';
     if (fromPath && fromPath !== PLACEHOLDER) {
+      if (embedded) { return fromPath; } // memory only: the storage is the call page's
       try {
         sessionStorage.setItem(TOKEN_KEY, fromPath);
         history.replaceState(null, '', '/s/' + PLACEHOLDER);
@@ -179,8 +199,10 @@
   })();
   var base = '/api/v1/sign/' + encodeURIComponent(token);
 
-  var chosen = null;
-  try { chosen = sessionStorage.getItem('parley-lang'); } catch (e) { /* none */ }
+  var chosen = handedLang || null;
+  if (!embedded) {
+    try { chosen = sessionStorage.getItem('parley-lang'); } catch (e) { /* none */ }
+  }
   var lang = chosen === 'en' || chosen === 'de' ? chosen :
     (/^de\b/i.test(navigator.language || '') ? 'de' : 'en');
 
@@ -314,6 +336,19 @@
     view = v;
     render();
     $('heading').focus();
+    tellParent(v);
+  }
+
+  // tellParent tells the call page (embedded only) that this signer is
+  // done, or that the page cannot go on. Only the relay's own origin
+  // receives it.
+  var FINAL = { signed: 'signed', completed: 'signed', expired: 'closed', missing: 'closed', waiting: 'closed' };
+  function tellParent(v, reason) {
+    var state = reason ? 'closed' : FINAL[v];
+    if (!embedded || !state) { return; }
+    try {
+      window.parent.postMessage({ type: 'parley-sign', state: state, reason: reason || v }, location.origin);
+    } catch (e) { /* no parent to tell */ }
   }
 
   function fail(el, text, code) {
@@ -936,6 +971,11 @@
   $('code').addEventListener('input', function () { $('code').removeAttribute('aria-invalid'); });
   $('clear').addEventListener('click', pad.clear);
   $('sign-form').addEventListener('submit', submit);
+  if (embedded) {
+    document.addEventListener('keydown', function (e) {
+      if (e.key === 'Escape' && !e.defaultPrevented) { tellParent(view, 'escape'); }
+    });
+  }
   render();
 
   if (!/^psg_[A-Za-z0-9_-]{43}$/.test(token)) {
