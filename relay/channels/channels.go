@@ -177,6 +177,10 @@ type Outgoing struct {
 	Text string `json:"text,omitempty"`
 	// Template, WhatsApp only, sends an approved template instead of Text.
 	Template *Template `json:"template,omitempty"`
+	// Files are files to send (see CheckFiles for what each provider
+	// takes); Text is then the caption (WhatsApp, Telegram) or the MMS
+	// body. Only their ids are part of the JSON form.
+	Files []File `json:"files,omitempty"`
 	// Reference is the caller's id for the message (e.g. the messaging
 	// domain's message id); it is never sent to the provider, only handed
 	// back with the result so that statuses can be matched.

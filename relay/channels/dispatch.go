@@ -30,8 +30,16 @@ func SendJob(channelID string, ch Channel, m Outgoing) ([]byte, error) {
 	if !validID(channelID) || !ch.Valid() {
 		return nil, fmt.Errorf("%w: channel id or channel", ErrInvalid)
 	}
-	if m.To == "" || (m.Text == "" && m.Template == nil) {
-		return nil, fmt.Errorf("%w: recipient and text or template required", ErrInvalid)
+	if m.To == "" || (m.Text == "" && m.Template == nil && len(m.Files) == 0) {
+		return nil, fmt.Errorf("%w: recipient and text, template or files required", ErrInvalid)
+	}
+	if len(m.Files) > MaxFiles {
+		return nil, fmt.Errorf("%w: more than %d files", ErrInvalid, MaxFiles)
+	}
+	for _, f := range m.Files {
+		if !validID(f.ID) {
+			return nil, fmt.Errorf("%w: file id", ErrInvalid)
+		}
 	}
 	b, err := json.Marshal(Job{ChannelID: channelID, Channel: ch, Message: m})
 	if err != nil {
@@ -60,6 +68,11 @@ type Dispatcher struct {
 	// events can be matched (optional). Its error is logged, not returned:
 	// returning it would send the message a second time.
 	OnSent func(ctx context.Context, channelID string, r SendResult) error
+	// Files loads a file of a job when it runs (required for jobs with
+	// files): name, type and content of the file f.ID of the message
+	// ref (Outgoing.Reference). An error wrapping ErrPermanent (the
+	// message or file is gone) kills the job; others are retried.
+	Files func(ctx context.Context, ref string, f File) (File, error)
 	// Logger receives job ids, channel ids and failures; nil discards.
 	Logger *slog.Logger
 }
@@ -81,6 +94,17 @@ func (d *Dispatcher) Handler() outbox.Handler {
 		}
 		if s.Channel() != job.Channel {
 			return fmt.Errorf("channels: send job %s: channel %s is %s, not %s: %w", j.ID, job.ChannelID, s.Channel(), job.Channel, ErrPermanent)
+		}
+		for i, f := range job.Message.Files {
+			if d.Files == nil {
+				return fmt.Errorf("channels: send job %s: dispatcher cannot load files: %w", j.ID, ErrPermanent)
+			}
+			lf, err := d.Files(ctx, job.Message.Reference, f)
+			if err != nil {
+				return fmt.Errorf("channels: send job %s: file %s: %w", j.ID, f.ID, err)
+			}
+			lf.ID = f.ID
+			job.Message.Files[i] = lf
 		}
 		res, err := s.Send(ctx, job.Message)
 		if err != nil {

@@ -198,7 +198,7 @@ var _ Sender = (*MessengerSender)(nil)
 // Channel returns Messenger.
 func (s *MessengerSender) Channel() Channel { return Messenger }
 
-// Send sends m.Text to the PSID m.To.
+// Send sends m.Text, or m's file (see CheckFiles), to the PSID m.To.
 func (s *MessengerSender) Send(ctx context.Context, m Outgoing) (SendResult, error) {
 	if s.PageToken == "" {
 		return SendResult{}, fmt.Errorf("channels: messenger: page token must be configured: %w", ErrPermanent)
@@ -206,16 +206,23 @@ func (s *MessengerSender) Send(ctx context.Context, m Outgoing) (SendResult, err
 	if !validPhoneish(m.To) || m.To[0] == '+' {
 		return SendResult{}, fmt.Errorf("%w: messenger recipient is not a PSID", ErrInvalid)
 	}
-	if m.Template != nil || !validText(m.Text, MaxMessengerText) {
-		return SendResult{}, fmt.Errorf("%w: messenger text empty, invalid or longer than %d characters", ErrInvalid, MaxMessengerText)
-	}
 	v := s.Version
 	if v == "" {
 		v = GraphVersion
 	}
-	req, err := newJSONRequest(ctx, Messenger, trimBase(s.BaseURL, GraphBaseURL)+"/"+url.PathEscape(v)+"/me/messages",
-		map[string]any{"recipient": map[string]string{"id": m.To}, "messaging_type": "RESPONSE",
-			"message": map[string]string{"text": m.Text}})
+	endpoint := trimBase(s.BaseURL, GraphBaseURL) + "/" + url.PathEscape(v) + "/me/messages"
+	var req *http.Request
+	var err error
+	if len(m.Files) > 0 {
+		req, err = s.fileRequest(ctx, endpoint, m)
+	} else {
+		if m.Template != nil || !validText(m.Text, MaxMessengerText) {
+			return SendResult{}, fmt.Errorf("%w: messenger text empty, invalid or longer than %d characters", ErrInvalid, MaxMessengerText)
+		}
+		req, err = newJSONRequest(ctx, Messenger, endpoint,
+			map[string]any{"recipient": map[string]string{"id": m.To}, "messaging_type": "RESPONSE",
+				"message": map[string]string{"text": m.Text}})
+	}
 	if err != nil {
 		return SendResult{}, err
 	}
@@ -239,6 +246,34 @@ func (s *MessengerSender) Send(ctx context.Context, m Outgoing) (SendResult, err
 	}
 	log.Debug("channels: messenger sent", "ref", m.Reference, "id", ok.MessageID)
 	return SendResult{Channel: Messenger, MessageID: ok.MessageID, Reference: m.Reference}, nil
+}
+
+// fileRequest is the Send API's attachment upload: multipart with
+// recipient and message as JSON fields and the file as filedata
+// (message.attachment {type: image|file, payload {is_reusable: false}}).
+// Uploading is part of the send: a retry after a failed call uploads
+// again, which makes no second message.
+func (s *MessengerSender) fileRequest(ctx context.Context, endpoint string, m Outgoing) (*http.Request, error) {
+	if err := checkLoaded(Messenger, m); err != nil {
+		return nil, err
+	}
+	f := m.Files[0]
+	k, _ := classify(Messenger, f)
+	recipient, _ := json.Marshal(map[string]string{"id": m.To})
+	message, _ := json.Marshal(map[string]any{"attachment": map[string]any{"type": k.kind,
+		"payload": map[string]bool{"is_reusable": false}}})
+	body, ctype, err := multipartBody([]string{"recipient", string(recipient), "messaging_type", "RESPONSE",
+		"message", string(message)}, "filedata", f)
+	if err != nil {
+		return nil, fmt.Errorf("channels: messenger: encode upload: %w", ErrInvalid)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, body)
+	if err != nil {
+		return nil, fmt.Errorf("channels: messenger: bad base URL: %w", ErrPermanent)
+	}
+	req.Header.Set("Content-Type", ctype)
+	req.Header.Set("Accept", "application/json")
+	return req, nil
 }
 
 // Download fetches an inbound attachment's payload URL (Meta's CDN; no

@@ -238,6 +238,11 @@ func (s *TelegramSender) method(ctx context.Context, name string, body any) (jso
 	if err != nil {
 		return nil, err
 	}
+	return s.do(ctx, req)
+}
+
+// do sends a Bot API request and reads its {"ok":…} reply.
+func (s *TelegramSender) do(ctx context.Context, req *http.Request) (json.RawMessage, error) {
 	rep, err := call(ctx, s.Client, Telegram, req)
 	if err != nil {
 		return nil, err
@@ -260,6 +265,40 @@ func (s *TelegramSender) method(ctx context.Context, name string, body any) (jso
 		RetryAfter: wait, Description: r.Description}
 }
 
+// sendFile sends m's file with sendPhoto (JPEG, PNG) or sendDocument as
+// multipart/form-data: chat_id, caption (m.Text) and the file part.
+// Uploading is part of the send: a retry after a failed call uploads
+// again, which is harmless (no message was made).
+func (s *TelegramSender) sendFile(ctx context.Context, chat string, m Outgoing) (json.RawMessage, error) {
+	if !validBotToken(s.Token) {
+		return nil, fmt.Errorf("channels: telegram: bot token must be configured: %w", ErrPermanent)
+	}
+	if err := checkLoaded(Telegram, m); err != nil {
+		return nil, err
+	}
+	f := m.Files[0]
+	k, _ := classify(Telegram, f)
+	fields := []string{"chat_id", chat}
+	if m.Text != "" {
+		fields = append(fields, "caption", m.Text)
+	}
+	method := "sendDocument"
+	if k.kind == "photo" {
+		method = "sendPhoto"
+	}
+	body, ctype, err := multipartBody(fields, k.kind, f)
+	if err != nil {
+		return nil, fmt.Errorf("channels: telegram: encode upload: %w", ErrInvalid)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, trimBase(s.BaseURL, TelegramBaseURL)+"/bot"+s.Token+"/"+method, body)
+	if err != nil {
+		return nil, fmt.Errorf("channels: telegram: bad base URL: %w", ErrPermanent)
+	}
+	req.Header.Set("Content-Type", ctype)
+	req.Header.Set("Accept", "application/json")
+	return s.do(ctx, req)
+}
+
 // validChatID accepts a numeric chat id or an @channel username.
 func validChatID(s string) (any, bool) {
 	if n, err := strconv.ParseInt(s, 10, 64); err == nil && n != 0 {
@@ -271,17 +310,23 @@ func validChatID(s string) (any, bool) {
 	return nil, false
 }
 
-// Send sends m.Text to the chat m.To.
+// Send sends m.Text to the chat m.To, or m's file with m.Text as caption.
 func (s *TelegramSender) Send(ctx context.Context, m Outgoing) (SendResult, error) {
 	chat, ok := validChatID(m.To)
 	if !ok {
 		return SendResult{}, fmt.Errorf("%w: telegram chat id", ErrInvalid)
 	}
-	if m.Template != nil || !validText(m.Text, MaxTelegramText) {
-		return SendResult{}, fmt.Errorf("%w: telegram text empty, invalid or longer than %d characters", ErrInvalid, MaxTelegramText)
-	}
 	log := logger(s.Logger)
-	res, err := s.method(ctx, "sendMessage", map[string]any{"chat_id": chat, "text": m.Text})
+	var res json.RawMessage
+	var err error
+	if len(m.Files) > 0 {
+		res, err = s.sendFile(ctx, m.To, m)
+	} else {
+		if m.Template != nil || !validText(m.Text, MaxTelegramText) {
+			return SendResult{}, fmt.Errorf("%w: telegram text empty, invalid or longer than %d characters", ErrInvalid, MaxTelegramText)
+		}
+		res, err = s.method(ctx, "sendMessage", map[string]any{"chat_id": chat, "text": m.Text})
+	}
 	if err != nil {
 		log.Warn("channels: telegram send failed", "ref", m.Reference, "err", err)
 		return SendResult{}, err

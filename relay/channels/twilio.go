@@ -190,6 +190,11 @@ type TwilioSender struct {
 	StatusCallback string
 	// MaxMedia caps a download; DefaultMaxMedia when zero.
 	MaxMedia int64
+	// MediaURL returns a public HTTPS URL from which Twilio fetches the
+	// file f of the message ref for an MMS (Twilio takes media by URL
+	// only); required to send files. The relay hands out a short-lived
+	// single-file link.
+	MediaURL func(ctx context.Context, ref string, f File) (string, error)
 	// Client makes the requests; nil means a client with a 30s timeout.
 	Client *http.Client
 	// Logger receives message sids and failures; nil discards.
@@ -214,7 +219,8 @@ func validE164(v string) bool {
 	return true
 }
 
-// Send sends m.Text to the E.164 number m.To.
+// Send sends m.Text to the E.164 number m.To; with files, an MMS whose
+// MediaUrls come from MediaURL (see CheckFiles for what is taken).
 func (s *TwilioSender) Send(ctx context.Context, m Outgoing) (SendResult, error) {
 	if s.AccountSID == "" || s.AuthToken == "" || (s.From == "" && s.MessagingServiceSID == "") {
 		return SendResult{}, fmt.Errorf("channels: sms: account, token and sender must be configured: %w", ErrPermanent)
@@ -222,10 +228,30 @@ func (s *TwilioSender) Send(ctx context.Context, m Outgoing) (SendResult, error)
 	if !validE164(m.To) {
 		return SendResult{}, fmt.Errorf("%w: sms recipient is not E.164", ErrInvalid)
 	}
-	if m.Template != nil || !validText(m.Text, MaxSMSText) {
-		return SendResult{}, fmt.Errorf("%w: sms text empty, invalid or longer than %d characters", ErrInvalid, MaxSMSText)
+	form := url.Values{"To": {m.To}}
+	if len(m.Files) > 0 {
+		if err := checkLoaded(SMS, m); err != nil {
+			return SendResult{}, err
+		}
+		if s.MediaURL == nil {
+			return SendResult{}, fmt.Errorf("channels: sms: no MediaURL for MMS: %w", ErrPermanent)
+		}
+		for _, f := range m.Files {
+			u, err := s.MediaURL(ctx, m.Reference, f)
+			if err != nil {
+				return SendResult{}, fmt.Errorf("channels: sms: media URL of file %s: %w", f.ID, err)
+			}
+			form.Add("MediaUrl", u)
+		}
+		if m.Text != "" {
+			form.Set("Body", m.Text)
+		}
+	} else {
+		if m.Template != nil || !validText(m.Text, MaxSMSText) {
+			return SendResult{}, fmt.Errorf("%w: sms text empty, invalid or longer than %d characters", ErrInvalid, MaxSMSText)
+		}
+		form.Set("Body", m.Text)
 	}
-	form := url.Values{"To": {m.To}, "Body": {m.Text}}
 	if s.MessagingServiceSID != "" {
 		form.Set("MessagingServiceSid", s.MessagingServiceSID)
 	} else {

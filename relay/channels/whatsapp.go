@@ -3,6 +3,7 @@ package channels
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -271,6 +272,9 @@ type WhatsAppSender struct {
 	MediaHosts []string
 	// MaxMedia caps a download; DefaultMaxMedia when zero.
 	MaxMedia int64
+	// Uploads keeps the media ids of uploaded files until their message
+	// is accepted (optional: without it a retry uploads again).
+	Uploads UploadCache
 	// Client makes the requests; nil means a client with a 30s timeout.
 	Client *http.Client
 	// Logger receives message ids and failures; nil discards.
@@ -355,15 +359,27 @@ func WhatsAppBody(m Outgoing) (map[string]any, error) {
 	return body, nil
 }
 
-// Send sends m as a text or template message.
+// Send sends m as a text or template message, or as a file message
+// when m has a file: the file is uploaded (POST {root}/{phone-number-id}/media,
+// multipart) and sent as an image or document with that media id, m.Text
+// as caption. With Uploads set, the media id is kept until the message
+// is accepted, so a retry does not upload the file again.
 func (s *WhatsAppSender) Send(ctx context.Context, m Outgoing) (SendResult, error) {
 	if s.PhoneNumberID == "" || s.Token == "" {
 		return SendResult{}, fmt.Errorf("channels: whatsapp: phone number id and token must be configured: %w", ErrPermanent)
+	}
+	if len(m.Files) > 0 {
+		return s.sendFile(ctx, m)
 	}
 	body, err := WhatsAppBody(m)
 	if err != nil {
 		return SendResult{}, err
 	}
+	return s.post(ctx, m, body)
+}
+
+// post sends a message body to the messages endpoint.
+func (s *WhatsAppSender) post(ctx context.Context, m Outgoing, body map[string]any) (SendResult, error) {
 	req, err := newJSONRequest(ctx, WhatsApp, s.root()+"/"+url.PathEscape(s.PhoneNumberID)+"/messages", body)
 	if err != nil {
 		return SendResult{}, err
@@ -391,6 +407,90 @@ func (s *WhatsAppSender) Send(ctx context.Context, m Outgoing) (SendResult, erro
 	}
 	log.Debug("channels: whatsapp sent", "ref", m.Reference, "id", ok.Messages[0].ID)
 	return SendResult{Channel: WhatsApp, MessageID: ok.Messages[0].ID, Reference: m.Reference}, nil
+}
+
+// sendFile uploads m's file (or reuses the media id of an earlier
+// attempt) and sends it.
+func (s *WhatsAppSender) sendFile(ctx context.Context, m Outgoing) (SendResult, error) {
+	if !validPhoneish(m.To) {
+		return SendResult{}, fmt.Errorf("%w: whatsapp recipient is not a wa_id or phone number", ErrInvalid)
+	}
+	if err := checkLoaded(WhatsApp, m); err != nil {
+		return SendResult{}, err
+	}
+	f := m.Files[0]
+	k, _ := classify(WhatsApp, f)
+	key := s.PhoneNumberID + "/" + f.ID
+	log := logger(s.Logger)
+	var mediaID string
+	if s.Uploads != nil {
+		id, ok, err := s.Uploads.Get(ctx, key)
+		if err != nil {
+			return SendResult{}, fmt.Errorf("channels: whatsapp: upload cache: %w: %w", ErrTransient, err)
+		}
+		if ok && validID(id) {
+			mediaID = id
+		}
+	}
+	if mediaID == "" {
+		id, err := s.upload(ctx, f)
+		if err != nil {
+			log.Warn("channels: whatsapp upload failed", "ref", m.Reference, "file", f.ID, "err", err)
+			return SendResult{}, err
+		}
+		mediaID = id
+		if s.Uploads != nil {
+			if err := s.Uploads.Put(ctx, key, mediaID); err != nil {
+				log.Warn("channels: whatsapp media id not kept", "file", f.ID, "err", err)
+			}
+		}
+	}
+	media := map[string]any{"id": mediaID}
+	if m.Text != "" {
+		media["caption"] = m.Text
+	}
+	if k.kind == "document" {
+		media["filename"] = f.Name
+	}
+	res, err := s.post(ctx, m, map[string]any{"messaging_product": "whatsapp", "recipient_type": "individual",
+		"to": m.To, "type": k.kind, k.kind: media})
+	if s.Uploads != nil && (err == nil || errors.Is(err, ErrPermanent)) {
+		if derr := s.Uploads.Delete(ctx, key); derr != nil {
+			log.Warn("channels: whatsapp media id not forgotten", "file", f.ID, "err", derr)
+		}
+	}
+	return res, err
+}
+
+// upload posts a file to the phone number's media endpoint and returns
+// the media id.
+func (s *WhatsAppSender) upload(ctx context.Context, f File) (string, error) {
+	body, ctype, err := multipartBody([]string{"messaging_product", "whatsapp", "type", f.baseType()}, "file", f)
+	if err != nil {
+		return "", fmt.Errorf("channels: whatsapp: encode upload: %w", ErrInvalid)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.root()+"/"+url.PathEscape(s.PhoneNumberID)+"/media", body)
+	if err != nil {
+		return "", fmt.Errorf("channels: whatsapp: bad base URL: %w", ErrPermanent)
+	}
+	req.Header.Set("Content-Type", ctype)
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("Authorization", "Bearer "+s.Token)
+	rep, err := call(ctx, s.Client, WhatsApp, req)
+	if err != nil {
+		return "", err
+	}
+	if rep.status != http.StatusOK {
+		return "", graphFailure(WhatsApp, rep)
+	}
+	var ok struct {
+		ID string `json:"id"`
+	}
+	if json.Unmarshal(rep.body, &ok) != nil || !validID(ok.ID) {
+		// Uploading again costs storage at Meta, never a second message.
+		return "", &ProviderError{Channel: WhatsApp, HTTPStatus: rep.status, Permanent: false, Description: "upload reply without id"}
+	}
+	return ok.ID, nil
 }
 
 // Download fetches an inbound attachment: GET {root}/{mediaID} (Bearer)

@@ -168,3 +168,11 @@ func Post(ctx context.Context, client *http.Client, url, contentType string, bod
 	io.Copy(io.Discard, resp.Body)
 	return resp.StatusCode, nil
 }
+
+func randomUint16() uint16 {
+	b := make([]byte, 2)
+	rand.Read(b)
+	return uint16(b[0])<<8 | uint16(b[1])
+}
+
+func strconvItoa(n int) string { return fmt.Sprint(n) }

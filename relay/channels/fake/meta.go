@@ -63,6 +63,14 @@ type WhatsAppSend struct {
 	Language string
 	// Params are the template's body parameters.
 	Params []string
+	// MediaID is the uploaded media's id (image and document messages).
+	MediaID string
+	// Caption is the media's caption.
+	Caption string
+	// FileName is the document's file name.
+	FileName string
+	// File is the uploaded file the message refers to.
+	File *Upload
 }
 
 // WhatsApp fakes the Cloud API endpoints Parley uses: POST
@@ -83,8 +91,17 @@ type WhatsApp struct {
 	// Client posts webhooks; nil means http.DefaultClient.
 	Client *http.Client
 
-	mu    sync.Mutex
-	media map[string]Media
+	mu      sync.Mutex
+	media   map[string]Media
+	uploads map[string]Upload
+	nUp     int
+}
+
+// Uploads returns how many files were uploaded to the media endpoint.
+func (f *WhatsApp) Uploads() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.nUp
 }
 
 // AddMedia makes id downloadable.
@@ -113,6 +130,8 @@ func (f *WhatsApp) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.Method == http.MethodPost && len(parts) == 3 && parts[2] == "messages":
 		f.messages(w, r, parts)
+	case r.Method == http.MethodPost && len(parts) == 3 && parts[2] == "media":
+		f.upload(w, r, parts)
 	case r.Method == http.MethodGet && len(parts) == 3 && parts[0] == "_media":
 		f.download(w, r, parts[2])
 	case r.Method == http.MethodGet && len(parts) == 2:
@@ -161,6 +180,8 @@ func (f *WhatsApp) messages(w http.ResponseWriter, r *http.Request, parts []stri
 				} `json:"parameters"`
 			} `json:"components"`
 		} `json:"template"`
+		Image    *waMediaRef `json:"image"`
+		Document *waMediaRef `json:"document"`
 	}
 	dec := json.NewDecoder(r.Body)
 	if err := dec.Decode(&b); err != nil {
@@ -200,6 +221,30 @@ func (f *WhatsApp) messages(w http.ResponseWriter, r *http.Request, parts []stri
 				s.Params = append(s.Params, p.Text)
 			}
 		}
+	case b.Type == "image" || b.Type == "document":
+		ref := b.Image
+		if b.Type == "document" {
+			ref = b.Document
+		}
+		if ref == nil || ref.ID == "" || ref.Link != "" {
+			bad = b.Type + ".id"
+			break
+		}
+		f.mu.Lock()
+		up, ok := f.uploads[ref.ID]
+		f.mu.Unlock()
+		switch {
+		case !ok:
+			bad = b.Type + ".id unknown"
+		case utf8.RuneCountInString(ref.Caption) > 1024:
+			bad = b.Type + ".caption"
+		case b.Type == "image" && baseType(up.MIMEType) != "image/jpeg" && baseType(up.MIMEType) != "image/png":
+			bad = "image type"
+		case b.Type == "image" && len(up.Data) > 5_000_000:
+			bad = "image size"
+		default:
+			s.MediaID, s.Caption, s.FileName, s.File = ref.ID, ref.Caption, ref.Filename, &up
+		}
 	default:
 		bad = "type"
 	}
@@ -215,6 +260,72 @@ func (f *WhatsApp) messages(w http.ResponseWriter, r *http.Request, parts []stri
 		"contacts":          []map[string]string{{"input": b.To, "wa_id": strings.TrimPrefix(b.To, "+")}},
 		"messages":          []map[string]string{{"id": s.ID}},
 	})
+}
+
+// waMediaRef is an image or document object of a send.
+type waMediaRef struct {
+	ID       string `json:"id"`
+	Link     string `json:"link"`
+	Caption  string `json:"caption"`
+	Filename string `json:"filename"`
+}
+
+// whatsAppUploadTypes are the media types the fake's media endpoint
+// takes (the Cloud API's image and document types Parley sends).
+var whatsAppUploadTypes = map[string]int{"image/jpeg": 5_000_000, "image/png": 5_000_000,
+	"application/pdf": 100_000_000, "text/plain": 100_000_000}
+
+// upload is POST /{version}/{phone-number-id}/media: multipart with
+// messaging_product=whatsapp, type and the file part "file".
+func (f *WhatsApp) upload(w http.ResponseWriter, r *http.Request, parts []string) {
+	if parts[0] != f.version() || parts[1] != f.PhoneNumberID {
+		f.reject("path " + r.URL.Path)
+		graphError(w, http.StatusBadRequest, 100, 33, "GraphMethodException", "Unsupported post request")
+		return
+	}
+	if !bearer(r, f.Token) {
+		f.reject("access token")
+		graphError(w, http.StatusUnauthorized, 190, 0, "OAuthException", "Invalid OAuth access token")
+		return
+	}
+	fields, files, ok := readMultipart(r)
+	if !ok {
+		f.reject("upload is not multipart/form-data")
+		graphError(w, http.StatusBadRequest, 100, 0, "OAuthException", "(#100) Invalid parameter")
+		return
+	}
+	file, hasFile := files["file"]
+	limit := whatsAppUploadTypes[baseType(fields["type"])]
+	bad := ""
+	switch {
+	case fields["messaging_product"] != "whatsapp":
+		bad = "messaging_product"
+	case !hasFile || len(file.Data) == 0:
+		bad = "file"
+	case limit == 0:
+		bad = "type"
+	case baseType(file.MIMEType) != baseType(fields["type"]):
+		bad = "file content type"
+	case len(file.Data) > limit:
+		bad = "file size"
+	}
+	if bad != "" {
+		f.reject("upload field " + bad)
+		graphError(w, http.StatusBadRequest, 100, 0, "OAuthException", "(#100) Param "+bad+" is invalid")
+		return
+	}
+	id := strconvItoa(1_000_000_000_000 + int(randomUint16())*1000 + 1)
+	f.mu.Lock()
+	if f.uploads == nil {
+		f.uploads = map[string]Upload{}
+	}
+	for f.uploads[id].Data != nil {
+		id += "1"
+	}
+	f.uploads[id] = file
+	f.nUp++
+	f.mu.Unlock()
+	writeJSON(w, http.StatusOK, map[string]string{"id": id})
 }
 
 func (f *WhatsApp) mediaInfo(w http.ResponseWriter, r *http.Request, parts []string) {
@@ -330,6 +441,10 @@ type MessengerSend struct {
 	MessagingType string
 	// Text is the message text.
 	Text string
+	// AttachmentType is image or file for an attachment upload.
+	AttachmentType string
+	// File is the uploaded attachment (multipart field filedata).
+	File *Upload
 }
 
 // Messenger fakes the Send API: POST /{version}/me/messages (or
@@ -370,6 +485,10 @@ func (f *Messenger) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		graphError(w, http.StatusUnauthorized, 190, 0, "OAuthException", "Invalid OAuth access token")
 		return
 	}
+	if fields, files, ok := readMultipart(r); ok {
+		f.attachment(w, fields, files)
+		return
+	}
 	if !isJSON(r) {
 		f.reject("content type " + r.Header.Get("Content-Type"))
 		graphError(w, http.StatusBadRequest, 100, 0, "OAuthException", "(#100) Invalid parameter")
@@ -404,6 +523,57 @@ func (f *Messenger) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s := MessengerSend{ID: "m_" + randomHex(20), To: b.Recipient.ID, MessagingType: b.MessagingType, Text: b.Message.Text}
 	f.add(s)
 	writeJSON(w, http.StatusOK, map[string]string{"recipient_id": s.To, "message_id": s.ID})
+}
+
+// attachment is a Send API upload: multipart with recipient and
+// message as JSON strings, messaging_type and the file as filedata;
+// message.attachment.type is image, video, audio or file and the
+// payload has is_reusable.
+func (f *Messenger) attachment(w http.ResponseWriter, fields map[string]string, files map[string]Upload) {
+	var rcp struct {
+		ID string `json:"id"`
+	}
+	var msg struct {
+		Text       *string `json:"text"`
+		Attachment *struct {
+			Type    string `json:"type"`
+			Payload *struct {
+				IsReusable *bool  `json:"is_reusable"`
+				URL        string `json:"url"`
+			} `json:"payload"`
+		} `json:"attachment"`
+	}
+	file, hasFile := files["filedata"]
+	bad := ""
+	switch {
+	case json.Unmarshal([]byte(fields["recipient"]), &rcp) != nil || rcp.ID == "":
+		bad = "recipient"
+	case fields["messaging_type"] != "RESPONSE" && fields["messaging_type"] != "UPDATE" && fields["messaging_type"] != "MESSAGE_TAG":
+		bad = "messaging_type"
+	case json.Unmarshal([]byte(fields["message"]), &msg) != nil || msg.Attachment == nil || msg.Attachment.Payload == nil:
+		bad = "message.attachment"
+	case msg.Text != nil:
+		bad = "message.text with an attachment"
+	case msg.Attachment.Type != "image" && msg.Attachment.Type != "file" && msg.Attachment.Type != "video" && msg.Attachment.Type != "audio":
+		bad = "message.attachment.type"
+	case msg.Attachment.Payload.IsReusable == nil || msg.Attachment.Payload.URL != "":
+		bad = "message.attachment.payload"
+	case !hasFile || len(file.Data) == 0 || file.MIMEType == "":
+		bad = "filedata"
+	case len(file.Data) > 25_000_000:
+		bad = "filedata size"
+	case msg.Attachment.Type == "image" && !strings.HasPrefix(baseType(file.MIMEType), "image/"):
+		bad = "image type"
+	}
+	if bad != "" {
+		f.reject("attachment " + bad)
+		graphError(w, http.StatusBadRequest, 100, 0, "OAuthException", "(#100) Param "+bad+" is invalid")
+		return
+	}
+	s := MessengerSend{ID: "m_" + randomHex(20), To: rcp.ID, MessagingType: fields["messaging_type"],
+		AttachmentType: msg.Attachment.Type, File: &file}
+	f.add(s)
+	writeJSON(w, http.StatusOK, map[string]string{"recipient_id": s.To, "message_id": s.ID, "attachment_id": "1" + randomHex(6)})
 }
 
 func fbEnvelope(pageID string, at time.Time, event map[string]any) []byte {

@@ -21,6 +21,12 @@ type TelegramSend struct {
 	ChatID string
 	// Text is the message text.
 	Text string
+	// Method is sendMessage, sendPhoto or sendDocument.
+	Method string
+	// Caption is a photo's or document's caption.
+	Caption string
+	// File is the uploaded photo or document.
+	File *Upload
 }
 
 // Telegram fakes the Bot API methods Parley uses: sendMessage and getFile
@@ -123,6 +129,10 @@ func (f *Telegram) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		tgError(w, http.StatusUnauthorized, "Unauthorized")
 		return
 	}
+	if method == "sendPhoto" || method == "sendDocument" {
+		f.sendFile(w, r, method)
+		return
+	}
 	params, ok := tgParams(r)
 	if !ok {
 		f.reject("parameters")
@@ -174,7 +184,7 @@ func (f *Telegram) sendMessage(w http.ResponseWriter, p map[string]any) {
 		tgError(w, http.StatusForbidden, "Forbidden: bot was blocked by the user")
 		return
 	}
-	f.add(TelegramSend{MessageID: id, ChatID: chat, Text: text})
+	f.add(TelegramSend{MessageID: id, ChatID: chat, Text: text, Method: "sendMessage"})
 	botID, _, _ := strings.Cut(f.Token, ":")
 	bid, _ := strconv.ParseInt(botID, 10, 64)
 	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "result": map[string]any{
@@ -184,6 +194,63 @@ func (f *Telegram) sendMessage(w http.ResponseWriter, p map[string]any) {
 		"date":       time.Now().Unix(),
 		"text":       text,
 	}})
+}
+
+// sendFile is sendPhoto or sendDocument with a multipart upload: chat_id,
+// optional caption (≤ 1024 characters) and the file part "photo" or
+// "document" (photos ≤ 10 MB, uploads ≤ 50 MB).
+func (f *Telegram) sendFile(w http.ResponseWriter, r *http.Request, method string) {
+	fields, files, ok := readMultipart(r)
+	if !ok {
+		f.reject(method + " without multipart/form-data")
+		tgError(w, http.StatusBadRequest, "Bad Request: there is no file in the request")
+		return
+	}
+	field, limit := "document", 50_000_000
+	if method == "sendPhoto" {
+		field, limit = "photo", 10_000_000
+	}
+	chat := fields["chat_id"]
+	n, err := strconv.ParseInt(chat, 10, 64)
+	file, hasFile := files[field]
+	bad := ""
+	switch {
+	case chat == "" || (err != nil && !strings.HasPrefix(chat, "@")) || (err == nil && n == 0):
+		bad = "chat_id"
+	case !hasFile || len(file.Data) == 0:
+		bad = field
+	case len(file.Data) > limit:
+		bad = field + " size"
+	case utf8.RuneCountInString(fields["caption"]) > 1024:
+		bad = "caption"
+	case method == "sendPhoto" && baseType(file.MIMEType) != "image/jpeg" && baseType(file.MIMEType) != "image/png":
+		bad = "photo type"
+	}
+	if bad != "" {
+		f.reject(method + " " + bad)
+		tgError(w, http.StatusBadRequest, "Bad Request: "+bad+" is invalid")
+		return
+	}
+	f.mu.Lock()
+	blocked := f.blocked[chat]
+	f.next++
+	id := f.next
+	f.mu.Unlock()
+	if blocked {
+		tgError(w, http.StatusForbidden, "Forbidden: bot was blocked by the user")
+		return
+	}
+	f.add(TelegramSend{MessageID: id, ChatID: chat, Method: method, Caption: fields["caption"], File: &file})
+	res := map[string]any{"message_id": id, "chat": map[string]any{"id": n, "type": "private"}, "date": time.Now().Unix()}
+	if method == "sendPhoto" {
+		res["photo"] = []any{map[string]any{"file_id": "AgAC" + randomHex(8), "file_unique_id": randomHex(4), "file_size": len(file.Data), "width": 800, "height": 600}}
+	} else {
+		res["document"] = map[string]any{"file_id": "BQAC" + randomHex(8), "file_unique_id": randomHex(4), "file_name": file.FileName, "mime_type": baseType(file.MIMEType), "file_size": len(file.Data)}
+	}
+	if c := fields["caption"]; c != "" {
+		res["caption"] = c
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "result": res})
 }
 
 func (f *Telegram) getFile(w http.ResponseWriter, p map[string]any) {

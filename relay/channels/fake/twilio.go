@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha1"
 	"encoding/base64"
+	"io"
 	"mime"
 	"net/http"
 	"net/url"
@@ -53,6 +54,9 @@ type TwilioSend struct {
 	Body string
 	// StatusCallback is the status callback URL, if given.
 	StatusCallback string
+	// Media are the files fetched from the MediaUrls, in order, as
+	// Twilio fetches them when it creates an MMS.
+	Media []Upload
 }
 
 // Twilio fakes Twilio's Messages API (POST
@@ -68,8 +72,9 @@ type Twilio struct {
 	// Client posts webhooks; nil means http.DefaultClient.
 	Client *http.Client
 
-	mu    sync.Mutex
-	media map[string]Media
+	mu      sync.Mutex
+	media   map[string]Media
+	fetched int
 }
 
 func twilioError(w http.ResponseWriter, status, code int, msg string) {
@@ -166,16 +171,82 @@ func (f *Twilio) create(w http.ResponseWriter, r *http.Request) {
 		f.reject("Body length")
 		twilioError(w, http.StatusBadRequest, 21617, "The concatenated message body exceeds the 1600 character limit.")
 		return
+	case len(form["MediaUrl"]) > 10:
+		f.reject("MediaUrl count")
+		twilioError(w, http.StatusBadRequest, 21623, "Number of media files exceeds allowed limit.")
+		return
+	}
+	total := 0
+	for _, u := range form["MediaUrl"] {
+		up, ok := f.fetch(r.Context(), u)
+		if !ok {
+			f.reject("MediaUrl not fetchable")
+			twilioError(w, http.StatusBadRequest, 21620, "Invalid media URL(s).")
+			return
+		}
+		total += len(up.Data)
+		s.Media = append(s.Media, up)
+	}
+	if total > 5_000_000 {
+		f.reject("media size")
+		twilioError(w, http.StatusBadRequest, 21620, "Total media size exceeds 5 MB.")
+		return
 	}
 	s.SID = "SM" + randomHex(16)
+	if len(s.Media) > 0 {
+		s.SID = "MM" + randomHex(16)
+	}
 	f.add(s)
 	now := time.Now().UTC().Format(time.RFC1123Z)
 	writeJSON(w, http.StatusCreated, map[string]any{
 		"account_sid": f.AccountSID, "api_version": "2010-04-01", "body": s.Body, "date_created": now,
 		"date_updated": now, "direction": "outbound-api", "from": s.From, "messaging_service_sid": nilIfEmpty(s.MessagingServiceSID),
-		"num_media": "0", "num_segments": "1", "sid": s.SID, "status": "queued", "to": s.To,
+		"num_media": strconv.Itoa(len(s.Media)), "num_segments": "1", "sid": s.SID, "status": "queued", "to": s.To,
 		"uri": "/2010-04-01/Accounts/" + f.AccountSID + "/Messages/" + s.SID + ".json",
 	})
+}
+
+// fetch GETs a MediaUrl as Twilio does (HTTPS or loopback test URLs,
+// no credentials) with Client; a non-200 reply or an unsupported media
+// type makes it unfetchable.
+func (f *Twilio) fetch(ctx context.Context, raw string) (Upload, bool) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.User != nil {
+		return Upload{}, false
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, raw, nil)
+	if err != nil {
+		return Upload{}, false
+	}
+	c := f.Client
+	if c == nil {
+		c = http.DefaultClient
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return Upload{}, false
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 5_000_001))
+	if err != nil || resp.StatusCode != http.StatusOK {
+		return Upload{}, false
+	}
+	switch baseType(resp.Header.Get("Content-Type")) {
+	case "image/jpeg", "image/png", "image/gif":
+	default:
+		return Upload{}, false
+	}
+	f.mu.Lock()
+	f.fetched++
+	f.mu.Unlock()
+	return Upload{Field: "MediaUrl", MIMEType: resp.Header.Get("Content-Type"), Data: data}, true
+}
+
+// Fetched returns how many media URLs the fake has fetched.
+func (f *Twilio) Fetched() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.fetched
 }
 
 func nilIfEmpty(s string) any {
