@@ -8,6 +8,7 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -60,12 +61,16 @@ const messagingActor = "messaging-relay"
 //	msgwire/route/<tenant>/<kind>/<address mac>    routeRecord: which channel a customer address came through
 //	msgwire/cf/<conversation id>                   contactRecord: a contact-form conversation's page and language
 //	msgwire/rc/<tenant>/<customer>/<kind>/<mac>    (empty) the routes of a customer, to delete them with the conversations
+//	msgwire/up/<phone number id>/<conv>/<att>      WhatsApp media id of an uploaded attachment until its message is accepted (TTL 29 days)
+//	msgwire/ml/<sha256(token)>                     mediaLinkRecord: an MMS media link (TTL 1 hour)
 const (
 	prefixChannel      = "msgwire/ch/"
 	prefixTenantChans  = "msgwire/cht/"
 	prefixRoute        = "msgwire/route/"
 	prefixContactForm  = "msgwire/cf/"
 	prefixRouteOf      = "msgwire/rc/"
+	prefixUpload       = "msgwire/up/"
+	prefixMediaLink    = "msgwire/ml/"
 	maxCredentialBytes = 1024
 )
 
@@ -181,7 +186,7 @@ func (s *Server) startMessaging(opts Options, storeKey []byte) error {
 	}
 	n.msgs = s.messaging
 	s.inbox = n
-	d := &channels.Dispatcher{Lookup: n.lookupSender, OnSent: n.onSent, Logger: log.With("component", "channel-send")}
+	d := &channels.Dispatcher{Lookup: n.lookupSender, OnSent: n.onSent, Files: n.loadFile, Logger: log.With("component", "channel-send")}
 	send := d.Handler()
 	s.outbox.Handle(channels.JobKind, func(ctx context.Context, j outbox.Job) error {
 		err := send(ctx, j)
@@ -444,7 +449,7 @@ func (n *inbox) sender(r channelRecord, c credentials) channels.Sender {
 	switch r.Kind {
 	case "whatsapp":
 		return &channels.WhatsAppSender{BaseURL: base, PhoneNumberID: c["phone_number_id"], Token: c["access_token"],
-			MaxMedia: messaging.MaxAttachmentBytes, Client: cl, Logger: lg}
+			MaxMedia: messaging.MaxAttachmentBytes, Uploads: uploadCache{n.kv}, Client: cl, Logger: lg}
 	case "messenger":
 		return &channels.MessengerSender{BaseURL: base, PageToken: c["page_token"], MaxMedia: messaging.MaxAttachmentBytes, Client: cl, Logger: lg}
 	case "telegram":
@@ -452,7 +457,7 @@ func (n *inbox) sender(r channelRecord, c credentials) channels.Sender {
 	default:
 		return &channels.TwilioSender{BaseURL: base, AccountSID: c["account_sid"], AuthToken: c["auth_token"], From: c["from"],
 			MessagingServiceSID: c["messaging_service_sid"], StatusCallback: n.config(r, nil).WebhookURL,
-			MaxMedia: messaging.MaxAttachmentBytes, Client: cl, Logger: lg}
+			MaxMedia: messaging.MaxAttachmentBytes, MediaURL: n.mediaURL, Client: cl, Logger: lg}
 	}
 }
 
@@ -543,9 +548,6 @@ func (n *inbox) outbound(tx store.Txn, c messaging.Conversation, m messaging.Mes
 		}
 		return n.outbox.EnqueueTx(tx, JobContactReply, payload, time.Time{})
 	}
-	if len(m.Attachments) > 0 {
-		return channelInvalid("attachments", "files cannot be sent on this channel yet; send text")
-	}
 	kind := string(c.Channel)
 	chID := ""
 	var rt routeRecord
@@ -581,6 +583,19 @@ func (n *inbox) outbound(tx store.Txn, c messaging.Conversation, m messaging.Mes
 		out.Template = &channels.Template{Name: m.Template.Name, Language: m.Template.Language, Params: m.Template.Params}
 		out.Text = ""
 	}
+	// Files go into the job by id ("<conversation>/<attachment>"); the
+	// job reads them when it runs. What the provider does not take is
+	// refused here, before anything is stored.
+	for _, a := range m.Attachments {
+		out.Files = append(out.Files, channels.File{ID: c.ID + "/" + a.ID, MIMEType: a.Type, Size: a.Size})
+	}
+	if err := channels.CheckFiles(channels.Channel(kind), out); err != nil {
+		var re *channels.RefusedError
+		if errors.As(err, &re) {
+			return channelInvalid("attachments", re.Reason)
+		}
+		return channelInvalid("attachments", "cannot be sent on this channel")
+	}
 	payload, err := channels.SendJob(chID, channels.Channel(kind), out)
 	if err != nil {
 		return channelInvalid("text", "cannot be sent on this channel")
@@ -588,11 +603,152 @@ func (n *inbox) outbound(tx store.Txn, c messaging.Conversation, m messaging.Mes
 	return n.outbox.EnqueueTx(tx, channels.JobKind, payload, time.Time{})
 }
 
+// ---- outbound files ----
+
+// loadFile is the Dispatcher's Files: it reads (and opens) an
+// attachment of the job's message when the job runs. A conversation or
+// attachment gone since (erased, expired) kills the job.
+func (n *inbox) loadFile(ctx context.Context, ref string, f channels.File) (channels.File, error) {
+	tenantID, _, ok := strings.Cut(ref, "/")
+	conv, att, ok2 := strings.Cut(f.ID, "/")
+	if !ok || !ok2 {
+		return channels.File{}, fmt.Errorf("server: file %s: malformed reference: %w", f.ID, channels.ErrPermanent)
+	}
+	a := messaging.Actor{TenantID: tenantID, UserID: messagingActor, Role: messaging.RoleAdmin}
+	at, err := n.msgs.Attachment(ctx, a, conv, att)
+	if errors.Is(err, messaging.ErrNotFound) {
+		return channels.File{}, fmt.Errorf("server: file %s: %w: %w", f.ID, err, channels.ErrPermanent)
+	}
+	if err != nil {
+		return channels.File{}, fmt.Errorf("server: file %s: %w", f.ID, err)
+	}
+	return channels.File{ID: f.ID, Name: at.Name, MIMEType: at.Type, Size: int64(len(at.Data)), Data: at.Data}, nil
+}
+
+// uploadCache keeps WhatsApp media ids of uploaded attachments in the
+// store (ids only), so that a retried job does not upload again.
+type uploadCache struct{ kv store.KV }
+
+// uploadTTL is how long a media id is kept: WhatsApp keeps uploaded
+// media for 30 days.
+const uploadTTL = 29 * 24 * time.Hour
+
+func (u uploadCache) Get(ctx context.Context, key string) (string, bool, error) {
+	var v []byte
+	err := u.kv.View(ctx, func(tx store.Txn) error {
+		var err error
+		v, err = tx.Get([]byte(prefixUpload + key))
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, err
+	}
+	return string(v), true, nil
+}
+
+func (u uploadCache) Put(ctx context.Context, key, mediaID string) error {
+	return u.kv.Update(ctx, func(tx store.Txn) error {
+		return tx.SetWithTTL([]byte(prefixUpload+key), []byte(mediaID), uploadTTL)
+	})
+}
+
+func (u uploadCache) Delete(ctx context.Context, key string) error {
+	return u.kv.Update(ctx, func(tx store.Txn) error { return tx.Delete([]byte(prefixUpload + key)) })
+}
+
+// mediaLinkKind is the webhook path segment of MMS media links:
+// {base}/hooks/mms/{token}. The link rides on the webhook route, which
+// is public and rate-limited per address like the providers' webhooks.
+const mediaLinkKind = "mms"
+
+// mediaLinkTTL is how long Twilio may fetch an MMS file.
+const mediaLinkTTL = time.Hour
+
+// mediaLinkRecord is what a media link opens: one attachment of one
+// tenant, until Expires.
+type mediaLinkRecord struct {
+	TenantID string    `json:"tenant_id"`
+	FileID   string    `json:"file_id"` // <conversation>/<attachment>
+	Expires  time.Time `json:"expires"`
+}
+
+func mediaLinkKey(token string) []byte {
+	sum := sha256.Sum256([]byte(token))
+	return []byte(prefixMediaLink + hex.EncodeToString(sum[:]))
+}
+
+// mediaURL is the TwilioSender's MediaURL: a random token (only its
+// digest is stored) that opens this one attachment for an hour.
+func (n *inbox) mediaURL(ctx context.Context, ref string, f channels.File) (string, error) {
+	tenantID, _, ok := strings.Cut(ref, "/")
+	if !ok {
+		return "", fmt.Errorf("server: media link: reference without tenant: %w", channels.ErrPermanent)
+	}
+	tok := make([]byte, 32)
+	_, _ = rand.Read(tok)
+	token := base64.RawURLEncoding.EncodeToString(tok)
+	rec := mediaLinkRecord{TenantID: tenantID, FileID: f.ID, Expires: n.clock.Now().Add(mediaLinkTTL)}
+	err := n.kv.Update(ctx, func(tx store.Txn) error {
+		b, err := json.Marshal(rec)
+		if err != nil {
+			return err
+		}
+		return tx.SetWithTTL(mediaLinkKey(token), b, mediaLinkTTL+time.Minute)
+	})
+	if err != nil {
+		return "", fmt.Errorf("server: media link: %w", err)
+	}
+	return n.base + "/hooks/" + mediaLinkKind + "/" + token, nil
+}
+
+// mediaLink serves the file of an MMS media link (GET or HEAD) while
+// the link lives and the attachment exists; anything else is
+// messaging.ErrNotFound.
+func (n *inbox) mediaLink(ctx context.Context, token string) (http.Handler, error) {
+	if len(token) < 40 || len(token) > 64 || !ids.ValidRef(strings.ReplaceAll(token, "-", "_")) {
+		return nil, messaging.ErrNotFound
+	}
+	var rec mediaLinkRecord
+	err := n.kv.View(ctx, func(tx store.Txn) error { return getJSONKey(tx, string(mediaLinkKey(token)), &rec) })
+	if errors.Is(err, store.ErrNotFound) || (err == nil && !n.clock.Now().Before(rec.Expires)) {
+		return nil, messaging.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("server: media link: %w", err)
+	}
+	f, err := n.loadFile(ctx, rec.TenantID+"/link", channels.File{ID: rec.FileID})
+	if err != nil {
+		return nil, messaging.ErrNotFound
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		w.Header().Set("Content-Type", f.MIMEType)
+		w.Header().Set("Content-Length", strconv.Itoa(len(f.Data)))
+		w.Header().Set("Cache-Control", "private, no-store")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.Header().Set("Content-Disposition", "inline")
+		if r.Method == http.MethodGet {
+			_, _ = w.Write(f.Data)
+		}
+		n.log.Info("messaging: mms media fetched", "tenant_id", rec.TenantID, "file_id", rec.FileID)
+	}), nil
+}
+
 // ---- inbound: webhooks ----
 
 // Webhook implements api.Inbox: the provider's handler for the channel,
 // storing through a sink bound to it.
 func (n *inbox) Webhook(ctx context.Context, provider, channelID string) (http.Handler, error) {
+	if provider == mediaLinkKind {
+		return n.mediaLink(ctx, channelID)
+	}
 	r, err := n.channel(ctx, channelID)
 	if err != nil {
 		return nil, err

@@ -266,8 +266,9 @@ func TestInboxWhatsAppThroughTheRelay(t *testing.T) {
 		t.Fatalf("after read status: %+v", ms[1])
 	}
 
-	// Files cannot go out through WhatsApp yet: refused, nothing stored.
-	if st := a.raw("POST", "/api/v1/conversations/"+conv+"/attachments?name=a.pdf&client_id=f1", e.advisor, "application/octet-stream", []byte(testPDFBytes), &eo); st != 400 || eo.Error.Field != "attachments" {
+	// A file type WhatsApp does not take (GIF; it takes JPEG, PNG, PDF
+	// and text) is refused before anything is stored.
+	if st := a.raw("POST", "/api/v1/conversations/"+conv+"/attachments?name=a.gif&client_id=f1", e.advisor, "application/octet-stream", []byte("GIF89a\x01\x00\x01\x00\x80\x00\x00\xff\xff\xff\x00\x00\x00!\xf9\x04\x00\x00\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;"), &eo); st != 400 || eo.Error.Field != "attachments" {
 		t.Fatalf("attachment on WhatsApp: %d %+v", st, eo)
 	}
 

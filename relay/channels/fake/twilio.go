@@ -54,6 +54,8 @@ type TwilioSend struct {
 	Body string
 	// StatusCallback is the status callback URL, if given.
 	StatusCallback string
+	// MediaURLs are the MediaUrl parameters, in order.
+	MediaURLs []string
 	// Media are the files fetched from the MediaUrls, in order, as
 	// Twilio fetches them when it creates an MMS.
 	Media []Upload
@@ -186,6 +188,7 @@ func (f *Twilio) create(w http.ResponseWriter, r *http.Request) {
 		}
 		total += len(up.Data)
 		s.Media = append(s.Media, up)
+		s.MediaURLs = append(s.MediaURLs, u)
 	}
 	if total > 5_000_000 {
 		f.reject("media size")
