@@ -574,17 +574,17 @@
   // polled every 3 s until this signer has signed.
   var SIGN_TEXTS = {
     en: { ask: function (title) { return 'Your advisor asks you to sign “' + title + '”.'; }, open: 'Open', later: 'Not now',
-      close: 'Close', done: 'Thank you, your signature has been recorded.', heading: 'Sign the document',
+      close: 'Close', done: 'Thank you, your signature has been recorded.', heading: 'Sign the document', headingShort: 'Sign',
       callGoesOn: 'Your call continues in the background.', newTab: 'Open in a new tab', frame: 'Signing page',
       closeLabel: 'Close the signing page (Escape)', you: 'You', notPossible: 'This document cannot be signed here right now. Please talk to your advisor.' },
     de: { ask: function (title) { return 'Ihr Berater bittet Sie, „' + title + '“ zu unterschreiben.'; }, open: 'Öffnen', later: 'Jetzt nicht',
-      close: 'Schließen', done: 'Vielen Dank, Ihre Unterschrift wurde erfasst.', heading: 'Dokument unterschreiben',
+      close: 'Schließen', done: 'Vielen Dank, Ihre Unterschrift wurde erfasst.', heading: 'Dokument unterschreiben', headingShort: 'Unterschreiben',
       callGoesOn: 'Ihr Gespräch läuft im Hintergrund weiter.', newTab: 'In neuem Tab öffnen', frame: 'Unterschriftsseite',
       closeLabel: 'Unterschriftsseite schließen (Escape)', you: 'Sie', notPossible: 'Dieses Dokument kann hier gerade nicht unterschrieben werden. Bitte sprechen Sie mit Ihrem Berater.' }
   };
   // box: the request dialog; overlay: the framed signing page; back: where
   // focus returns when everything is closed.
-  var signing = { box: null, open: null, overlay: null, frame: null, timer: null, url: '', back: null, inerted: [] };
+  var signing = { box: null, open: null, overlay: null, frame: null, timer: null, selfTimer: 0, url: '', back: null, inerted: [] };
 
   function signText(key) { return (SIGN_TEXTS[state.lang] || SIGN_TEXTS.en)[key]; }
 
@@ -596,6 +596,8 @@
 
   function closeOverlay() {
     if (!signing.overlay) return;
+    clearInterval(signing.selfTimer);
+    signing.selfTimer = 0;
     signing.overlay.remove();
     signing.overlay = null;
     signing.frame = null;
@@ -663,10 +665,9 @@
   }
 
   // selfTile is a small copy of the own camera (the same stream, a second
-  // video element: the call's own tile stays where it is).
+  // video element: the call's own tile stays where it is). It follows the
+  // camera being switched on or off while the overlay is open.
   function selfTile() {
-    var src = document.getElementById('self-video');
-    var stream = src && src.srcObject;
     var fig = document.createElement('figure');
     fig.className = 'sign-self';
     var v = document.createElement('video');
@@ -677,13 +678,20 @@
     var cap = document.createElement('figcaption');
     cap.textContent = signText('you');
     fig.append(v, cap);
-    if (stream && stream.getVideoTracks().some(function (tr) { return tr.readyState === 'live'; })) {
+    function follow() {
+      var src = document.getElementById('self-video');
+      var stream = src && src.srcObject;
+      if (stream && !stream.getVideoTracks().some(function (tr) { return tr.readyState === 'live'; })) stream = null;
+      fig.hidden = !stream;
+      if (v.srcObject === stream) return;
       v.srcObject = stream;
+      if (!stream) return;
       var p = v.play();
       if (p && p.catch) p.catch(function () { /* autoplay refused: a still tile */ });
-    } else {
-      fig.hidden = true;
     }
+    follow();
+    clearInterval(signing.selfTimer);
+    signing.selfTimer = setInterval(follow, 1000);
     return fig;
   }
 
@@ -703,7 +711,14 @@
     titles.className = 'sign-titles';
     var h = document.createElement('h2');
     h.id = 'sign-overlay-heading';
-    h.textContent = signText('heading');
+    // The long heading, and a short one for narrow screens (CSS shows one).
+    var long = document.createElement('span');
+    long.className = 'long';
+    long.textContent = signText('heading');
+    var short = document.createElement('span');
+    short.className = 'short';
+    short.textContent = signText('headingShort');
+    h.append(long, short);
     var note = document.createElement('p');
     note.id = 'sign-overlay-note';
     note.className = 'hint';
