@@ -244,6 +244,7 @@ type Track struct {
 	files   []string
 	closed  bool
 	lastErr error
+	lastSR  *NTPMapping // the latest sender report, for the next file
 }
 
 // apply follows the consent phase. The caller holds r.mu.
@@ -267,6 +268,9 @@ func (t *Track) apply(p Phase, req int) {
 				return
 			}
 			t.w, t.wreq = w, req
+			if t.lastSR != nil {
+				w.SenderReport(t.lastSR.NTPTime, t.lastSR.RTPTime)
+			}
 		}
 		t.w.Resume()
 		t.active.Store(int64(req))
@@ -330,11 +334,19 @@ func (t *Track) WriteRTP(p *rtp.Packet) error {
 // Dropped counts packets dropped because the disk fell behind.
 func (t *Track) Dropped() uint64 { return t.dropped.Load() }
 
-// SenderReport passes the publisher's RTCP sender report mapping to the
-// current file's sidecar.
+// SenderReport passes the publisher's RTCP sender report (NTP and RTP
+// time) to the current file's sidecar; the latest one also goes to the
+// next file the track starts, so that a file begun between two reports
+// has a mapping from the start. The SFU calls it for every sender report
+// of the recorded encoding.
 func (t *Track) SenderReport(ntpTime uint64, rtpTime uint32) {
+	if ntpTime == 0 {
+		return
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	m := ntpMapping(ntpTime, rtpTime)
+	t.lastSR = &m
 	if t.w != nil {
 		t.w.SenderReport(ntpTime, rtpTime)
 	}

@@ -72,6 +72,70 @@ type NTPMapping struct {
 	Wall time.Time `json:"wall"`
 }
 
+// SenderClock is a least-squares fit of a track's RTP timestamps against
+// its sender's NTP clock over the sender reports of one file. To place WebM
+// time t ms on the sender's clock: rtp = FirstRTPTimestamp +
+// t*ClockRate/1000, then NTP = SenderReport.Wall + (rtp −
+// SenderReport.RTPTime) / RTPPerSecond (RTP differences taken modulo 2³²).
+// Two tracks of one sender (its audio and video) align exactly that way;
+// RTPPerSecond differs from ClockRate by the sender's clock drift.
+type SenderClock struct {
+	// Reports is how many sender reports the fit is over.
+	Reports int `json:"reports"`
+	// RTPPerSecond is the fitted slope: RTP ticks per second of the
+	// sender's NTP clock.
+	RTPPerSecond float64 `json:"rtp_per_second"`
+}
+
+// srFit accumulates sender reports for the least-squares fit: x is NTP
+// seconds since the first report, y RTP ticks since it (unwrapped).
+type srFit struct {
+	first, last      NTPMapping
+	n                int
+	ext              int64 // y of the last report
+	sx, sy, sxx, sxy float64
+}
+
+// add takes a report; reports whose NTP time does not advance (a
+// restarted or confused sender) are ignored. It reports whether it was
+// taken.
+func (f *srFit) add(m NTPMapping) bool {
+	if f.n > 0 && m.NTPTime <= f.last.NTPTime {
+		return false
+	}
+	if f.n == 0 {
+		f.first = m
+	} else {
+		f.ext += int64(int32(m.RTPTime - f.last.RTPTime))
+	}
+	f.last = m
+	f.n++
+	x := float64(m.NTPTime-f.first.NTPTime) / (1 << 32)
+	y := float64(f.ext)
+	f.sx += x
+	f.sy += y
+	f.sxx += x * x
+	f.sxy += x * y
+	return true
+}
+
+// clock returns the fitted clock, nil with fewer than two reports.
+func (f *srFit) clock() *SenderClock {
+	n := float64(f.n)
+	d := n*f.sxx - f.sx*f.sx
+	if f.n < 2 || d <= 0 {
+		return nil
+	}
+	return &SenderClock{Reports: f.n, RTPPerSecond: (n*f.sxy - f.sx*f.sy) / d}
+}
+
+// ntpMapping converts a sender report's times.
+func ntpMapping(ntpTime uint64, rtpTime uint32) NTPMapping {
+	sec, frac := int64(ntpTime>>32), int64(ntpTime&0xffffffff)
+	wall := time.Unix(sec-2208988800, frac*1e9>>32).UTC()
+	return NTPMapping{NTPTime: ntpTime, RTPTime: rtpTime, Wall: wall}
+}
+
 // Pause is an interval during which a track was not recorded.
 type Pause struct {
 	// From is when the pause began (wall clock).
@@ -103,8 +167,15 @@ type TrackMeta struct {
 	// is RTP time FirstRTPTimestamp + t*ClockRate/1000.
 	FirstRTPTimestamp uint32 `json:"first_rtp_timestamp"`
 	// SenderReport, when the SFU passed one, maps RTP to the sender's NTP
-	// clock.
+	// clock: the first RTCP sender report seen for the file (the track's
+	// latest one from before the file started, if any).
 	SenderReport *NTPMapping `json:"sender_report,omitempty"`
+	// LastSenderReport is the latest sender report seen while the file
+	// was written (set when there were at least two).
+	LastSenderReport *NTPMapping `json:"last_sender_report,omitempty"`
+	// SenderClock is the sender's RTP clock fitted over every sender
+	// report of the file (set when there were at least two).
+	SenderClock *SenderClock `json:"sender_clock,omitempty"`
 	// Pauses lists when recording paused and resumed.
 	Pauses []Pause `json:"pauses,omitempty"`
 	// Frames counts the frames written.
@@ -184,6 +255,7 @@ type TrackWriter struct {
 	lastFlushMS  int64
 	wroteAny     bool
 	keyRequested bool
+	sr           srFit
 }
 
 // NewTrackWriter returns a writer for the track; it creates no file yet.
@@ -525,16 +597,31 @@ type syncCloser struct{ f *os.File }
 func (s syncCloser) Write(p []byte) (int, error) { return s.f.Write(p) }
 func (s syncCloser) Close() error                { return errors.Join(s.f.Sync(), s.f.Close()) }
 
-// SenderReport records the RTP/NTP mapping from the publisher's latest
-// RTCP sender report; the sidecar keeps the first one seen while the file
-// is written.
+// SenderReport takes the RTP/NTP mapping of one of the publisher's RTCP
+// sender reports (a zero NTP time is ignored). The sidecar keeps the
+// first, the latest and a clock fitted over all of them; it is rewritten
+// at the first report of an open file (so that a crash keeps a mapping)
+// and at Close.
 func (w *TrackWriter) SenderReport(ntpTime uint64, rtpTime uint32) {
+	if ntpTime == 0 {
+		return
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.meta.SenderReport == nil {
-		sec, frac := int64(ntpTime>>32), int64(ntpTime&0xffffffff)
-		wall := time.Unix(sec-2208988800, frac*1e9>>32).UTC()
-		w.meta.SenderReport = &NTPMapping{NTPTime: ntpTime, RTPTime: rtpTime, Wall: wall}
+	if w.closed || !w.sr.add(ntpMapping(ntpTime, rtpTime)) {
+		return
+	}
+	first := w.sr.first
+	w.meta.SenderReport = &first
+	if w.sr.n > 1 {
+		last := w.sr.last
+		w.meta.LastSenderReport = &last
+	}
+	w.meta.SenderClock = w.sr.clock()
+	if w.sr.n == 1 && w.block != nil && w.err == nil {
+		if err := w.writeMeta(); err != nil {
+			w.log.Error("recording: writing sidecar failed", "meeting_id", w.opts.MeetingID, "participant_id", w.info.ParticipantID, "error", err)
+		}
 	}
 }
 

@@ -76,7 +76,7 @@ func newPeer(r *Room, id string, pc *webrtc.PeerConnection, sig Signaller, bwe c
 		}
 		p.out.pushCandidate(c.ToJSON())
 	})
-	pc.OnTrack(func(remote *webrtc.TrackRemote, _ *webrtc.RTPReceiver) { p.publish(remote) })
+	pc.OnTrack(func(remote *webrtc.TrackRemote, recv *webrtc.RTPReceiver) { p.publish(remote, recv) })
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
 		p.log.Debug("connection state", "state", s.String())
 		if s == webrtc.PeerConnectionStateFailed {
@@ -101,7 +101,7 @@ func (p *Peer) SetScreenStream(msid string) {
 
 // publish starts forwarding a track (or one simulcast layer of it) that
 // the peer sends. Layers of one track share its forwarder.
-func (p *Peer) publish(remote *webrtc.TrackRemote) {
+func (p *Peer) publish(remote *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 	p.pubMu.Lock()
 	f := p.pubs[remote.ID()]
 	isNew := f == nil
@@ -126,6 +126,9 @@ func (p *Peer) publish(remote *webrtc.TrackRemote) {
 		}
 	}
 	go l.run(remote)
+	if recv != nil {
+		go l.readRTCP(recv, remote.RID())
+	}
 }
 
 // removePublished withdraws f, one of p's tracks, from the room.

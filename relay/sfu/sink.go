@@ -1,8 +1,11 @@
 package sfu
 
 import (
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
+
+	"parley/relay/sfu/packetcache"
 )
 
 // Sink takes a copy of every RTP packet of one published track, for
@@ -14,6 +17,16 @@ import (
 type Sink interface {
 	WriteRTP(p *rtp.Packet) error
 	Close() error
+}
+
+// SenderReportSink is a Sink that also takes the publisher's RTCP sender
+// reports of the encoding it receives (*recording.Track implements it):
+// SenderReport is called on the layer's RTCP goroutine with each report's
+// NTP and RTP time, so that recorded tracks can be aligned by the sender's
+// clock. It must not block.
+type SenderReportSink interface {
+	Sink
+	SenderReport(ntpTime uint64, rtpTime uint32)
 }
 
 // PublishedTrack describes a published track to a SinkFunc.
@@ -91,6 +104,39 @@ func (f *forwarder) detachSink() { f.closeSink(f.sink.Swap(nil)) }
 func (f *forwarder) closeSink(b *sinkBox) {
 	if b != nil {
 		_ = b.sink.Close()
+	}
+}
+
+// readRTCP reads the publisher's RTCP for layer l (its receiver's reports
+// for the layer's rid) until the receiver stops, and passes the layer's
+// sender reports to a SenderReportSink. Reading also lets the receive-side
+// interceptors see the reports.
+func (l *layer) readRTCP(recv *webrtc.RTPReceiver, rid string) {
+	buf := make([]byte, packetcache.MaxPacketSize)
+	for {
+		n, _, err := recv.ReadSimulcast(buf, rid)
+		if err != nil {
+			return
+		}
+		pkts, err := rtcp.Unmarshal(buf[:n])
+		if err != nil {
+			continue
+		}
+		for _, p := range pkts {
+			if sr, ok := p.(*rtcp.SenderReport); ok && sr.SSRC == l.ssrc {
+				l.toSinkSR(sr)
+			}
+		}
+	}
+}
+
+// toSinkSR hands a sender report of layer l to the track's sink, if it
+// takes them.
+func (l *layer) toSinkSR(sr *rtcp.SenderReport) {
+	if b := l.f.sink.Load(); b != nil && b.ssrc == l.ssrc {
+		if s, ok := b.sink.(SenderReportSink); ok {
+			s.SenderReport(sr.NTPTime, sr.RTPTime)
+		}
 	}
 }
 
