@@ -122,6 +122,60 @@ type indexEntry struct {
 	TenantID  string    `json:"tenant_id"`
 	Begun     time.Time `json:"begun"`
 	Ended     time.Time `json:"ended,omitzero"`
+	// EndedBy is "" (the meeting ended: End) or endedByInterrupt.
+	EndedBy      string         `json:"ended_by,omitempty"`
+	Interrupted  []Interruption `json:"interrupted,omitempty"`
+	ArtefactsDue bool           `json:"artefacts_due,omitempty"`
+}
+
+const endedByInterrupt = "interrupt"
+
+// maxInterruptions bounds the interruptions kept per recording.
+const maxInterruptions = 100
+
+// ReasonRestart is the Interruption.Reason of a recording whose relay
+// stopped (or crashed) while the meeting was running.
+const ReasonRestart = "interrupted by a relay restart"
+
+// Interruption records that a recording was cut off without its meeting
+// ending (the relay stopped or crashed), and what end it was given.
+type Interruption struct {
+	// At is when the relay found the recording interrupted (relay clock).
+	At time.Time `json:"at"`
+	// LastWrite is the end given to the recording: when its files were
+	// last written.
+	LastWrite time.Time `json:"last_write"`
+	// Reason says why (ReasonRestart).
+	Reason string `json:"reason"`
+}
+
+// Info is what the index holds about a meeting's recording (ids and
+// times only).
+type Info struct {
+	// MeetingID is the meeting.
+	MeetingID string
+	// TenantID is the meeting's tenant.
+	TenantID string
+	// Begun is when the recording was begun.
+	Begun time.Time
+	// Ended is when the retention period started: the meeting's end, or
+	// the last write of an interrupted recording; zero while it runs.
+	Ended time.Time
+	// EndedByInterruption reports that Ended comes from Interrupt, not
+	// from the meeting's end; a new Begin (the meeting is live again)
+	// clears Ended.
+	EndedByInterruption bool
+	// Interrupted lists the interruptions, oldest first.
+	Interrupted []Interruption
+	// ArtefactsDue reports that the meeting's artefacts (chat, files,
+	// whiteboard, metadata) have not been sealed in since an
+	// interruption; see ArtefactsKept.
+	ArtefactsDue bool
+}
+
+func (e indexEntry) info() Info {
+	return Info{MeetingID: e.MeetingID, TenantID: e.TenantID, Begun: e.Begun, Ended: e.Ended,
+		EndedByInterruption: e.EndedBy == endedByInterrupt, Interrupted: slices.Clone(e.Interrupted), ArtefactsDue: e.ArtefactsDue}
 }
 
 const indexPrefix = "recording/meeting/"
@@ -132,7 +186,9 @@ func indexKey(meetingID string) []byte { return []byte(indexPrefix + meetingID) 
 func (s *Store) Dir(meetingID string) string { return filepath.Join(s.dir, meetingID) }
 
 // Begin registers a meeting's recording in the index and creates its
-// folder. It is idempotent.
+// folder. It is idempotent. A recording that Interrupt ended is running
+// again afterwards (its meeting is live again): its end is cleared, its
+// interruptions are kept.
 func (s *Store) Begin(ctx context.Context, tenantID, meetingID string) error {
 	if !ids.Valid(meetingID) {
 		return ErrInvalidMeeting
@@ -141,12 +197,18 @@ func (s *Store) Begin(ctx context.Context, tenantID, meetingID string) error {
 		return errors.New("recording: invalid tenant id")
 	}
 	err := s.kv.Update(ctx, func(tx store.Txn) error {
-		if _, err := tx.Get(indexKey(meetingID)); err == nil {
+		e, err := getIndex(tx, meetingID)
+		switch {
+		case err == nil && e.EndedBy != endedByInterrupt:
 			return nil
-		} else if !errors.Is(err, store.ErrNotFound) {
+		case err == nil:
+			e.Ended, e.EndedBy = time.Time{}, ""
+		case errors.Is(err, ErrUnknownMeeting):
+			e = indexEntry{MeetingID: meetingID, TenantID: tenantID, Begun: s.clock.Now().UTC()}
+		default:
 			return err
 		}
-		b, err := json.Marshal(indexEntry{MeetingID: meetingID, TenantID: tenantID, Begun: s.clock.Now().UTC()})
+		b, err := json.Marshal(e)
 		if err != nil {
 			return err
 		}
@@ -184,6 +246,208 @@ func (s *Store) End(ctx context.Context, meetingID string) error {
 	})
 	if err != nil {
 		return fmt.Errorf("recording: end: %w", err)
+	}
+	return nil
+}
+
+// Info returns the index entry of a meeting's recording
+// (ErrUnknownMeeting if none).
+func (s *Store) Info(ctx context.Context, meetingID string) (Info, error) {
+	if !ids.Valid(meetingID) {
+		return Info{}, ErrInvalidMeeting
+	}
+	var e indexEntry
+	err := s.kv.View(ctx, func(tx store.Txn) error {
+		var err error
+		e, err = getIndex(tx, meetingID)
+		return err
+	})
+	if err != nil {
+		return Info{}, fmt.Errorf("recording: info: %w", err)
+	}
+	return e.info(), nil
+}
+
+// List returns every indexed recording, in meeting id order.
+func (s *Store) List(ctx context.Context) ([]Info, error) {
+	entries, err := s.entries(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("recording: list: %w", err)
+	}
+	out := make([]Info, 0, len(entries))
+	for _, e := range entries {
+		out = append(out, e.info())
+	}
+	return out, nil
+}
+
+func (s *Store) entries(ctx context.Context) ([]indexEntry, error) {
+	var entries []indexEntry
+	err := s.kv.View(ctx, func(tx store.Txn) error {
+		return tx.Scan([]byte(indexPrefix), func(_, v []byte) error {
+			var e indexEntry
+			if err := json.Unmarshal(v, &e); err != nil {
+				return fmt.Errorf("index entry: %w", err)
+			}
+			entries = append(entries, e)
+			return nil
+		})
+	})
+	return entries, err
+}
+
+// recordingFile is the sealed file, beside the media, that lists a
+// recording's interruptions; the archive's metadata.json carries it under
+// "recording".
+const recordingFile = "recording.json"
+
+// RecordingNote is what the archive's metadata.json holds under
+// "recording" when the recording was interrupted.
+type RecordingNote struct {
+	// Interrupted lists the interruptions, oldest first.
+	Interrupted []Interruption `json:"interrupted"`
+}
+
+// Interrupt ends a recording that was cut off while its meeting ran (the
+// relay stopped or crashed; the caller knows no recorder of this process
+// writes it): its end becomes the last write, so that the retention
+// period runs, and the interruption is recorded in the index and, sealed,
+// in the recording's folder (the archive's metadata). A recording that
+// has an end already is left as it is. It returns the entry.
+//
+// The last write is the newest modification time of the recording's
+// files, translated to the store's clock by its age (the same on the real
+// clock); never before Begun nor after now. Without files it is Begun.
+func (s *Store) Interrupt(ctx context.Context, meetingID, reason string) (Info, error) {
+	if !ids.Valid(meetingID) {
+		return Info{}, ErrInvalidMeeting
+	}
+	now := s.clock.Now().UTC()
+	age, haveFiles, err := s.lastWriteAge(meetingID)
+	if err != nil {
+		return Info{}, fmt.Errorf("recording: interrupt: %w", err)
+	}
+	var out indexEntry
+	changed := false
+	err = s.kv.Update(ctx, func(tx store.Txn) error {
+		e, err := getIndex(tx, meetingID)
+		if err != nil {
+			return err
+		}
+		out = e
+		if !e.Ended.IsZero() {
+			return nil
+		}
+		end := e.Begun
+		if haveFiles {
+			end = now.Add(-age)
+		}
+		if end.Before(e.Begun) {
+			end = e.Begun
+		}
+		if end.After(now) {
+			end = now
+		}
+		e.Ended, e.EndedBy, e.ArtefactsDue = end, endedByInterrupt, true
+		e.Interrupted = append(e.Interrupted, Interruption{At: now, LastWrite: end, Reason: reason})
+		if len(e.Interrupted) > maxInterruptions {
+			e.Interrupted = e.Interrupted[len(e.Interrupted)-maxInterruptions:]
+		}
+		b, err := json.Marshal(e)
+		if err != nil {
+			return err
+		}
+		out, changed = e, true
+		return tx.Set(indexKey(meetingID), b)
+	})
+	if err != nil {
+		return Info{}, fmt.Errorf("recording: interrupt: %w", err)
+	}
+	if changed {
+		if _, err := os.Stat(s.Dir(meetingID)); err == nil {
+			b, err := json.MarshalIndent(RecordingNote{Interrupted: out.Interrupted}, "", "  ")
+			if err == nil {
+				err = writeSealedFile(filepath.Join(s.Dir(meetingID), recordingFile+SealedExt), s.key, b)
+			}
+			if err != nil {
+				return out.info(), fmt.Errorf("recording: interrupt: %w", err)
+			}
+		}
+		s.log.Info("recording: interrupted recording ended at its last write", "meeting_id", meetingID, "ended", out.Ended)
+	}
+	return out.info(), nil
+}
+
+// lastWriteAge is how long ago the newest file of the meeting's folder
+// was modified, and whether it has files.
+func (s *Store) lastWriteAge(meetingID string) (time.Duration, bool, error) {
+	var newest time.Time
+	err := filepath.WalkDir(s.Dir(meetingID), func(_ string, d os.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				return filepath.SkipAll
+			}
+			return err
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if fi.ModTime().After(newest) {
+			newest = fi.ModTime()
+		}
+		return nil
+	})
+	if err != nil || newest.IsZero() {
+		return 0, false, err
+	}
+	age := time.Since(newest)
+	if age < 0 {
+		age = 0
+	}
+	return age, true, nil
+}
+
+// ArtefactsKept records that the meeting's artefacts were sealed in after
+// an interruption.
+func (s *Store) ArtefactsKept(ctx context.Context, meetingID string) error {
+	if !ids.Valid(meetingID) {
+		return ErrInvalidMeeting
+	}
+	err := s.kv.Update(ctx, func(tx store.Txn) error {
+		e, err := getIndex(tx, meetingID)
+		if err != nil || !e.ArtefactsDue {
+			return err
+		}
+		e.ArtefactsDue = false
+		b, err := json.Marshal(e)
+		if err != nil {
+			return err
+		}
+		return tx.Set(indexKey(meetingID), b)
+	})
+	if err != nil {
+		return fmt.Errorf("recording: artefacts kept: %w", err)
+	}
+	return nil
+}
+
+// ClearPart deletes the files of a folder part (files, whiteboard,
+// signatures) of a meeting's recording, before they are sealed in anew
+// (a meeting recorded again after an interruption).
+func (s *Store) ClearPart(ctx context.Context, meetingID string, part Part) error {
+	folder, ok := part.folder()
+	if !ok || !folder {
+		return ErrInvalidPart
+	}
+	if err := s.begun(ctx, meetingID); err != nil {
+		return fmt.Errorf("recording: clear part: %w", err)
+	}
+	if err := os.RemoveAll(filepath.Join(s.Dir(meetingID), string(part))); err != nil {
+		return fmt.Errorf("recording: clear part: %w", err)
 	}
 	return nil
 }
@@ -396,7 +660,26 @@ func (d dirSource) Whiteboard(context.Context) ([]Item, error) {
 func (d dirSource) Signatures(context.Context) ([]Item, error) {
 	return d.items(string(PartSignatures))
 }
-func (d dirSource) Metadata(context.Context) ([]byte, error) { return d.json(PartMetadata) }
+// Metadata is the meeting's metadata with, under "recording", the
+// recording's interruptions if there were any.
+func (d dirSource) Metadata(context.Context) ([]byte, error) {
+	md, err := d.json(PartMetadata)
+	if err != nil {
+		return nil, err
+	}
+	note, err := d.json(Part(strings.TrimSuffix(recordingFile, ".json")))
+	if err != nil || note == nil {
+		return md, err
+	}
+	obj := map[string]json.RawMessage{}
+	if md != nil {
+		if err := json.Unmarshal(md, &obj); err != nil {
+			return nil, fmt.Errorf("metadata: %w", err)
+		}
+	}
+	obj["recording"] = note
+	return json.MarshalIndent(obj, "", "  ")
+}
 func (d dirSource) Consent(context.Context) ([]byte, error)  { return d.json(PartConsent) }
 
 func (d dirSource) Chat(context.Context) ([]ChatLine, error) {
@@ -436,17 +719,7 @@ type SweepResult struct {
 // and an end time: a folder the index does not know is never touched.
 func (s *Store) Sweep(ctx context.Context, now time.Time, held HeldFunc) (SweepResult, error) {
 	var res SweepResult
-	var entries []indexEntry
-	err := s.kv.View(ctx, func(tx store.Txn) error {
-		return tx.Scan([]byte(indexPrefix), func(_, v []byte) error {
-			var e indexEntry
-			if err := json.Unmarshal(v, &e); err != nil {
-				return fmt.Errorf("index entry: %w", err)
-			}
-			entries = append(entries, e)
-			return nil
-		})
-	})
+	entries, err := s.entries(ctx)
 	if err != nil {
 		return res, fmt.Errorf("recording: sweep: reading index: %w", err)
 	}
