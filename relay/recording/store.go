@@ -660,6 +660,7 @@ func (d dirSource) Whiteboard(context.Context) ([]Item, error) {
 func (d dirSource) Signatures(context.Context) ([]Item, error) {
 	return d.items(string(PartSignatures))
 }
+
 // Metadata is the meeting's metadata with, under "recording", the
 // recording's interruptions if there were any.
 func (d dirSource) Metadata(context.Context) ([]byte, error) {
@@ -680,7 +681,7 @@ func (d dirSource) Metadata(context.Context) ([]byte, error) {
 	obj["recording"] = note
 	return json.MarshalIndent(obj, "", "  ")
 }
-func (d dirSource) Consent(context.Context) ([]byte, error)  { return d.json(PartConsent) }
+func (d dirSource) Consent(context.Context) ([]byte, error) { return d.json(PartConsent) }
 
 func (d dirSource) Chat(context.Context) ([]ChatLine, error) {
 	b, err := d.json(PartChat)
