@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"image"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -19,6 +21,7 @@ import (
 	"parley/relay/chat"
 	"parley/relay/clock"
 	"parley/relay/meeting"
+	"parley/relay/pdfrender"
 	"parley/relay/privacy"
 	"parley/relay/recording"
 	"parley/relay/retention"
@@ -57,7 +60,11 @@ type recordings struct {
 	boards     *whiteboard.Service // nil: no whiteboard pages
 	policy     *retention.Policy   // nil: default period, no holds
 	signatures SignatureSource     // nil: none
-	clock      clock.Clock
+	// pages returns the page renderer (nil: document backgrounds are not
+	// drawn). A function because the relay starts it after the recordings;
+	// it is called only from goroutines started after the relay started.
+	pages func() *pdfrender.Renderer
+	clock clock.Clock
 	log        *slog.Logger
 
 	mu     sync.Mutex
@@ -77,7 +84,8 @@ type liveRecording struct {
 // sealed with the store key.
 func (s *Server) startRecordings(dataDir string, key []byte, meetings *meeting.Service) error {
 	rs := &recordings{meetings: meetings, chat: s.chat, boards: s.whiteboard, policy: s.retention, clock: s.clock,
-		log: s.log.With("component", "recording"), live: map[string]*liveRecording{}}
+		log: s.log.With("component", "recording"), live: map[string]*liveRecording{},
+		pages: func() *pdfrender.Renderer { return s.pages }}
 	st, err := recording.NewStore(recording.Options{Dir: filepath.Join(dataDir, RecordingsDir), Key: key, KV: s.store,
 		Clock: s.clock, Logger: rs.log, Period: rs.period})
 	if err != nil {
@@ -85,7 +93,84 @@ func (s *Server) startRecordings(dataDir string, key []byte, meetings *meeting.S
 	}
 	rs.store = st
 	s.recordings = rs
+	// No recorder runs yet: every recording without an end was cut off
+	// when the relay stopped. The first sweep seals their artefacts in.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := rs.interruptStale(ctx); err != nil {
+		rs.log.Error("recording: ending interrupted recordings failed; the sweep retries", "error", err)
+	}
 	return nil
+}
+
+// interruptStale ends every recording without an end that no recorder of
+// this relay writes (its relay stopped or crashed while the meeting ran,
+// or an erasure closed it): it ends at its last write and is marked
+// interrupted (recording.Store.Interrupt), so that its retention period
+// runs. A meeting that is live again gets a new recorder, which reopens
+// it.
+func (rs *recordings) interruptStale(ctx context.Context) error {
+	list, err := rs.store.List(ctx)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, in := range list {
+		if !in.Ended.IsZero() {
+			continue
+		}
+		// Under rs.mu: Recorder cannot begin the meeting anew meanwhile.
+		rs.mu.Lock()
+		if rs.live[in.MeetingID] == nil && !rs.closed {
+			if _, err := rs.store.Interrupt(ctx, in.MeetingID, recording.ReasonRestart); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		rs.mu.Unlock()
+	}
+	return errors.Join(errs...)
+}
+
+// recover ends stale recordings (interruptStale) and seals the artefacts
+// of interrupted ones that have media into them, as the meeting's end
+// would have.
+func (rs *recordings) recover(ctx context.Context) error {
+	errs := []error{rs.interruptStale(ctx)}
+	list, err := rs.store.List(ctx)
+	if err != nil {
+		return errors.Join(append(errs, err)...)
+	}
+	for _, in := range list {
+		if !in.ArtefactsDue || in.Ended.IsZero() {
+			continue
+		}
+		rs.mu.Lock()
+		live := rs.live[in.MeetingID] != nil
+		rs.mu.Unlock()
+		if live {
+			continue
+		}
+		if err := rs.sealArtefacts(ctx, in.MeetingID); err != nil {
+			errs = append(errs, fmt.Errorf("meeting %s: %w", in.MeetingID, err))
+			continue
+		}
+		errs = append(errs, rs.store.ArtefactsKept(ctx, in.MeetingID))
+	}
+	return errors.Join(errs...)
+}
+
+// sealArtefacts seals the meeting's artefacts into its recording if it
+// has media.
+func (rs *recordings) sealArtefacts(ctx context.Context, meetingID string) error {
+	src, err := rs.store.Source(ctx, meetingID)
+	if err != nil {
+		return err
+	}
+	media, err := src.Media(ctx)
+	if err != nil || len(media) == 0 {
+		return err
+	}
+	return rs.keepArtefacts(ctx, meetingID)
 }
 
 // period is a tenant's retention period for recording archives.
@@ -198,12 +283,9 @@ func (rs *recordings) finish(ctx context.Context, meetingID string) error {
 	defer rs.take(meetingID)
 	l.unsub()
 	errs := []error{l.rec.Close()}
-	src, err := rs.store.Source(ctx, meetingID)
+	err := rs.sealArtefacts(ctx, meetingID)
 	if err == nil {
-		var media []recording.Item
-		if media, err = src.Media(ctx); err == nil && len(media) > 0 {
-			err = rs.keepArtefacts(ctx, meetingID)
-		}
+		err = rs.store.ArtefactsKept(ctx, meetingID)
 	}
 	errs = append(errs, err, rs.store.End(ctx, meetingID))
 	rs.log.Info("recording: finished", "meeting_id", meetingID)
@@ -211,9 +293,15 @@ func (rs *recordings) finish(ctx context.Context, meetingID string) error {
 }
 
 // keepArtefacts seals the meeting's chat, files, whiteboard pages, signed
-// documents and metadata into its recording.
+// documents and metadata into its recording, replacing what an earlier
+// call sealed in (a meeting recorded again after an interruption).
 func (rs *recordings) keepArtefacts(ctx context.Context, meetingID string) error {
 	var errs []error
+	for _, p := range []recording.Part{recording.PartFiles, recording.PartWhiteboard, recording.PartSignatures} {
+		if err := rs.store.ClearPart(ctx, meetingID, p); err != nil {
+			return err
+		}
+	}
 	put := func(part recording.Part, name string, r io.Reader) {
 		if _, err := rs.store.Put(ctx, meetingID, part, name, r); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", part, err))
@@ -268,8 +356,33 @@ func (rs *recordings) keepArtefacts(ctx context.Context, meetingID string) error
 	return errors.Join(errs...)
 }
 
-// keepBoard renders every whiteboard page with visible objects as a PNG
-// (on white: document backgrounds are not drawn).
+// archivedDocument is one entry of the archive's
+// whiteboard/documents.json: a file presented on the whiteboard.
+type archivedDocument struct {
+	// Doc is the file's id (its chat entry).
+	Doc string `json:"doc"`
+	// File is the file's name (the archive's files/ folder has it).
+	File string `json:"file,omitempty"`
+	// Pages is the document's page count.
+	Pages int `json:"pages"`
+	// Shown lists the pages presented, in the order first shown.
+	Shown []int `json:"shown"`
+	// Images are the whiteboard/ images of its pages with annotations,
+	// drawn on the rendered page.
+	Images []string `json:"images"`
+	// Unrendered lists pages drawn on white because the document could
+	// not be rendered (gone, unreadable, or no renderer).
+	Unrendered []int `json:"unrendered,omitempty"`
+}
+
+// maxArchiveDocument bounds a presented document read for its page
+// images (the renderer's own input limit).
+const maxArchiveDocument = 32 << 20
+
+// keepBoard renders every whiteboard page with visible objects as a PNG,
+// a presented document's page on its rendered page (relay/pdfrender) and
+// the blank board's on white, and lists the presented documents with
+// their pages in whiteboard/documents.json.
 func (rs *recordings) keepBoard(ctx context.Context, meetingID string, put func(recording.Part, string, io.Reader)) error {
 	b, err := rs.boards.Open(ctx, meetingID)
 	if err != nil {
@@ -279,17 +392,117 @@ func (rs *recordings) keepBoard(ctx context.Context, meetingID string, put func(
 	if err != nil {
 		return fmt.Errorf("whiteboard: %w", err)
 	}
+	// The presented documents, from the board's background ops (the state
+	// knows only the current one and the annotated pages).
+	docs := map[string]*archivedDocument{}
+	var order []string
+	doc := func(id string, pages int) *archivedDocument {
+		d := docs[id]
+		if d == nil {
+			d = &archivedDocument{Doc: id, Shown: []int{}, Images: []string{}}
+			docs[id] = d
+			order = append(order, id)
+		}
+		if pages > d.Pages {
+			d.Pages = pages
+		}
+		return d
+	}
+	shown := func(d *archivedDocument, page int) {
+		if page >= 1 && !slices.Contains(d.Shown, page) {
+			d.Shown = append(d.Shown, page)
+		}
+	}
+	for seq := uint64(0); ; {
+		ops, err := b.Since(ctx, seq, 0)
+		if err != nil {
+			break // expired ops: the state's documents only
+		}
+		for _, op := range ops {
+			if op.Kind == whiteboard.KindBackground && op.Doc != "" {
+				shown(doc(op.Doc, op.Pages), op.Page)
+			}
+			seq = op.Seq
+		}
+		if len(ops) < whiteboard.MaxSince {
+			break
+		}
+	}
+	if bg := st.Background; bg.Doc != "" {
+		shown(doc(bg.Doc, bg.Pages), bg.Page)
+	}
+	contents := map[string][]byte{} // documents read, by id
+	var renderer *pdfrender.Renderer
+	if rs.pages != nil {
+		renderer = rs.pages()
+	}
+	background := func(d *archivedDocument, page int) image.Image {
+		data, ok := contents[d.Doc]
+		if !ok {
+			contents[d.Doc] = nil
+			if rs.chat == nil {
+				return nil
+			}
+			e, rc, err := rs.chat.OpenFile(ctx, meetingID, d.Doc)
+			if err != nil {
+				rs.log.Warn("recording: presented document unavailable", "meeting_id", meetingID, "doc", d.Doc, "error", err)
+				return nil
+			}
+			d.File = e.FileName
+			data, err = io.ReadAll(io.LimitReader(rc, maxArchiveDocument+1))
+			rc.Close()
+			if err != nil || len(data) > maxArchiveDocument {
+				rs.log.Warn("recording: presented document unreadable", "meeting_id", meetingID, "doc", d.Doc, "bytes", len(data), "error", err)
+				return nil
+			}
+			contents[d.Doc] = data
+		}
+		if data == nil || renderer == nil {
+			return nil
+		}
+		img, err := renderer.Render(ctx, data, page, archivePageWidth)
+		if err != nil {
+			rs.log.Warn("recording: rendering a presented page failed", "meeting_id", meetingID, "doc", d.Doc, "page", page, "error", err)
+			return nil
+		}
+		return img
+	}
 	for _, p := range st.Pages {
-		img, err := whiteboard.RenderPNG(st, whiteboard.PageRef{Doc: p.Doc, Page: p.Page}, archivePageWidth, archivePageHeight, nil)
+		name := "board-page-" + strconv.Itoa(p.Page) + ".png"
+		var bg image.Image
+		if p.Doc != "" {
+			name = "document-" + p.Doc + "-page-" + strconv.Itoa(p.Page) + ".png"
+			d := doc(p.Doc, 0)
+			if bg = background(d, p.Page); bg == nil {
+				d.Unrendered = append(d.Unrendered, p.Page)
+			}
+			d.Images = append(d.Images, name)
+		}
+		img, err := whiteboard.RenderPNG(st, whiteboard.PageRef{Doc: p.Doc, Page: p.Page}, archivePageWidth, archivePageHeight, bg)
 		if err != nil {
 			return fmt.Errorf("whiteboard page %d: %w", p.Page, err)
 		}
-		name := "board-page-" + strconv.Itoa(p.Page) + ".png"
-		if p.Doc != "" {
-			name = "document-" + p.Doc + "-page-" + strconv.Itoa(p.Page) + ".png"
-		}
 		put(recording.PartWhiteboard, name, bytes.NewReader(img))
 	}
+	if len(order) == 0 {
+		return nil
+	}
+	list := make([]*archivedDocument, 0, len(order))
+	for _, id := range order {
+		d := docs[id]
+		if d.File == "" && rs.chat != nil {
+			if e, rc, err := rs.chat.OpenFile(ctx, meetingID, id); err == nil {
+				d.File = e.FileName
+				rc.Close()
+			}
+		}
+		list = append(list, d)
+	}
+	j, err := json.MarshalIndent(list, "", "  ")
+	if err != nil {
+		return err
+	}
+	put(recording.PartWhiteboard, "documents.json", bytes.NewReader(j))
 	return nil
 }
 
@@ -404,7 +617,14 @@ func (sw *sweeper) sweepRecordings(ctx context.Context, now time.Time) error {
 	if sw.recordings == nil {
 		return nil
 	}
+	// Recordings cut off by a relay stop get their end first, so that
+	// this sweep counts them.
+	rerr := sw.recordings.recover(ctx)
+	if rerr != nil {
+		sw.log.Error("recording: recovering interrupted recordings failed", "error", rerr)
+	}
 	res, err := sw.recordings.store.Sweep(ctx, now, sw.recordings.held)
+	err = errors.Join(err, rerr)
 	for _, id := range res.Deleted {
 		if _, aerr := sw.audit.Append(ctx, audit.Record{Actor: "system", Action: "retention.delete", Target: id, Details: map[string]string{
 			"class": retention.ClassRecording, "part": "recording archive",
