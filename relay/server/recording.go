@@ -65,7 +65,7 @@ type recordings struct {
 	// it is called only from goroutines started after the relay started.
 	pages func() *pdfrender.Renderer
 	clock clock.Clock
-	log        *slog.Logger
+	log   *slog.Logger
 
 	mu     sync.Mutex
 	live   map[string]*liveRecording
