@@ -32,6 +32,16 @@ import (
 // track.
 func recordSome(t *testing.T, s *Server, meetingID string) {
 	t.Helper()
+	rec := recordFrames(t, s, meetingID)
+	if _, err := rec.Stop("adv"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// recordFrames is recordSome without the stop: the track's file stays
+// open, what was written is sealed to disk.
+func recordFrames(t *testing.T, s *Server, meetingID string) *recording.Recorder {
+	t.Helper()
 	rec, err := s.recordings.Recorder(context.Background(), meetingID, true)
 	if err != nil {
 		t.Fatal(err)
@@ -69,9 +79,7 @@ func recordSome(t *testing.T, s *Server, meetingID string) {
 	if err := tr.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := rec.Stop("adv"); err != nil {
-		t.Fatal(err)
-	}
+	return rec
 }
 
 // archive downloads a meeting's archive and returns its status, entries
